@@ -1,0 +1,330 @@
+"""Base classes of every component kind.
+
+Components are plain objects.  The engine builds each one once per run as
+``cls(config, ctx, name=instance_name)`` and then calls its methods directly on the hot path
+(pluggy is used only to *find* the classes).  Override only the callbacks you need: the engine
+checks which ones a class overrides and never calls the others.
+
+Kinds and their hot-path method:
+
+=============  =============================================  ==================================
+kind           method                                         returns
+=============  =============================================  ==================================
+strategy       ``on_bar``/``on_trade``/``on_quote``/...       Signal, list of Signals or None
+analyzer       ``on_bar``/``on_trade``/``on_quote``/...       None (writes ``ctx.state``)
+filter         ``check(signal, decision)``                    Verdict (skip/block) or None
+sizer          ``size(signal, decision)``                     Verdict or None; sets decision.qty
+gate           ``vote(signal, decision)``                     Verdict or None (every gate votes)
+executor       ``execute(signal, decision)``                  Verdict or None; places orders
+optimizer      ``optimize(problem)``                          OptimizationResult
+feed           ``events()``                                   iterator of market events
+venue          ``submit``/``cancel``/``on_market``            (see :class:`Venue`)
+=============  =============================================  ==================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .models import (
+    BLOCK,
+    SKIP,
+    Bar,
+    BookUpdate,
+    ClosedTrade,
+    Fill,
+    Funding,
+    MarketEvent,
+    MarkPrice,
+    Order,
+    OrderDecision,
+    Quote,
+    Signal,
+    Trade,
+)
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+SignalOut = Signal | Sequence[Signal] | None
+
+
+class ComponentConfig(BaseModel):
+    """Base of every component's config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+class EmptyConfig(ComponentConfig):
+    """Config of a component that takes no settings."""
+
+
+@dataclass(slots=True)
+class Verdict:
+    """A stage's "no": SKIP (transient: limits, cooldowns, data) or BLOCK (policy).
+
+    ``details`` carries the numbers behind the verdict (e.g. the exchange minimum and the risk
+    the minimum would take) and ends up on the decision record.
+    """
+
+    decision: str
+    code: str
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def skip(code: str, message: str = "", **details: Any) -> Verdict:
+    """A transient "not now" verdict (limits, cooldowns, stale data)."""
+    return Verdict(SKIP, code, message, details)
+
+
+def block(code: str, message: str = "", **details: Any) -> Verdict:
+    """A policy "no" verdict (risk, edge vs cost, validation)."""
+    return Verdict(BLOCK, code, message, details)
+
+
+class Component:
+    """Common base: holds the validated config, the run context and the instance name."""
+
+    kind: ClassVar[str] = ""
+    #: The pydantic model of this component's YAML section (also given to ``register``).
+    config_model: ClassVar[type[ComponentConfig]] = EmptyConfig
+
+    def __init__(self, config: Any, ctx: RunContext, name: str = "") -> None:
+        self.config = config
+        self.ctx = ctx
+        self.name = name or type(self).__name__
+
+    def on_start(self) -> None:
+        """Called once before the first event."""
+
+    def on_stop(self) -> None:
+        """Called once after the last event (positions may still be open)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the report (override to expose your own)."""
+        return {}
+
+
+class MarketListener(Component):
+    """Components that see market events: strategies and analyzers."""
+
+    #: Symbols this instance listens to; filled from the YAML ``symbols`` list.
+    symbols: list[str]
+
+    def __init__(self, config: Any, ctx: RunContext, name: str = "",
+                 symbols: Sequence[str] = ()) -> None:
+        super().__init__(config, ctx, name)
+        self.symbols = list(symbols)
+
+    def on_bar(self, bar: Bar) -> SignalOut:
+        """A candle closed."""
+        return None
+
+    def on_trade(self, trade: Trade) -> SignalOut:
+        """A public trade printed."""
+        return None
+
+    def on_quote(self, quote: Quote) -> SignalOut:
+        """The best bid/offer changed."""
+        return None
+
+    def on_book(self, update: BookUpdate) -> SignalOut:
+        """An L2 update was applied (``ctx.market[symbol].book`` is already updated)."""
+        return None
+
+    def on_funding(self, funding: Funding) -> SignalOut:
+        """A funding settlement happened."""
+        return None
+
+    def on_mark(self, mark: MarkPrice) -> SignalOut:
+        """Mark/index price changed."""
+        return None
+
+
+class Strategy(MarketListener):
+    """A signal source.  Every ``on_*`` callback may return a Signal, a list or None."""
+
+    kind = "strategy"
+
+    def signal(self, symbol: str, side: str, ts: int, price: float, **kw: Any) -> Signal:
+        """Build a :class:`Signal` owned by this strategy instance."""
+        return Signal(self.name, symbol, side, ts, price, **kw)
+
+    def on_fill(self, fill: Fill) -> SignalOut:
+        """One of this strategy's orders filled (fully or partly)."""
+        return None
+
+    def on_order_update(self, order: Order) -> SignalOut:
+        """One of this strategy's orders changed status (cancelled, rejected, ...)."""
+        return None
+
+    def on_decision(self, decision: OrderDecision) -> None:
+        """The pipeline decided on one of this strategy's signals."""
+
+    def on_position_closed(self, trade: ClosedTrade) -> SignalOut:
+        """A round trip of this strategy closed."""
+        return None
+
+    def on_params_updated(self, params: dict[str, Any]) -> list[str]:
+        """Apply new parameters (e.g. from the optimizer); return the keys accepted.
+
+        The default validates ``params`` against the config model (unknown keys ignored,
+        values clamped by the model's own bounds) and swaps the config.
+        """
+        known = {k: v for k, v in params.items() if k in type(self.config).model_fields}
+        if not known:
+            return []
+        merged = self.config.model_dump() | known
+        self.config = type(self.config).model_validate(merged)
+        return sorted(known)
+
+
+class Analyzer(MarketListener):
+    """Turns market data into shared state (``ctx.state``) before strategies run."""
+
+    kind = "analyzer"
+
+
+class Filter(Component):
+    """Looks at a signal before sizing; may modify it or reject it."""
+
+    kind = "filter"
+
+    def check(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        """Return None to pass, or a :func:`skip`/:func:`block` verdict."""
+        return None
+
+
+class Sizer(Component):
+    """Sets or scales ``decision.qty_raw`` (units of the instrument).
+
+    Sizers run in YAML order; the first normally computes a base size from risk, later ones
+    multiply it.  The kernel rounds to the exchange's lot size after the last sizer.
+    """
+
+    kind = "sizer"
+
+    def size(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        """Adjust ``decision.qty_raw``; return a verdict to stop the signal."""
+        return None
+
+
+class Gate(Component):
+    """Votes on a sized order; every gate votes and any BLOCK blocks.
+
+    An exception raised here counts as BLOCK (gates fail closed).
+    """
+
+    kind = "gate"
+
+    def vote(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        """Return None to allow, or a verdict."""
+        return None
+
+
+class Executor(Component):
+    """Turns an accepted decision into venue orders (plain, maker chase, TWAP, ...)."""
+
+    kind = "executor"
+
+    def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        """Place orders through ``self.ctx.venue``; return a verdict to decline."""
+        raise NotImplementedError
+
+    def on_order_update(self, order: Order) -> None:
+        """An order this executor placed changed status."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """An order this executor placed filled (fully or partly)."""
+
+
+class Feed(Component):
+    """A source of market events in timestamp order."""
+
+    kind = "feed"
+
+    def events(self) -> Iterator[MarketEvent]:
+        """Yield events in non-decreasing ``ts`` order."""
+        raise NotImplementedError
+
+    def rejections(self) -> dict[str, int]:
+        """Rows rejected so far, counted per reason."""
+        return {}
+
+
+class Venue(Component):
+    """Where orders go: the simulated matching engine or an exchange."""
+
+    kind = "venue"
+
+    def submit(self, order: Order) -> Order:
+        """Accept an order (status ``new``/``open``) or reject it (status ``rejected``)."""
+        raise NotImplementedError
+
+    def cancel(self, order_id: int, reason: str = "") -> Order | None:
+        """Cancel a resting order; return it, or None when unknown/already done."""
+        raise NotImplementedError
+
+    def on_market(self, event: MarketEvent) -> None:
+        """Let the venue see market data (the simulator matches resting orders here)."""
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders that can still fill."""
+        return []
+
+
+@dataclass(slots=True)
+class OptimizationProblem:
+    """What an optimizer is asked: maximise ``evaluate(params)`` over ``space``."""
+
+    strategy: str
+    space: dict[str, tuple[float, float]]
+    evaluate: Callable[[dict[str, float]], float]
+    incumbent: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class OptimizationResult:
+    """The best parameters found and how they scored."""
+
+    params: dict[str, float]
+    fitness: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Optimizer(Component):
+    """Searches strategy parameters (e.g. a genetic algorithm)."""
+
+    kind = "optimizer"
+
+    def optimize(self, problem: OptimizationProblem) -> OptimizationResult:
+        """Run the search; must be deterministic for a given ``problem.seed``."""
+        raise NotImplementedError
+
+
+KIND_BASES: dict[str, type[Component]] = {
+    "strategy": Strategy,
+    "analyzer": Analyzer,
+    "filter": Filter,
+    "sizer": Sizer,
+    "gate": Gate,
+    "executor": Executor,
+    "optimizer": Optimizer,
+    "feed": Feed,
+    "venue": Venue,
+}
+
+
+def as_signals(out: SignalOut) -> Iterable[Signal]:
+    """Normalise a callback's return value to an iterable of signals."""
+    if out is None:
+        return ()
+    if isinstance(out, Signal):
+        return (out,)
+    return out

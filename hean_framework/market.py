@@ -1,0 +1,101 @@
+"""Per-symbol market state: last price, best bid/offer, L2 book, mark, funding, staleness.
+
+The engine updates it before any component sees an event, so components read a consistent
+view through ``ctx.market[symbol]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .book import OrderBook
+
+PRICE_WINDOW = 64
+
+
+class SymbolState:
+    """What is known about one symbol right now."""
+
+    __slots__ = ("ask", "ask_size", "bid", "bid_size", "book", "funding_rate", "index", "last",
+                 "last_funding_ts", "mark", "prices", "symbol", "trade_volume", "ts")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.ts = 0
+        self.last = 0.0
+        self.bid = 0.0
+        self.ask = 0.0
+        self.bid_size = 0.0
+        self.ask_size = 0.0
+        self.mark = 0.0
+        self.index = 0.0
+        self.funding_rate = 0.0
+        self.last_funding_ts = 0
+        self.trade_volume = 0.0
+        self.book: OrderBook | None = None
+        self.prices: deque[float] = deque(maxlen=PRICE_WINDOW)
+
+    # -------------------------------------------------------------- derived values
+
+    @property
+    def has_quote(self) -> bool:
+        """True when a best bid and ask are known."""
+        return self.bid > 0.0 and self.ask > 0.0
+
+    @property
+    def mid(self) -> float:
+        """Mid of the best bid/offer, else the last price."""
+        if self.bid > 0.0 and self.ask > 0.0:
+            return (self.bid + self.ask) * 0.5
+        return self.last
+
+    @property
+    def price(self) -> float:
+        """The reference price: last trade/close, else mid."""
+        return self.last or self.mid
+
+    def spread_bps(self) -> float | None:
+        """Quoted spread in bps of the mid; None without a quote."""
+        if self.bid > 0.0 and self.ask > 0.0:
+            mid = (self.bid + self.ask) * 0.5
+            return (self.ask - self.bid) / mid * 1e4
+        return None
+
+    def age_ms(self, now: int) -> int:
+        """Milliseconds since the last update of this symbol."""
+        return now - self.ts if self.ts else 1 << 62
+
+    def volatility(self, n: int = 20) -> float:
+        """Mean absolute relative price change over the last ``n`` price updates (0 if < 2)."""
+        p = self.prices
+        if len(p) < 2:
+            return 0.0
+        items = list(p)[-(n + 1):]
+        tot = 0.0
+        for a, b in zip(items, items[1:]):
+            if a > 0.0:
+                tot += abs(b - a) / a
+        return tot / (len(items) - 1)
+
+    def log_return_std(self, n: int = 20) -> float:
+        """Population std of log returns over the last ``n`` updates (0 if < 3 prices)."""
+        items = list(self.prices)[-(n + 1):]
+        if len(items) < 3:
+            return 0.0
+        rets = [math.log(b / a) for a, b in zip(items, items[1:]) if a > 0.0 and b > 0.0]
+        if len(rets) < 2:
+            return 0.0
+        m = sum(rets) / len(rets)
+        return math.sqrt(sum((r - m) ** 2 for r in rets) / len(rets))
+
+
+class MarketState(dict[str, SymbolState]):
+    """``symbol -> SymbolState``; missing symbols are created on first access."""
+
+    def __missing__(self, symbol: str) -> SymbolState:
+        st = SymbolState(symbol)
+        self[symbol] = st
+        return st

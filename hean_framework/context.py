@@ -69,6 +69,12 @@ class RunContext:
         self._ids = itertools.count(1)
         self._timers: list[tuple[int, int, Callable[[int], None]]] = []
         self._timer_seq = itertools.count()
+        #: name -> callable returning a JSON-ready block added to report.json (allocation, ...)
+        self.sections: dict[str, Callable[[], Any]] = {}
+
+    def add_section(self, name: str, fn: Callable[[], Any]) -> None:
+        """Add a block to the run's report (``report.json[name] = fn()`` at the end)."""
+        self.sections[name] = fn
 
     def next_id(self) -> int:
         """A run-unique increasing integer (order ids, fill ids, ...)."""

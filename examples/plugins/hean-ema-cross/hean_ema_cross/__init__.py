@@ -1,0 +1,72 @@
+"""EMA cross, long/flat -- the anchor benchmark strategy and the worked example of
+``docs/writing_plugins.md``.
+
+Rules (``../shared/bench/README.md``): EMA(fast) and EMA(slow) of the event price (bar close or
+trade price), ``alpha = 2 / (n + 1)``, both seeded with the first price; decisions from event
+index ``slow - 1``; when fast > slow and flat: market BUY ``qty``; when not (fast > slow) and
+long: market SELL ``qty``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from hean_framework import ComponentConfig, Strategy, hookimpl
+from hean_framework.hookspecs import RegisterComponent
+from hean_framework.models import Bar, Signal, Trade
+
+__version__ = "0.1.0"
+
+
+class EmaCrossConfig(ComponentConfig):
+    """``strategies.ema_cross``."""
+
+    fast: int = Field(10, ge=1, description="fast EMA length")
+    slow: int = Field(30, ge=2, description="slow EMA length")
+    qty: float = Field(1.0, gt=0, description="units bought on a cross up")
+
+
+class EmaCross(Strategy):
+    """Long/flat EMA cross with a fixed quantity (no stop: set
+    ``pipeline.require_stop_loss: false``)."""
+
+    config: EmaCrossConfig
+
+    def on_start(self) -> None:
+        cfg = self.config
+        self.af = 2.0 / (cfg.fast + 1)
+        self.aslow = 2.0 / (cfg.slow + 1)
+        self.state: dict[str, list[float]] = {}  # symbol -> [fast, slow, n, long]
+
+    def _price(self, symbol: str, ts: int, px: float) -> Signal | None:
+        st = self.state.get(symbol)
+        if st is None:
+            st = self.state[symbol] = [px, px, 0.0, 0.0]
+        af = self.af
+        st[0] = af * px + (1.0 - af) * st[0]
+        st[1] = self.aslow * px + (1.0 - self.aslow) * st[1]
+        n = st[2]
+        st[2] = n + 1.0
+        if n + 1.0 < self.config.slow:
+            return None
+        if st[0] > st[1]:
+            if st[3] == 0.0:
+                st[3] = 1.0
+                return Signal(self.name, symbol, "buy", ts, px, size=self.config.qty)
+        elif st[3] != 0.0:
+            st[3] = 0.0
+            return Signal(self.name, symbol, "sell", ts, px, size=self.config.qty,
+                          reduce_only=True, tag="EMA_CROSS_DOWN")
+        return None
+
+    def on_bar(self, bar: Bar) -> Signal | None:
+        return self._price(bar.symbol, bar.ts, bar.close)
+
+    def on_trade(self, trade: Trade) -> Signal | None:
+        return self._price(trade.symbol, trade.ts, trade.price)
+
+
+@hookimpl
+def hean_register_strategies(register: RegisterComponent) -> None:
+    """Register ``ema_cross``."""
+    register("ema_cross", EmaCross, config=EmaCrossConfig)

@@ -1,0 +1,136 @@
+"""Builtin pipeline components: pass-through filter and gate, fixed-risk sizer, plain executor.
+
+They are registered through the same hooks as external plugins, so they can be disabled
+(``plugins.disabled: [builtin.pipeline]``) and replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from .. import hookimpl
+from ..components import ComponentConfig, Executor, Filter, Gate, Sizer, Verdict, skip
+from ..hookspecs import RegisterComponent
+from ..models import OrderDecision, Signal
+
+
+class PassThroughFilter(Filter):
+    """Lets every signal through (the default when no filter is configured)."""
+
+
+class PassThroughGate(Gate):
+    """Votes yes on every order (the default when no gate is configured)."""
+
+
+class FixedRiskConfig(ComponentConfig):
+    """``sizers.fixed_risk``: risk a fixed share of the strategy's budget per trade."""
+
+    risk_pct: float = Field(0.01, gt=0, le=0.2, description="share of the budget risked "
+                            "between entry and stop")
+    default_stop_pct: float = Field(0.02, gt=0, lt=0.5, description="stop distance assumed "
+                                    "when the signal has none (then risk is halved)")
+    respect_signal_size: bool = Field(True, description="use the signal's explicit size "
+                                      "when it gives one")
+    max_leverage: float = Field(3.0, gt=0, description="notional cap as a multiple of the "
+                                "budget")
+
+
+class FixedRiskSizer(Sizer):
+    """``qty = budget * risk_pct / stop distance``, capped at ``max_leverage * budget``.
+
+    A signal's ``size_multiplier`` scales the result (clamped to [0, 2.5]).  The kernel rounds
+    down to the lot size afterwards and refuses sizes below the exchange minimum.
+    """
+
+    config: FixedRiskConfig
+
+    def size(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        cfg = self.config
+        price = decision.price
+        budget = self.ctx.engine.budget(signal.strategy_id)
+        decision.budget = budget
+        if signal.size is not None and cfg.respect_signal_size:
+            decision.qty_raw = signal.size
+            return None
+        inst = self.ctx.instruments.get(signal.symbol)
+        risk_pct = cfg.risk_pct
+        if signal.stop_loss is not None:
+            dist = abs(price - signal.stop_loss) / price
+        else:
+            dist = cfg.default_stop_pct
+            risk_pct *= 0.5
+        if dist <= 0.0:
+            return skip("VALIDATION_FAIL", "stop distance is zero")
+        allowed = budget * risk_pct
+        decision.risk_allowed = allowed
+        qty = allowed / (price * dist * inst.contract_size)
+        qty *= min(max(signal.size_multiplier, 0.0), 2.5)
+        cap = budget * cfg.max_leverage / (price * inst.contract_size)
+        if qty > cap:
+            decision.details["capped_by"] = "max_leverage"
+            qty = cap
+        decision.qty_raw = qty
+        return None
+
+
+class PlainConfig(ComponentConfig):
+    """``executors.plain``: send the order as the signal asks."""
+
+    maker_offset_bps: float = Field(0.0, ge=0, description="post-only price offset behind "
+                                    "the touch for prefer_maker signals")
+
+
+class PlainExecutor(Executor):
+    """One order per decision: market, or limit at ``signal.limit_price``; ``prefer_maker``
+    signals become post-only limits at the touch."""
+
+    config: PlainConfig
+
+    def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        engine = self.ctx.engine
+        if signal.order_type == "limit" and signal.limit_price:
+            decision.maker_or_taker = decision.maker_or_taker or "maker"
+            engine.submit_order(signal, decision, decision.qty, order_type="limit",
+                                price=signal.limit_price, post_only=signal.prefer_maker,
+                                executor=self)
+            return None
+        st = self.ctx.market[signal.symbol]
+        if signal.prefer_maker and st.has_quote and not signal.reduce_only:
+            off = self.config.maker_offset_bps * 1e-4
+            px = st.bid * (1 - off) if signal.side == "buy" else st.ask * (1 + off)
+            decision.maker_or_taker = "maker"
+            engine.submit_order(signal, decision, decision.qty, order_type="limit", price=px,
+                                post_only=True, executor=self)
+            return None
+        decision.maker_or_taker = decision.maker_or_taker or "taker"
+        engine.submit_order(signal, decision, decision.qty, executor=self)
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+
+@hookimpl
+def hean_register_filters(register: RegisterComponent) -> None:
+    """Register the pass-through filter."""
+    register("passthrough", PassThroughFilter)
+
+
+@hookimpl
+def hean_register_gates(register: RegisterComponent) -> None:
+    """Register the pass-through gate."""
+    register("passthrough", PassThroughGate)
+
+
+@hookimpl
+def hean_register_sizers(register: RegisterComponent) -> None:
+    """Register the fixed-risk sizer."""
+    register("fixed_risk", FixedRiskSizer, config=FixedRiskConfig)
+
+
+@hookimpl
+def hean_register_executors(register: RegisterComponent) -> None:
+    """Register the plain executor."""
+    register("plain", PlainExecutor, config=PlainConfig)

@@ -1,0 +1,193 @@
+"""The ``hean`` command.
+
+Core subcommands live here (``version``, ``plugins``, ``config``); everything else --
+including the kernel's own ``backtest``, ``why`` and ``capital-plan`` -- is added through the
+:func:`~hean_framework.hookspecs.hean_register_commands` hook, exactly as a plugin would.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from . import __version__
+from .config import RunSetup, load_config, load_setup, read_yaml
+from .errors import HeanError
+from .plugins import HeanPluginManager, load_plugins
+
+KINDS_NEW = ("strategy", "filter", "sizer", "gate", "executor")
+
+
+def fail(exc: HeanError) -> None:
+    """Print a HEAN error with its hint and exit with status 2."""
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+    sys.exit(2)
+
+
+def plugins_for(config: str | Path | None, sets: Sequence[str] = ()) -> HeanPluginManager:
+    """A loaded plugin manager honouring ``plugins.disabled`` of ``config`` (if given)."""
+    disabled: list[str] = []
+    if config is not None:
+        cfg, _ = load_config(config, sets=tuple(sets))
+        disabled = cfg.plugins.disabled
+    return load_plugins(disabled)
+
+
+def prepare(config: str | Path, sets: Sequence[str] = ()) -> tuple[RunSetup, HeanPluginManager]:
+    """Load plugins and fully validate a run config (shared by every command taking one)."""
+    pm = plugins_for(config, sets)
+    return load_setup(config, pm.registry, sets=tuple(sets)), pm
+
+
+set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                          help="override a config value, e.g. --set run.seed=7 (repeatable)")
+
+
+class HeanGroup(click.Group):
+    """Turns HeanError into a clean message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HeanError as exc:
+            fail(exc)
+
+
+@click.group(cls=HeanGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hean")
+def cli() -> None:
+    """HEAN: plugin-based crypto trading for small accounts.
+
+    One YAML file describes a run; the same file and decision code drive a backtest on
+    recorded data, a paper run and a live run.
+    """
+
+
+@cli.command()
+def version() -> None:
+    """Print the kernel version and the Python version."""
+    click.echo(f"hean-framework {__version__} (Python {sys.version.split()[0]})")
+
+
+# ------------------------------------------------------------------------------ plugins
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect and scaffold plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+              help="apply this config's plugins.disabled list")
+def plugins_list(as_json: bool, config: str | None) -> None:
+    """List plugins with their kinds, distribution, version and status."""
+    pm = plugins_for(config)
+    rows = pm.plugin_list()
+    if as_json:
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="HEAN plugins")
+    for col in ("name", "kinds", "components", "distribution", "version", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], ", ".join(r["kinds"]), ", ".join(r["components"]),
+                      r["distribution"], r["version"], r["status"])
+    Console().print(table)
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(KINDS_NEW), required=True,
+              help="what the plugin provides")
+@click.option("--dir", "directory", default="plugins", show_default=True,
+              type=click.Path(file_okay=False), help="where to create the plugin folder")
+def plugins_new(name: str, kind: str, directory: str) -> None:
+    """Scaffold a plugin package NAME (e.g. my_filter) under plugins/."""
+    from .scaffold import scaffold
+
+    path = scaffold(name, kind, Path(directory))
+    click.echo(f"created {path}")
+    click.echo(f"  test it alone: tox -e {path.name}   (or: pip install -e {path} && "
+               f"pytest {path / 'tests'})")
+
+
+# ------------------------------------------------------------------------------ config
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Validate a run configuration or print its JSON Schema."""
+
+
+@config_group.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@set_option
+def config_validate(file: str, sets: tuple[str, ...]) -> None:
+    """Validate FILE against the kernel and every installed plugin's model."""
+    setup, _ = prepare(file, sets)
+    n = sum(len(v) for v in setup.components.values())
+    click.secho(f"{file}: valid ({n} components, venue {setup.venue.instance!r}, "
+                f"mode {setup.config.run.mode})", fg="green")
+
+
+@config_group.command("schema")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+              help="apply this config's plugins.disabled list")
+def config_schema(config: str | None) -> None:
+    """Print a JSON Schema covering every installed plugin's section (for editors)."""
+    from .config import json_schema
+
+    pm = plugins_for(config)
+    click.echo(orjson.dumps(json_schema(pm.registry), option=orjson.OPT_INDENT_2).decode())
+
+
+@config_group.command("show")
+@click.argument("file", type=click.Path(dir_okay=False))
+@set_option
+def config_show(file: str, sets: tuple[str, ...]) -> None:
+    """Print FILE after environment and --set overrides (secrets never appear)."""
+    read_yaml(file)
+    setup, _ = prepare(file, sets)
+    click.echo(orjson.dumps(setup.config.model_dump(mode="json"),
+                            option=orjson.OPT_INDENT_2).decode())
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def make_cli() -> click.Group:
+    """The ``hean`` group with every plugin-registered command added."""
+    try:
+        pm = load_plugins()
+    except HeanError as exc:
+        fail(exc)
+        raise  # unreachable
+    for cmd, origin in pm.registry.commands:
+        if cmd.name in cli.commands and getattr(cli.commands[cmd.name], "_hean_origin",
+                                                None) != origin:
+            fail(HeanError(f"command {cmd.name!r} from {origin.describe()} clashes with an "
+                           f"existing command", "disable one of the plugins"))
+        cmd._hean_origin = origin  # type: ignore[attr-defined]
+        cli.add_command(cmd)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    make_cli().main(args=list(argv) if argv is not None else None, prog_name="hean")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

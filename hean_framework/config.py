@@ -1,0 +1,448 @@
+"""Run configuration: one YAML file -> pydantic models, validated before anything starts.
+
+Flow: read YAML -> apply ``HEAN__A__B=value`` environment overrides -> apply ``--set a.b=value``
+overrides -> refuse secrets in the file -> validate the kernel sections (``extra="forbid"``)
+-> validate every component section against the model its plugin registered.
+
+Every problem is reported at once with its YAML path, the bad value and the allowed values
+(or the allowed keys, or the installed component names) -- see :class:`ConfigError`.
+Secrets (exchange keys) come only from the environment: ``HEAN_API_KEY``, ``HEAN_API_SECRET``
+(and ``HEAN_API_PASSWORD`` where the exchange needs one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .registry import ComponentSpec, Registry
+
+ENV_PREFIX = "HEAN__"
+SECRET_KEYS = re.compile(r"(api_?key|secret|password|passphrase|private_?key|token)$", re.I)
+
+#: Keys of a component section that the kernel consumes itself (not passed to the plugin).
+COMMON_KEYS: dict[str, tuple[str, ...]] = {
+    "strategy": ("plugin", "enabled", "symbols", "executor", "weight", "min_rr"),
+    "analyzer": ("plugin", "enabled", "symbols"),
+    "filter": ("plugin", "enabled"),
+    "sizer": ("plugin", "enabled"),
+    "gate": ("plugin", "enabled"),
+    "executor": ("plugin", "enabled"),
+    "optimizer": ("plugin", "enabled"),
+}
+SECTION_KINDS = {"strategies": "strategy", "analyzers": "analyzer", "filters": "filter",
+                 "sizers": "sizer", "gates": "gate", "executors": "executor",
+                 "optimizers": "optimizer"}
+
+
+class Section(BaseModel):
+    """Base of kernel sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunSection(Section):
+    """``run:`` -- what this run is."""
+
+    name: str = "run"
+    mode: Literal["backtest", "paper", "live"] = "backtest"
+    seed: int = 0
+    out: str | None = Field(None, description="output directory (default runs/<name>)")
+
+
+class AccountSection(Section):
+    """``account:`` -- the exchange account the strategies share."""
+
+    capital: float = Field(300.0, gt=0, description="starting equity in the quote currency")
+    currency: str = "USDT"
+
+
+class VenueSection(Section):
+    """``venue:`` kernel keys; the remaining keys go to the venue plugin's model."""
+
+    name: str = "sim"
+    exchange: str = "binance"
+    markets_file: str | None = None
+
+
+class PipelineSection(Section):
+    """``pipeline:`` -- kernel rules of the decision pipeline."""
+
+    require_stop_loss: bool = True
+    max_component_errors: int = Field(100, ge=1, description="errors before a strategy is "
+                                      "disabled for the rest of the run")
+
+
+class ReportSection(Section):
+    """``report:`` -- what the run writes at the end."""
+
+    html: bool = True
+    equity_interval_ms: int = Field(3_600_000, gt=0)
+    progress: bool = True
+
+
+class JournalSection(Section):
+    """``journal:`` -- the SQLite journal of the run."""
+
+    enabled: bool = True
+    batch_size: int = Field(10_000, ge=1)
+
+
+class PluginsSection(Section):
+    """``plugins:`` -- which plugins to skip."""
+
+    disabled: list[str] = Field(default_factory=list)
+
+
+class RunConfig(Section):
+    """The whole YAML file.  Component sections are raw here and validated in a second pass
+    against the models their plugins registered (see :func:`resolve_components`)."""
+
+    run: RunSection = Field(default_factory=RunSection)
+    account: AccountSection = Field(default_factory=AccountSection)
+    venue: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+    strategies: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    analyzers: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    filters: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    sizers: dict[str, dict[str, Any] | None] | None = None
+    gates: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    executors: dict[str, dict[str, Any] | None] | None = None
+    optimizers: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)
+    pipeline: PipelineSection = Field(default_factory=PipelineSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+    journal: JournalSection = Field(default_factory=JournalSection)
+    plugins: PluginsSection = Field(default_factory=PluginsSection)
+    base_dir: str = Field("", description="directory that relative paths resolve against "
+                          "(default: the config file's directory)")
+
+
+#: Default pipeline when the YAML does not list sizers / executors.
+DEFAULT_SIZERS: dict[str, dict[str, Any] | None] = {"fixed_risk": {}}
+DEFAULT_EXECUTORS: dict[str, dict[str, Any] | None] = {"plain": {}}
+
+
+@dataclass(slots=True)
+class ResolvedComponent:
+    """One component instance of the run: its name, plugin spec and validated config."""
+
+    kind: str
+    instance: str
+    spec: ComponentSpec
+    config: Any
+    common: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RunSetup:
+    """A validated run: kernel config, raw dict and resolved components."""
+
+    config: RunConfig
+    raw: dict[str, Any]
+    source: str
+    components: dict[str, list[ResolvedComponent]]
+    venue: ResolvedComponent
+    feed: ResolvedComponent | None
+
+
+# ---------------------------------------------------------------------- reading & overrides
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; raise :class:`ConfigError` with the file name on failure."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"file not found: {p}"], str(p), "check the path")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"YAML syntax error: {exc}"], str(p)) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"top level must be a mapping, got {type(raw).__name__}"], str(p))
+    return raw
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value the way YAML would (``3`` -> int, ``[a, b]`` -> list)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in a nested dict, creating mappings on the way."""
+    keys = dotted.split(".")
+    cur = raw
+    for k in keys[:-1]:
+        nxt = cur.get(k)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            cur[k] = nxt
+        cur = nxt
+    cur[keys[-1]] = value
+
+
+def apply_overrides(raw: dict[str, Any], sets: list[str] | tuple[str, ...] = (),
+                    environ: dict[str, str] | None = None) -> list[str]:
+    """Apply ``HEAN__A__B=v`` env vars then ``--set a.b=v`` items; return what was applied."""
+    applied = []
+    env = os.environ if environ is None else environ
+    for key, val in sorted(env.items()):
+        if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
+            dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
+            set_dotted(raw, dotted, parse_value(val))
+            applied.append(f"env {key}")
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError([f"--set {item!r}: expected dotted.key=value"])
+        k, v = item.split("=", 1)
+        set_dotted(raw, k.strip(), parse_value(v))
+        applied.append(f"--set {k.strip()}")
+    return applied
+
+
+def find_secrets(raw: Any, path: str = "") -> list[str]:
+    """YAML paths of keys that look like secrets."""
+    out = []
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            p = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str) and SECRET_KEYS.search(k) and v not in (None, ""):
+                out.append(p)
+            out.extend(find_secrets(v, p))
+    elif isinstance(raw, list):
+        for i, v in enumerate(raw):
+            out.extend(find_secrets(v, f"{path}[{i}]"))
+    return out
+
+
+# ---------------------------------------------------------------------- error formatting
+
+
+def _loc(prefix: str, loc: tuple[Any, ...]) -> str:
+    parts = [prefix] if prefix else []
+    for x in loc:
+        if isinstance(x, int):
+            if parts:
+                parts[-1] += f"[{x}]"
+            else:
+                parts.append(f"[{x}]")
+        else:
+            parts.append(str(x))
+    return ".".join(parts)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Walk ``loc`` (minus the bad key) through nested models to list allowed keys."""
+    cur: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            continue
+        f = cur.model_fields.get(str(part))
+        if f is None:
+            return []
+        ann = f.annotation
+        args = getattr(ann, "__args__", ())
+        nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            for a in args:
+                nested += [b for b in getattr(a, "__args__", ())
+                           if isinstance(b, type) and issubclass(b, BaseModel)]
+        cur = nested[0] if nested else None
+    if isinstance(cur, type) and issubclass(cur, BaseModel):
+        return sorted(cur.model_fields)
+    return []
+
+
+def format_errors(exc: ValidationError, prefix: str, model: type[BaseModel],
+                  extra_allowed: tuple[str, ...] = ()) -> list[str]:
+    """Turn pydantic errors into ``path: problem (got value; allowed ...)`` lines."""
+    out = []
+    for e in exc.errors():
+        loc = tuple(e.get("loc", ()))
+        path = _loc(prefix, loc)
+        typ = e.get("type", "")
+        val = e.get("input")
+        if typ == "extra_forbidden":
+            allowed = sorted(set(_allowed_keys(model, loc)) | set(extra_allowed))
+            out.append(f"{path}: unknown key; allowed keys: {', '.join(allowed)}")
+            continue
+        msg = e.get("msg", "invalid")
+        ctx = e.get("ctx") or {}
+        extra = ""
+        if "expected" in ctx:
+            extra = f"; allowed: {ctx['expected']}"
+        shown = repr(val) if not isinstance(val, dict) else "{...}"
+        if typ == "missing":
+            out.append(f"{path}: required key is missing")
+        else:
+            out.append(f"{path}: {msg} (got {shown}{extra})")
+    return out
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def load_config(path: str | Path | None = None, *, raw: dict[str, Any] | None = None,
+                sets: list[str] | tuple[str, ...] = (),
+                environ: dict[str, str] | None = None) -> tuple[RunConfig, dict[str, Any]]:
+    """Validate the kernel sections; returns the model and the raw (overridden) dict."""
+    source = str(path) if path is not None else "<dict>"
+    data = read_yaml(path) if path is not None else dict(raw or {})
+    apply_overrides(data, sets, environ)
+    secrets = find_secrets(data)
+    if secrets:
+        raise ConfigError(
+            [f"{p}: secrets are not allowed in the config file" for p in secrets], source,
+            "put exchange keys in the environment: HEAN_API_KEY, HEAN_API_SECRET "
+            "(HEAN_API_PASSWORD where needed)")
+    if "base_dir" not in data and path is not None:
+        data["base_dir"] = str(Path(path).resolve().parent)
+    try:
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, "", RunConfig), source) from exc
+    return cfg, data
+
+
+def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
+                 body: dict[str, Any] | None, problems: list[str],
+                 default_plugin: str | None = None) -> ResolvedComponent | None:
+    body = dict(body or {})
+    common_keys = COMMON_KEYS.get(kind, ("plugin",))
+    common = {k: body.pop(k) for k in list(body) if k in common_keys}
+    plugin = common.get("plugin") or default_plugin or instance
+    spec = registry.get(kind, str(plugin))
+    where = f"{section}.{instance}"
+    if spec is None:
+        names = registry.names(kind)
+        key = f"{where}.plugin" if "plugin" in common else where
+        problems.append(f"{key}: no installed {kind} named {plugin!r}; installed: "
+                        f"{', '.join(names) or '(none)'} (pip install the plugin that provides "
+                        f"it, or fix the name)")
+        return None
+    try:
+        cfg = spec.build_config(body)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, where, spec.config_model, common_keys))
+        return None
+    if kind in ("strategy", "analyzer"):
+        syms = common.get("symbols")
+        if syms is not None and (not isinstance(syms, list)
+                                 or not all(isinstance(s, str) for s in syms)):
+            problems.append(f"{where}.symbols: must be a list of symbols (got {syms!r})")
+            return None
+    return ResolvedComponent(kind, instance, spec, cfg, common)
+
+
+def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
+                       source: str = "") -> RunSetup:
+    """Validate every component section against its registered model (all errors at once)."""
+    problems: list[str] = []
+    comps: dict[str, list[ResolvedComponent]] = {k: [] for k in SECTION_KINDS.values()}
+    for section, kind in SECTION_KINDS.items():
+        entries = getattr(cfg, section)
+        if entries is None:
+            entries = DEFAULT_SIZERS if section == "sizers" else \
+                DEFAULT_EXECUTORS if section == "executors" else {}
+        for instance, body in entries.items():
+            if body is not None and not isinstance(body, dict):
+                problems.append(f"{section}.{instance}: must be a mapping (got {body!r})")
+                continue
+            if body and body.get("enabled") is False:
+                continue
+            rc = _resolve_one(registry, kind, section, instance, body, problems)
+            if rc is not None:
+                comps[kind].append(rc)
+    if cfg.run.mode == "backtest" and not cfg.data:
+        problems.append("data: a backtest needs a data section (data.files: [...])")
+    # venue
+    vraw = dict(cfg.venue)
+    vkern = {k: vraw.pop(k) for k in list(vraw) if k in VenueSection.model_fields}
+    try:
+        vsec = VenueSection.model_validate(vkern)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, "venue", VenueSection))
+        vsec = VenueSection()
+    venue = _resolve_venue_like(registry, "venue", "venue", vsec.name, vraw, problems,
+                                tuple(VenueSection.model_fields))
+    feed = None
+    if cfg.data:
+        draw = dict(cfg.data)
+        feed_name = str(draw.pop("feed", "csv"))
+        feed = _resolve_venue_like(registry, "feed", "data", feed_name, draw, problems,
+                                   ("feed",))
+    if problems or venue is None:
+        raise ConfigError(problems or ["venue: could not be resolved"], source)
+    return RunSetup(cfg, raw, source, comps, venue, feed)
+
+
+def _resolve_venue_like(registry: Registry, kind: str, section: str, name: str,
+                        body: dict[str, Any], problems: list[str],
+                        extra_allowed: tuple[str, ...]) -> ResolvedComponent | None:
+    spec = registry.get(kind, name)
+    if spec is None:
+        key = f"{section}.name" if kind == "venue" else f"{section}.feed"
+        problems.append(f"{key}: no installed {kind} named {name!r}; installed: "
+                        f"{', '.join(registry.names(kind)) or '(none)'}")
+        return None
+    try:
+        cfg = spec.build_config(body)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, section, spec.config_model, extra_allowed))
+        return None
+    return ResolvedComponent(kind, name, spec, cfg)
+
+
+def load_setup(path: str | Path | None, registry: Registry, *, raw: dict[str, Any] | None = None,
+               sets: list[str] | tuple[str, ...] = (),
+               environ: dict[str, str] | None = None) -> RunSetup:
+    """Read, override and fully validate a run configuration."""
+    cfg, data = load_config(path, raw=raw, sets=sets, environ=environ)
+    return resolve_components(cfg, data, registry, str(path) if path else "<dict>")
+
+
+# ---------------------------------------------------------------------- JSON schema
+
+
+def json_schema(registry: Registry) -> dict[str, Any]:
+    """A JSON Schema of the whole file covering every installed plugin's section."""
+    schema = RunConfig.model_json_schema()
+    props = schema.setdefault("properties", {})
+    defs = schema.setdefault("$defs", {})
+
+    def comp_schema(spec: ComponentSpec, common: tuple[str, ...]) -> dict[str, Any]:
+        s = spec.config_model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(s.pop("$defs", {}))
+        s.setdefault("properties", {})
+        for k in common:
+            s["properties"].setdefault(k, {"description": f"kernel key '{k}'"})
+        s["description"] = f"{spec.kind} {spec.name!r} from {spec.origin.describe()}"
+        return s
+
+    for section, kind in SECTION_KINDS.items():
+        specs = [registry.components[kind][n] for n in registry.names(kind)]
+        common = COMMON_KEYS.get(kind, ("plugin",))
+        by_name = {s.name: comp_schema(s, common) for s in specs}
+        props[section] = {
+            "type": "object",
+            "properties": by_name,
+            "additionalProperties": {
+                "type": "object", "required": ["plugin"],
+                "properties": {"plugin": {"enum": sorted(by_name)}}},
+        }
+    for section, kind in (("venue", "venue"), ("data", "feed")):
+        specs = [registry.components[kind][n] for n in registry.names(kind)]
+        props[section] = {"anyOf": [comp_schema(s, ()) for s in specs] or [{"type": "object"}]}
+    return schema

@@ -1,0 +1,678 @@
+"""The deterministic event loop shared by backtest, paper and live runs.
+
+Per market event, in this order (ties in time are ordered by the feed, DESIGN §6):
+
+1. due timers fire (executors' re-quotes, time stops);
+2. market state is updated (``ctx.market[symbol]``: last, bid/ask, L2 book, funding);
+3. the venue sees the event (the simulator matches resting orders against it);
+4. funding settles on open positions (funding events);
+5. analyzers, then strategies, get the event -- by *direct method calls* from a dispatch table
+   built once per run (no pluggy call per event);
+6. each returned signal runs through the pipeline and ends in exactly one decision.
+
+Decisions are a pure function of the event sequence and the config: the same events give the
+same journal (tested by hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .components import (
+    Analyzer,
+    Component,
+    Executor,
+    Feed,
+    MarketListener,
+    Strategy,
+    Venue,
+    as_signals,
+)
+from .config import ResolvedComponent, RunSetup
+from .context import RunContext
+from .errors import HeanError
+from .models import (
+    Bar,
+    BookUpdate,
+    ClosedTrade,
+    Fill,
+    Funding,
+    MarketEvent,
+    MarkPrice,
+    Order,
+    OrderDecision,
+    Quote,
+    Signal,
+    Trade,
+)
+from .pipeline import Pipeline
+from .plugins import HeanPluginManager
+from .run import RunResult
+
+CALLBACK_OF = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book",
+               Funding: "on_funding", MarkPrice: "on_mark"}
+PROGRESS_EVERY = 1 << 15
+
+
+@dataclass(slots=True)
+class ExitPlan:
+    """Protective orders of one strategy position: stop, target and time stop."""
+
+    strategy_id: str
+    symbol: str
+    stop_loss: float | None
+    take_profit: float | None
+    deadline: int | None
+    signal_id: int
+    order_ids: list[int]
+
+
+def _overrides(obj: object, base: type, method: str) -> bool:
+    return getattr(type(obj), method, None) is not getattr(base, method, None)
+
+
+class Engine:
+    """Builds the components of a run and drives events through them."""
+
+    def __init__(self, setup: RunSetup, plugins: HeanPluginManager, *,
+                 out_dir: str | Path | None = None, journal: bool | None = None,
+                 progress: bool | None = None) -> None:
+        self.setup = setup
+        self.config = setup.config
+        self.plugins = plugins
+        cfg = setup.config
+        self.out_dir = Path(out_dir) if out_dir is not None else (
+            Path(cfg.run.out) if cfg.run.out else Path("runs") / cfg.run.name)
+        self.use_journal = cfg.journal.enabled if journal is None else journal
+        self.show_progress = cfg.report.progress if progress is None else progress
+        self.ctx = ctx = RunContext(cfg, seed=cfg.run.seed)
+        ctx.engine = self
+        self.components: dict[str, list[Component]] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.analyzers: list[Analyzer] = []
+        self.exit_plans: dict[tuple[str, str], ExitPlan] = {}
+        self._exit_orders: dict[int, tuple[str, str]] = {}
+        self._order_owner: dict[int, Executor] = {}
+        self._orders: dict[int, Order] = {}
+        self._order_decision: dict[int, Signal] = {}
+        self._dispatch: dict[type, dict[str, list[Callable[[Any], Any]]]] = {}
+        self._errors: dict[str, int] = {}
+        self._disabled: set[str] = set()
+        self.dead_letters = 0
+        self.events = 0
+        self.start_ts = 0
+        self.end_ts = 0
+        self._built = False
+        self.feed: Feed | None = None
+        self.journal: Any = None
+
+    # ================================================================= building
+
+    def _make(self, rc: ResolvedComponent, **extra: Any) -> Any:
+        obj = rc.spec.cls(rc.config, self.ctx, name=rc.instance, **extra)
+        obj._origin = rc.spec.origin  # noqa: SLF001 - used for error messages
+        return obj
+
+    def data_symbols(self) -> list[str]:
+        """Symbols named in the data section, in order of first appearance."""
+        files = getattr(self.setup.feed.config, "files", []) if self.setup.feed else []
+        out: list[str] = []
+        for f in files:
+            if f.symbol not in out:
+                out.append(f.symbol)
+        return out
+
+    def build(self) -> Engine:
+        """Instantiate instruments, portfolio, venue, journal, feed and components."""
+        if self._built:
+            return self
+        from .instruments import Instruments
+        from .portfolio import Portfolio
+
+        cfg, ctx, setup = self.config, self.ctx, self.setup
+        vsec = {k: cfg.venue[k] for k in ("exchange", "markets_file") if k in cfg.venue}
+        exchange = str(vsec.get("exchange", "binance"))
+        symbols = self.data_symbols()
+        for rc in setup.components["strategy"]:
+            for s in rc.common.get("symbols") or ():
+                if s not in symbols:
+                    symbols.append(s)
+        vcfg = setup.venue.config
+        overrides = {k: getattr(vcfg, k + "_fee") for k in ("maker", "taker")
+                     if getattr(vcfg, k + "_fee", None) is not None}
+        ctx.instruments = Instruments.load(exchange, symbols or None,
+                                           markets_file=self._path(vsec.get("markets_file")),
+                                           fee_overrides=overrides or None)
+        ctx.portfolio = Portfolio(cfg.account.capital, ctx.instruments, ctx.market)
+        ctx.venue = self._make(setup.venue)
+        if setup.feed is not None:
+            self.feed = self._make(setup.feed)
+        if self.use_journal:
+            from .journal import Journal
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            jpath = self.out_dir / "journal.sqlite"
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(jpath) + suffix)
+                if p.exists():
+                    p.unlink()
+            self.journal = ctx.journal = Journal(jpath, batch_size=cfg.journal.batch_size)
+        # components
+        comps = setup.components
+        default_syms = symbols
+        for rc in comps["analyzer"]:
+            a = self._make(rc, symbols=rc.common.get("symbols") or default_syms)
+            self.analyzers.append(a)
+        for rc in comps["strategy"]:
+            s = self._make(rc, symbols=rc.common.get("symbols") or default_syms)
+            self.strategies[rc.instance] = s
+        filters = [self._make(rc) for rc in comps["filter"]]
+        sizers = [self._make(rc) for rc in comps["sizer"]]
+        gates = [self._make(rc) for rc in comps["gate"]]
+        executors = {rc.instance: self._make(rc) for rc in comps["executor"]}
+        if "plain" not in executors:
+            spec = self.plugins.registry.get("executor", "plain")
+            if spec is not None:
+                executors["plain"] = spec.cls(spec.config_model(), ctx, name="plain")
+        if not executors:
+            raise HeanError("no executor available", "install/enable the builtin 'plain' "
+                            "executor or list one under executors:")
+        default_ex = next(iter(comps["executor"])).instance if comps["executor"] else "plain"
+        strat_ex = {}
+        for rc in comps["strategy"]:
+            ex = rc.common.get("executor")
+            if ex is not None:
+                if ex not in executors:
+                    raise HeanError(f"strategies.{rc.instance}.executor: unknown executor "
+                                    f"{ex!r}; configured: {', '.join(executors)}")
+                strat_ex[rc.instance] = ex
+        self.pipeline = Pipeline(
+            ctx, filters=filters, sizers=sizers, gates=gates, executors=executors,
+            default_executor=default_ex, strategy_executor=strat_ex,
+            require_stop_loss=cfg.pipeline.require_stop_loss,
+            on_decision=self._on_decision, on_error=self._pipeline_error)
+        weights = {rc.instance: float(rc.common.get("weight", 1.0)) for rc in comps["strategy"]}
+        total = sum(weights.values()) or 1.0
+        self.weights = {k: v / total for k, v in weights.items()}
+        self.components = {
+            "analyzer": list(self.analyzers), "strategy": list(self.strategies.values()),
+            "filter": filters, "sizer": sizers, "gate": gates,
+            "executor": list(executors.values()), "venue": [ctx.venue],
+        }
+        self._build_dispatch()
+        self._built = True
+        return self
+
+    def _path(self, p: str | None) -> str | None:
+        if not p:
+            return None
+        path = Path(p)
+        if not path.is_absolute() and self.config.base_dir:
+            path = Path(self.config.base_dir) / path
+        return str(path)
+
+    def _build_dispatch(self) -> None:
+        """One list of bound methods per (event type, symbol): analyzers first."""
+        listeners: list[MarketListener] = [*self.analyzers, *self.strategies.values()]
+        for etype, meth in CALLBACK_OF.items():
+            table: dict[str, list[Callable[[Any], Any]]] = {}
+            for obj in listeners:
+                base = Analyzer if isinstance(obj, Analyzer) else Strategy
+                if not _overrides(obj, base, meth):
+                    continue
+                for sym in obj.symbols:
+                    table.setdefault(sym, []).append(getattr(obj, meth))
+            self._dispatch[etype] = table
+
+    # ================================================================= budgets
+
+    def budget(self, strategy_id: str) -> float:
+        """Capital the sizers may risk from for this strategy.
+
+        An allocator (issue: risk core) publishes ``ctx.state["*"]["budgets"]``; without one the
+        equity is split by the strategies' ``weight`` keys (equal by default).
+        """
+        budgets = self.ctx.state.get("*", "budgets")
+        if budgets is not None and strategy_id in budgets:
+            return float(budgets[strategy_id])
+        return self.ctx.portfolio.equity() * self.weights.get(strategy_id, 1.0)
+
+    # ================================================================= orders (executors call)
+
+    def submit_order(self, signal: Signal, decision: OrderDecision, qty: float, *,
+                     order_type: str = "market", price: float | None = None,
+                     post_only: bool = False, reduce_only: bool | None = None,
+                     executor: Executor | None = None, tag: str = "",
+                     parent_id: int = 0) -> Order:
+        """Create an order for ``decision`` and send it to the venue."""
+        ctx = self.ctx
+        oid = ctx.next_id()
+        inst = ctx.instruments.get(signal.symbol)
+        if price is not None and order_type != "market":
+            price = inst.round_price(price, signal.side)
+        order = Order(oid, signal.strategy_id, signal.symbol, signal.side, qty, order_type,
+                      price, post_only, signal.reduce_only if reduce_only is None else reduce_only,
+                      ctx.now, signal_id=signal.signal_id, decision_id=decision.decision_id,
+                      parent_id=parent_id, client_id=f"hean-{oid}", tag=tag or signal.tag,
+                      expected_price=price if price is not None else decision.price)
+        self._orders[oid] = order
+        self._order_decision[oid] = signal
+        if executor is not None:
+            self._order_owner[oid] = executor
+        self.pipeline.orders += 1
+        return ctx.venue.submit(order)
+
+    def cancel_order(self, order_id: int, reason: str = "") -> Order | None:
+        """Cancel an order at the venue."""
+        return self.ctx.venue.cancel(order_id, reason)
+
+    # ================================================================= venue callbacks
+
+    def on_fill(self, fill: Fill, order: Order) -> None:
+        """The venue reports an execution (called synchronously by the venue)."""
+        ctx = self.ctx
+        self.pipeline.fills += 1
+        closed = ctx.portfolio.apply_fill(fill)
+        if self.journal is not None:
+            self.journal.fill(fill)
+        ctx.portfolio.sample(fill.ts)
+        self._update_exits(order, fill)
+        owner = self._order_owner.get(order.order_id)
+        if owner is not None:
+            self._guard(owner, owner.on_fill, fill)
+        strat = self.strategies.get(fill.strategy_id)
+        if strat is not None and fill.strategy_id not in self._disabled:
+            self._signals(self._guard(strat, strat.on_fill, fill), 0)
+        if closed is not None:
+            self._on_closed(closed)
+
+    def on_order_update(self, order: Order) -> None:
+        """The venue reports a status change (open, cancelled, rejected, filled)."""
+        if order.is_done:
+            if self.journal is not None:
+                self.journal.order(order)
+            key = self._exit_orders.pop(order.order_id, None)
+            if key is not None and order.status == "rejected":
+                self.ctx.log.debug("exit order %s rejected: %s", order.order_id, order.reason)
+        owner = self._order_owner.get(order.order_id)
+        if owner is not None:
+            self._guard(owner, owner.on_order_update, order)
+        strat = self.strategies.get(order.strategy_id)
+        if strat is not None and order.strategy_id not in self._disabled:
+            self._signals(self._guard(strat, strat.on_order_update, order), 0)
+
+    def _on_closed(self, closed: ClosedTrade) -> None:
+        if self.journal is not None:
+            self.journal.closed_trade(closed)
+        strat = self.strategies.get(closed.strategy_id)
+        if strat is not None and closed.strategy_id not in self._disabled:
+            self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
+
+    # ================================================================= exits (TP / SL / time)
+
+    def _update_exits(self, order: Order, fill: Fill) -> None:
+        key = (fill.strategy_id, fill.symbol)
+        pos = self.ctx.portfolio.position(*key)
+        plan = self.exit_plans.get(key)
+        if pos.qty == 0.0:
+            if plan is not None:
+                self._drop_plan(key, plan)
+            return
+        if plan is not None or order.reduce_only:
+            if plan is not None:
+                self._resize_plan(plan, abs(pos.qty))
+            return
+        sig = self._order_decision.get(order.order_id)
+        if sig is None or (sig.stop_loss is None and sig.take_profit is None
+                           and sig.max_hold_ms is None):
+            return
+        deadline = fill.ts + sig.max_hold_ms if sig.max_hold_ms else None
+        plan = ExitPlan(fill.strategy_id, fill.symbol, sig.stop_loss, sig.take_profit,
+                        deadline, sig.signal_id, [])
+        self.exit_plans[key] = plan
+        self._place_exit_orders(plan, pos.qty)
+        if deadline is not None:
+            self.ctx.schedule(deadline, lambda now, k=key, sid=sig.signal_id:
+                              self._time_stop(k, sid))
+
+    def _place_exit_orders(self, plan: ExitPlan, pos_qty: float) -> None:
+        side = "sell" if pos_qty > 0 else "buy"
+        qty = abs(pos_qty)
+        stub = Signal(plan.strategy_id, plan.symbol, side, self.ctx.now, 0.0, reduce_only=True,
+                      signal_id=plan.signal_id)
+        d = OrderDecision(0, plan.signal_id, plan.strategy_id, plan.symbol, side, self.ctx.now)
+        for typ, px, tag in (("stop_market", plan.stop_loss, "SL_HIT"),
+                             ("limit", plan.take_profit, "TP_HIT")):
+            if px is None:
+                continue
+            o = self.submit_order(stub, d, qty, order_type=typ, price=px, reduce_only=True,
+                                  tag=tag)
+            self.pipeline.orders -= 1  # protective orders are not pipeline orders
+            if not o.is_done:
+                plan.order_ids.append(o.order_id)
+                self._exit_orders[o.order_id] = (plan.strategy_id, plan.symbol)
+
+    def _resize_plan(self, plan: ExitPlan, qty: float) -> None:
+        for oid in list(plan.order_ids):
+            o = self._orders.get(oid)
+            if o is not None and not o.is_done and o.remaining > qty + 1e-12:
+                o.qty = o.filled + qty
+
+    def _drop_plan(self, key: tuple[str, str], plan: ExitPlan) -> None:
+        self.exit_plans.pop(key, None)
+        for oid in plan.order_ids:
+            o = self._orders.get(oid)
+            if o is not None and not o.is_done:
+                self.cancel_order(oid, "oco")
+
+    def _time_stop(self, key: tuple[str, str], signal_id: int) -> None:
+        plan = self.exit_plans.get(key)
+        if plan is None or plan.signal_id != signal_id:
+            return
+        pos = self.ctx.portfolio.position(*key)
+        if pos.qty == 0.0:
+            return
+        for oid in plan.order_ids:
+            o = self._orders.get(oid)
+            if o is not None and not o.is_done:
+                self.cancel_order(oid, "time_stop")
+        plan.order_ids.clear()
+        side = "sell" if pos.qty > 0 else "buy"
+        sig = Signal(key[0], key[1], side, self.ctx.now, self.ctx.market[key[1]].price,
+                     reduce_only=True, tag="TIMEOUT_TTL")
+        self.pipeline.process(sig)
+
+    # ================================================================= errors
+
+    def _origin(self, comp: Any) -> Any:
+        return getattr(comp, "_origin", None)
+
+    def _dead_letter(self, comp: Any, exc: BaseException, payload: Any) -> None:
+        self.dead_letters += 1
+        origin = self._origin(comp)
+        name = getattr(comp, "name", type(comp).__name__)
+        self._errors[name] = self._errors.get(name, 0) + 1
+        if self.journal is not None:
+            self.journal.dead_letter(
+                self.ctx.now, name, origin.plugin if origin else "",
+                origin.distribution if origin else "", origin.version if origin else "",
+                repr(payload)[:500], f"{type(exc).__name__}: {exc}",
+                traceback.format_exc(limit=5))
+        if isinstance(comp, Strategy) and \
+                self._errors[name] >= self.config.pipeline.max_component_errors:
+            self._disabled.add(name)
+            where = origin.describe() if origin else name
+            self.ctx.log.error("strategy %r from %s disabled after %d errors (last: %s)",
+                               name, where, self._errors[name], exc)
+
+    def _guard(self, comp: Any, fn: Callable[[Any], Any], arg: Any) -> Any:
+        try:
+            return fn(arg)
+        except Exception as exc:
+            self._dead_letter(comp, exc, arg)
+            return None
+
+    def _pipeline_error(self, name: str, exc: Exception, signal: Any) -> None:
+        comp = next((c for cs in self.components.values() for c in cs if c.name == name), name)
+        self._dead_letter(comp, exc, signal)
+
+    # ================================================================= signals & decisions
+
+    def _signals(self, out: Any, cause_seq: int) -> None:
+        if out is None:
+            return
+        for sig in as_signals(out):
+            if sig.strategy_id in self._disabled:
+                continue
+            if not sig.ts:
+                sig.ts = self.ctx.now
+            sig.cause_seq = sig.cause_seq or cause_seq
+            self.pipeline.process(sig)
+
+    def _on_decision(self, d: OrderDecision) -> None:
+        if self.journal is not None:
+            self.journal.decision(d)
+        strat = self.strategies.get(d.strategy_id)
+        if strat is not None:
+            self._guard(strat, strat.on_decision, d)
+
+    # ================================================================= the loop
+
+    def run(self, events: Iterable[MarketEvent] | None = None) -> RunResult:
+        """Process every event of the feed (or ``events``) and return the run's numbers."""
+        self.build()
+        ctx = self.ctx
+        if events is None:
+            if self.feed is None:
+                raise HeanError("no data to run on", "add a data section to the config")
+            events = self.feed.events()
+        t0 = time.perf_counter()
+        self._start()
+        try:
+            self._loop(iter(events))
+        finally:
+            self._stop()
+        elapsed = time.perf_counter() - t0
+        ctx.portfolio.sample(self.end_ts or ctx.now)
+        return self._result(elapsed)
+
+    def _start(self) -> None:
+        if self.journal is not None:
+            self.journal.write_manifest(self.manifest())
+        for group in self.components.values():
+            for c in group:
+                c.on_start()
+        self.plugins.run_started(self)
+
+    def _stop(self) -> None:
+        for group in self.components.values():
+            for c in group:
+                self._guard(c, lambda _x, c=c: c.on_stop(), None)
+
+    def _loop(self, events: Iterator[MarketEvent]) -> None:
+        ctx = self.ctx
+        market = ctx.market
+        venue = ctx.venue
+        venue_sees = _overrides(venue, Venue, "on_market")
+        venue_on_market = venue.on_market
+        portfolio = ctx.portfolio
+        timers = ctx._timers  # noqa: SLF001 - hot path
+        run_timers = ctx.run_timers
+        process_signals = self._signals
+        bar_t = self._dispatch[Bar]
+        trade_t = self._dispatch[Trade]
+        interval = self.config.report.equity_interval_ms
+        next_sample = 0
+        seq = 0
+        progress = self._progress()
+        first = True
+        ev: Any = None
+        for ev in events:
+            ts = ev.ts
+            if first:
+                self.start_ts = ts
+                next_sample = ts
+                first = False
+            if timers and timers[0][0] <= ts:
+                run_timers(ts)
+            ctx.now = ts
+            seq += 1
+            ev.seq = seq
+            sym = ev.symbol
+            st = market[sym]
+            et = type(ev)
+            if et is Bar:
+                st.ts = ts
+                st.last = ev.close
+                st.prices.append(ev.close)
+                if venue_sees:
+                    venue_on_market(ev)
+                handlers = bar_t.get(sym)
+            elif et is Trade:
+                st.ts = ts
+                st.last = ev.price
+                st.trade_volume += ev.size
+                st.prices.append(ev.price)
+                if venue_sees:
+                    venue_on_market(ev)
+                handlers = trade_t.get(sym)
+            else:
+                handlers = self._other_event(ev, st, venue_sees)
+            if handlers:
+                for h in handlers:
+                    try:
+                        out = h(ev)
+                    except Exception as exc:
+                        self._dead_letter(h.__self__, exc, ev)  # type: ignore[attr-defined]
+                        continue
+                    if out is not None:
+                        process_signals(out, seq)
+            if ts >= next_sample:
+                portfolio.sample(ts)
+                next_sample = ts + interval
+            if progress is not None and not seq & (PROGRESS_EVERY - 1):
+                progress(seq, ts)
+        self.events = seq
+        if ev is not None:
+            self.end_ts = ev.ts
+        if progress is not None:
+            progress(seq, self.end_ts, done=True)
+
+    def _other_event(self, ev: Any, st: Any, venue_sees: bool) -> list[Callable[[Any], Any]] | None:
+        et = type(ev)
+        ts = ev.ts
+        if et is Quote:
+            st.ts = ts
+            st.bid = ev.bid
+            st.ask = ev.ask
+            st.bid_size = ev.bid_size
+            st.ask_size = ev.ask_size
+            if not st.last:
+                st.prices.append((ev.bid + ev.ask) * 0.5)
+        elif et is BookUpdate:
+            book = st.book
+            if book is None:
+                from .book import OrderBook
+                book = st.book = OrderBook(ev.symbol)
+            book.apply(ev)
+            st.ts = ts
+            st.bid = book.bid
+            st.ask = book.ask
+            st.bid_size = book.bid_size
+            st.ask_size = book.ask_size
+        elif et is Funding:
+            st.funding_rate = ev.rate
+            st.last_funding_ts = ts
+            if ev.mark_price:
+                st.mark = ev.mark_price
+        elif et is MarkPrice:
+            st.mark = ev.mark
+            st.index = ev.index
+        if venue_sees:
+            self.ctx.venue.on_market(ev)
+        if et is Funding:
+            paid = self.ctx.portfolio.apply_funding(ev)
+            if paid and self.journal is not None:
+                self.journal.event(ts, "funding", {"symbol": ev.symbol, "rate": ev.rate,
+                                                   "amount": paid})
+        return self._dispatch[et].get(ev.symbol)
+
+    def _progress(self) -> Callable[..., None] | None:
+        if not self.show_progress:
+            return None
+        from rich.console import Console
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return None
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=console, transient=True)
+        task = prog.add_task("backtest", total=None)
+        prog.start()
+
+        def update(n: int, ts: int, done: bool = False) -> None:
+            day = time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts / 1000)) if ts else ""
+            prog.update(task, description=f"backtest: {n:,} events, data time {day} UTC")
+            if done:
+                prog.stop()
+
+        return update
+
+    # ================================================================= results
+
+    def manifest(self) -> dict[str, Any]:
+        """What produced this run: config, plugins with versions, data file hashes."""
+        files = getattr(self.setup.feed.config, "files", []) if self.setup.feed else []
+        hashes = {}
+        for f in files:
+            p = Path(self._path(f.path) or f.path)
+            if p.is_file():
+                h = hashlib.sha256()
+                with p.open("rb") as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                hashes[f.path] = h.hexdigest()
+        return {
+            "hean_version": __version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "config": self.config.model_dump(mode="json", exclude={"base_dir"}),
+            "plugins": [{k: p[k] for k in ("name", "distribution", "version", "enabled")}
+                        for p in self.plugins.plugin_list()],
+            "data_sha256": hashes,
+            "seed": self.config.run.seed,
+        }
+
+    def _result(self, elapsed: float) -> RunResult:
+        ctx, pf = self.ctx, self.ctx.portfolio
+        open_orders = [o for o in self._orders.values() if not o.is_done]
+        if self.journal is not None:
+            for o in open_orders:
+                self.journal.order(o)
+            for p in pf.positions():
+                self.journal.position(p, self.end_ts)
+            for ts, eq, ex in pf.equity_curve:
+                self.journal.equity(ts, eq, ex)
+        per = pf.strategy_summary()
+        for name in self.strategies:
+            per.setdefault(name, {})
+            per[name]["signals"] = self.pipeline.by_strategy.get(name, {}).get("signals", 0)
+            per[name].update(self.strategies[name].stats())
+            if name in self._disabled:
+                per[name]["disabled_after_errors"] = self._errors.get(name, 0)
+        sections: dict[str, Any] = {}
+        for group in self.components.values():
+            for c in group:
+                if c.kind in ("strategy",):
+                    continue
+                st = c.stats()
+                if st:
+                    sections.setdefault("components", {})[f"{c.kind}:{c.name}"] = st
+        for name, fn in ctx.sections.items():
+            sections[name] = fn()
+        rejections = self.feed.rejections() if self.feed is not None else {}
+        return RunResult(
+            run_name=self.config.run.name, mode=self.config.run.mode,
+            initial_capital=self.config.account.capital, start_ts=self.start_ts,
+            end_ts=self.end_ts, events=self.events, equity_curve=list(pf.equity_curve),
+            closed_trades=list(pf.closed_trades), fills=self.pipeline.fills, fees=pf.fees,
+            funding=pf.funding, turnover=pf.turnover, final_equity=pf.equity(),
+            final_positions=pf.positions(), per_strategy=per, funnel=self.pipeline.funnel(),
+            rejections=dict(rejections), config=self.config.model_dump(mode="json"),
+            manifest={"plugins": self.plugins.plugin_list()}, sections=sections,
+            recent_decisions=self.pipeline.recent_dicts(), dead_letters=self.dead_letters,
+            elapsed_s=elapsed, out_dir=self.out_dir if self.use_journal else None)
+
+    def close(self) -> None:
+        """Flush and close the journal."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None

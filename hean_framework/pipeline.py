@@ -1,0 +1,299 @@
+"""The decision pipeline: every signal ends in exactly one :class:`OrderDecision`.
+
+Order of stages (DESIGN §5)::
+
+    validation -> filters -> sizers -> exchange rounding -> gates -> executor
+
+* a filter or sizer verdict stops the signal at that stage;
+* every gate votes; any BLOCK blocks (SKIP when only SKIPs); an exception counts as BLOCK
+  (``COMPONENT_ERROR``): gates fail closed;
+* after the last sizer the kernel rounds the quantity down to the lot size and checks the
+  exchange minimums: when they would force a larger order than the sizers allowed, the
+  decision is BLOCK ``POSITION_SIZER_ZERO`` with the numbers -- never a silent up-size;
+* reduce-only signals (exits) skip filters, sizers and gates: closing risk is never blocked.
+
+The pipeline keeps the funnel counters (signals -> passed filters -> sized -> passed gates
+-> orders -> fills) and the reason codes per stage.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .components import Executor, Filter, Gate, Sizer, Verdict
+from .models import BLOCK, CREATE, SKIP, OrderDecision, Signal, to_dict
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+STAGES = ("filter", "sizer", "gate", "executor")
+
+
+class StageCounter:
+    """In/out counts and reason codes of one pipeline stage."""
+
+    __slots__ = ("inn", "out", "reasons", "stage")
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.inn = 0
+        self.out = 0
+        self.reasons: Counter[str] = Counter()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form used by the report."""
+        return {"stage": self.stage, "in": self.inn, "out": self.out,
+                "reasons": dict(self.reasons.most_common())}
+
+
+class Pipeline:
+    """Runs filters, sizers, gates and the executor for each signal, in YAML order."""
+
+    def __init__(self, ctx: RunContext, *, filters: Sequence[Filter] = (),
+                 sizers: Sequence[Sizer] = (), gates: Sequence[Gate] = (),
+                 executors: dict[str, Executor], default_executor: str,
+                 strategy_executor: dict[str, str] | None = None,
+                 require_stop_loss: bool = True,
+                 on_decision: Callable[[OrderDecision], None] | None = None,
+                 on_error: Callable[[str, Exception, Any], None] | None = None,
+                 keep_recent: int = 100) -> None:
+        self.ctx = ctx
+        self.filters = list(filters)
+        self.sizers = list(sizers)
+        self.gates = list(gates)
+        self.executors = executors
+        self.default_executor = default_executor
+        self.strategy_executor = strategy_executor or {}
+        self.require_stop_loss = require_stop_loss
+        self.on_decision = on_decision
+        self.on_error = on_error
+        self.counters = {s: StageCounter(s) for s in STAGES}
+        self.signals = 0
+        self.exits = 0
+        self.orders = 0
+        self.fills = 0
+        self.decisions: Counter[str] = Counter()
+        self.validation_reasons: Counter[str] = Counter()
+        self.by_strategy: dict[str, Counter[str]] = {}
+        self.recent: deque[OrderDecision] = deque(maxlen=keep_recent)
+        self._next_signal = 0
+        self._next_decision = 0
+
+    # ------------------------------------------------------------------ entry point
+
+    def process(self, signal: Signal) -> OrderDecision:
+        """Decide on one signal; returns the (already recorded) decision."""
+        self._next_signal += 1
+        signal.signal_id = self._next_signal
+        self._next_decision += 1
+        ctx = self.ctx
+        price = signal.entry_price or ctx.market[signal.symbol].price
+        d = OrderDecision(self._next_decision, signal.signal_id, signal.strategy_id,
+                          signal.symbol, signal.side, ctx.now, price=price,
+                          qty_requested=signal.size or 0.0, cause_seq=signal.cause_seq)
+        regime = ctx.state.get(signal.symbol, "regime")
+        if regime:
+            d.regime = str(regime)
+        self.signals += 1
+        strat = self.by_strategy.get(signal.strategy_id)
+        if strat is None:
+            strat = self.by_strategy[signal.strategy_id] = Counter()
+        strat["signals"] += 1
+        if signal.reduce_only:
+            return self._exit(signal, d)
+        verdict = self._validate(signal, d)
+        if verdict is not None:
+            return self._finish(d, verdict, "validation")
+        # filters
+        c = self.counters["filter"]
+        c.inn += 1
+        for f in self.filters:
+            v = self._call(f, f.check, signal, d)
+            if v is not None:
+                c.reasons[v.code] += 1
+                return self._finish(d, v, "filter:" + f.name)
+        c.out += 1
+        # sizers
+        c = self.counters["sizer"]
+        c.inn += 1
+        d.qty_raw = signal.size or 0.0
+        for s in self.sizers:
+            v = self._call(s, s.size, signal, d)
+            if v is not None:
+                c.reasons[v.code] += 1
+                return self._finish(d, v, "sizer:" + s.name)
+        v = self._round(signal, d)
+        if v is not None:
+            c.reasons[v.code] += 1
+            return self._finish(d, v, "sizer:exchange")
+        c.out += 1
+        # gates: everyone votes
+        c = self.counters["gate"]
+        c.inn += 1
+        votes: list[tuple[str, Verdict]] = []
+        for g in self.gates:
+            v = self._call(g, g.vote, signal, d)
+            if v is not None:
+                votes.append((g.name, v))
+        if votes:
+            blocks = [(n, v) for n, v in votes if v.decision == BLOCK]
+            deciding = blocks or votes
+            for _, v in votes:
+                c.reasons[v.code] += 1
+            name, first = deciding[0]
+            merged = Verdict(first.decision, first.code, first.message, dict(first.details))
+            for _, v in deciding[1:]:
+                merged.details.update(v.details)
+            d.reason_codes = [v.code for _, v in deciding]
+            return self._finish(d, merged, "gate:" + name, codes_set=True)
+        c.out += 1
+        # executor
+        c = self.counters["executor"]
+        c.inn += 1
+        ex_name = self.strategy_executor.get(signal.strategy_id, self.default_executor)
+        ex = self.executors[ex_name]
+        before = self.orders
+        v = self._call(ex, ex.execute, signal, d)
+        if v is not None:
+            c.reasons[v.code] += 1
+            return self._finish(d, v, "executor:" + ex_name)
+        c.out += 1
+        d.stage = "executor:" + ex_name
+        d.details.setdefault("orders", self.orders - before)
+        return self._finish(d, None, d.stage)
+
+    # ------------------------------------------------------------------ stages
+
+    def _validate(self, signal: Signal, d: OrderDecision) -> Verdict | None:
+        if signal.side not in ("buy", "sell"):
+            return Verdict(BLOCK, "VALIDATION_FAIL", f"side must be 'buy' or 'sell', "
+                           f"got {signal.side!r}")
+        if signal.symbol not in self.ctx.instruments:
+            return Verdict(BLOCK, "VALIDATION_FAIL",
+                           f"no instrument metadata for {signal.symbol!r}")
+        if not d.price or d.price <= 0.0:
+            return Verdict(SKIP, "VALIDATION_FAIL", "no usable price yet for " + signal.symbol)
+        sl = signal.stop_loss
+        if sl is None:
+            if self.require_stop_loss and signal.size is None:
+                return Verdict(BLOCK, "MISSING_STOP_LOSS",
+                               "signal has no stop_loss; the risk sizer needs one "
+                               "(or set pipeline.require_stop_loss: false and give a size)")
+        elif (signal.side == "buy" and sl >= d.price) or (signal.side == "sell" and sl <= d.price):
+            return Verdict(BLOCK, "VALIDATION_FAIL",
+                           f"stop_loss {sl} is on the wrong side of the entry {d.price} for a "
+                           f"{signal.side}")
+        return None
+
+    def _round(self, signal: Signal, d: OrderDecision) -> Verdict | None:
+        """Round down to the lot size; refuse orders below the exchange minimum."""
+        inst = self.ctx.instruments.get(signal.symbol)
+        qty = inst.round_qty(max(d.qty_raw, 0.0))
+        d.qty = qty
+        d.notional = inst.notional(qty, d.price)
+        if signal.stop_loss is not None:
+            d.risk_amount = qty * inst.contract_size * abs(d.price - signal.stop_loss)
+        min_qty = inst.min_order_qty(d.price)
+        if qty > 0.0 and qty + 1e-12 >= min_qty:
+            return None
+        details: dict[str, Any] = {
+            "qty_raw": d.qty_raw, "lot_size": inst.lot_size, "min_qty": min_qty,
+            "min_notional": round(inst.min_order_notional(d.price), 8),
+            "exchange_minimum": inst.describe_minimum(d.price),
+        }
+        if signal.stop_loss is not None:
+            stop_dist = abs(d.price - signal.stop_loss) * inst.contract_size
+            details["risk_at_minimum"] = round(min_qty * stop_dist, 8)
+            details["risk_allowed"] = round(d.risk_allowed, 8)
+        return Verdict(BLOCK, "POSITION_SIZER_ZERO",
+                       f"size {d.qty_raw:.8g} rounds below the exchange minimum "
+                       f"({details['exchange_minimum']}); refusing to up-size", details)
+
+    def _exit(self, signal: Signal, d: OrderDecision) -> OrderDecision:
+        self.exits += 1
+        pos_qty = self.ctx.portfolio.position(signal.strategy_id, signal.symbol).qty
+        qty = abs(pos_qty) if signal.size is None else min(signal.size, abs(pos_qty))
+        want = "sell" if pos_qty > 0 else "buy"
+        if qty <= 0.0 or signal.side != want:
+            return self._finish(d, Verdict(SKIP, "NO_POSITION", "nothing to close"), "exit")
+        d.qty_raw = d.qty = qty
+        inst = self.ctx.instruments.get(signal.symbol)
+        d.notional = inst.notional(qty, d.price)
+        ex = self.executors["plain"] if "plain" in self.executors else \
+            self.executors[self.default_executor]
+        v = self._call(ex, ex.execute, signal, d)
+        if v is not None:
+            return self._finish(d, v, "exit")
+        d.reason_codes = [signal.tag or "EXIT"]
+        return self._finish(d, None, "exit", codes_set=True)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _call(self, comp: Any, fn: Callable[[Signal, OrderDecision], Verdict | None],
+              signal: Signal, d: OrderDecision) -> Verdict | None:
+        try:
+            return fn(signal, d)
+        except Exception as exc:  # isolate the component; fail closed
+            if self.on_error is not None:
+                self.on_error(comp.name, exc, signal)
+            return Verdict(BLOCK, "COMPONENT_ERROR",
+                           f"{comp.kind} {comp.name!r} raised {type(exc).__name__}: {exc}",
+                           {"component": comp.name,
+                            "traceback": traceback.format_exc(limit=3)})
+
+    def _finish(self, d: OrderDecision, v: Verdict | None, stage: str,
+                codes_set: bool = False) -> OrderDecision:
+        d.stage = stage
+        if v is None:
+            d.decision = CREATE
+            if not codes_set:
+                d.reason_codes = ["ACCEPTED"]
+        else:
+            d.decision = v.decision
+            if not codes_set:
+                d.reason_codes = [v.code]
+            d.message = v.message
+            if v.details:
+                d.details.update(v.details)
+            if stage == "validation":
+                self.validation_reasons[v.code] += 1
+        self.decisions[d.decision] += 1
+        self.by_strategy[d.strategy_id][d.decision] += 1
+        self.recent.append(d)
+        if self.on_decision is not None:
+            self.on_decision(d)
+        return d
+
+    # ------------------------------------------------------------------ reporting
+
+    def funnel(self) -> dict[str, Any]:
+        """Signals -> passed filters -> sized -> passed gates -> orders -> fills."""
+        c = self.counters
+        return {
+            "signals": self.signals,
+            "exits": self.exits,
+            "validated": c["filter"].inn,
+            "passed_filters": c["filter"].out,
+            "sized": c["sizer"].out,
+            "passed_gates": c["gate"].out,
+            "orders": self.orders,
+            "fills": self.fills,
+            "decisions": {k: self.decisions.get(k, 0) for k in (CREATE, SKIP, BLOCK)},
+            "validation_reasons": dict(self.validation_reasons),
+            "stages": [c[s].as_dict() for s in STAGES],
+            "by_strategy": {k: dict(v) for k, v in sorted(self.by_strategy.items())},
+        }
+
+    def top_reasons(self, n: int = 10) -> list[dict[str, Any]]:
+        """The most frequent non-CREATE reason codes over all stages."""
+        tot: Counter[str] = Counter(self.validation_reasons)
+        for s in STAGES:
+            tot.update(self.counters[s].reasons)
+        return [{"code": k, "count": v} for k, v in tot.most_common(n)]
+
+    def recent_dicts(self) -> list[dict[str, Any]]:
+        """The last decisions as plain dicts (for report.json and ``hean why``)."""
+        return [to_dict(d) for d in self.recent]

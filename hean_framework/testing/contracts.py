@@ -1,0 +1,189 @@
+"""Contract test suites: subclass one in your plugin's tests and set the class attributes.
+
+Each suite checks what the kernel relies on for that kind (registration, config model,
+return types, determinism, no crash on missing data).  Tests run on real packaged data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+from ..components import KIND_BASES, Verdict
+from ..models import BLOCK, SKIP, OrderDecision, Signal
+
+
+class _Contract:
+    kind: ClassVar[str] = ""
+    #: the registered component name
+    plugin_name: ClassVar[str] = ""
+    #: dotted module holding the hookimpls (None: rely on installed entry points)
+    plugin_module: ClassVar[str | None] = None
+    #: YAML-style config for the component under test
+    config: ClassVar[dict[str, Any]] = {}
+
+    def plugins(self) -> Any:
+        from . import isolated_plugins
+
+        if self.plugin_module:
+            return isolated_plugins(self.plugin_module)
+        from ..plugins import load_plugins
+
+        return load_plugins()
+
+    def make(self, ctx: Any, config: dict[str, Any] | None = None) -> Any:
+        from . import build_component
+
+        return build_component(self.plugins(), self.kind, self.plugin_name, ctx,
+                               self.config if config is None else config,
+                               symbols=getattr(self, "symbols", None))
+
+    def test_registered_with_valid_model(self) -> None:
+        spec = self.plugins().registry.get(self.kind, self.plugin_name)
+        assert spec is not None, f"{self.kind} {self.plugin_name!r} is not registered"
+        assert issubclass(spec.cls, KIND_BASES[self.kind])
+        spec.build_config(self.config)
+        with pytest.raises(ValidationError):
+            spec.build_config({**self.config, "surely_not_a_real_key": 1})
+
+    def _check_verdict(self, v: Any) -> None:
+        assert v is None or isinstance(v, Verdict), f"expected Verdict or None, got {v!r}"
+        if isinstance(v, Verdict):
+            assert v.decision in (SKIP, BLOCK)
+            assert v.code and v.code == v.code.upper(), "reason codes are UPPER_SNAKE_CASE"
+
+
+class StrategyContract(_Contract):
+    """Signals are well-formed, owned by the instance, deterministic."""
+
+    kind = "strategy"
+    symbols: ClassVar[list[str]] = ["BTC/USDT:USDT"]
+    #: how many sample bars to replay
+    n_bars: ClassVar[int] = 3000
+    #: set True when your strategy must produce at least one signal on the sample
+    expects_signals: ClassVar[bool] = True
+
+    def replay(self) -> list[Signal]:
+        from ..components import as_signals
+        from . import make_context, sample_bars
+
+        ctx = make_context(symbols=self.symbols)
+        strat = self.make(ctx)
+        out: list[Signal] = []
+        for bar in sample_bars(self.n_bars):
+            ctx.now = bar.ts
+            st = ctx.market[bar.symbol]
+            st.last = bar.close
+            st.ts = bar.ts
+            st.prices.append(bar.close)
+            out.extend(as_signals(strat.on_bar(bar)))
+        return out
+
+    def test_signals_well_formed(self) -> None:
+        sigs = self.replay()
+        if self.expects_signals:
+            assert sigs, "no signal on the real sample; set expects_signals = False if intended"
+        for s in sigs:
+            assert isinstance(s, Signal)
+            assert s.strategy_id == self.plugin_name
+            assert s.side in ("buy", "sell")
+            assert s.symbol in self.symbols
+            assert s.entry_price > 0 and math.isfinite(s.entry_price)
+            if s.stop_loss is not None and not s.reduce_only:
+                assert (s.stop_loss < s.entry_price) if s.side == "buy" else \
+                    (s.stop_loss > s.entry_price), f"stop on the wrong side: {s}"
+            assert 0.0 <= s.confidence <= 1.0
+
+    def test_deterministic(self) -> None:
+        a = [(s.ts, s.side, s.entry_price, s.stop_loss) for s in self.replay()]
+        b = [(s.ts, s.side, s.entry_price, s.stop_loss) for s in self.replay()]
+        assert a == b
+
+    def test_unknown_params_are_ignored(self) -> None:
+        from . import make_context
+
+        strat = self.make(make_context(symbols=self.symbols))
+        assert strat.on_params_updated({"surely_not_a_param": 1}) == []
+
+
+class _PipelineContract(_Contract):
+    price: ClassVar[float] = 80_000.0
+    symbol: ClassVar[str] = "BTC/USDT:USDT"
+
+    def signal(self, **kw: Any) -> Signal:
+        base = dict(strategy_id="contract", symbol=self.symbol, side="buy", ts=1,
+                    entry_price=self.price, stop_loss=self.price * 0.99,
+                    take_profit=self.price * 1.02)
+        base.update(kw)
+        return Signal(**base)  # type: ignore[arg-type]
+
+    def decision(self, sig: Signal) -> OrderDecision:
+        return OrderDecision(1, sig.signal_id, sig.strategy_id, sig.symbol, sig.side, sig.ts,
+                             price=sig.entry_price, qty_raw=0.01, qty=0.01,
+                             notional=0.01 * sig.entry_price)
+
+    def ctx(self, quote: bool = True) -> Any:
+        from . import make_context
+
+        p = self.price
+        if quote:
+            return make_context(symbols=[self.symbol], price=p, bid=p - 0.1, ask=p + 0.1)
+        return make_context(symbols=[self.symbol], price=p)
+
+    def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
+        raise NotImplementedError
+
+    def test_returns_verdict_or_none(self) -> None:
+        comp = self.make(self.ctx())
+        sig = self.signal()
+        self._check_verdict(self.call(comp, sig, self.decision(sig)))
+
+    def test_no_crash_without_quote(self) -> None:
+        comp = self.make(self.ctx(quote=False))
+        sig = self.signal()
+        self._check_verdict(self.call(comp, sig, self.decision(sig)))
+
+
+class FilterContract(_PipelineContract):
+    """``check`` returns a Verdict or None, with or without a quote."""
+
+    kind = "filter"
+
+    def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
+        return comp.check(sig, d)
+
+
+class GateContract(_PipelineContract):
+    """``vote`` returns a Verdict or None, with or without a quote."""
+
+    kind = "gate"
+
+    def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
+        return comp.vote(sig, d)
+
+
+class SizerContract(_PipelineContract):
+    """``size`` leaves a finite, non-negative ``qty_raw``."""
+
+    kind = "sizer"
+
+    def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
+        v = comp.size(sig, d)
+        assert math.isfinite(d.qty_raw) and d.qty_raw >= 0.0
+        return v
+
+
+class ExecutorContract(_PipelineContract):
+    """``execute`` places at least one order or declines with a verdict."""
+
+    kind = "executor"
+
+    def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
+        before = len(comp.ctx.engine.orders)
+        v = comp.execute(sig, d)
+        if v is None:
+            assert len(comp.ctx.engine.orders) > before, "accepted but placed no order"
+        return v

@@ -1,0 +1,56 @@
+"""In-tree tox plugin: one environment per plugin folder, found on disk.
+
+Every folder under ``plugins/`` (and ``examples/plugins/``) with a ``pyproject.toml`` becomes a
+tox environment named after the folder.  It installs only the kernel (the project package) and
+that plugin, and runs that plugin's own tests.  The ``all`` environment installs every plugin.
+New plugin folders join the matrix with no list to edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from tox.config.loader.memory import MemoryLoader
+from tox.config.sets import EnvConfigSet
+from tox.plugin import impl
+from tox.session.state import State
+
+ROOT = Path(__file__).resolve().parent
+PLUGIN_DIRS = ("plugins", "examples/plugins")
+
+
+def plugin_folders() -> dict[str, Path]:
+    """Folder name -> path of every plugin distribution in the repository."""
+    out: dict[str, Path] = {}
+    for parent in PLUGIN_DIRS:
+        base = ROOT / parent
+        if base.is_dir():
+            for p in sorted(base.iterdir()):
+                if (p / "pyproject.toml").is_file():
+                    out[p.name] = p
+    return out
+
+
+@impl
+def tox_extend_envs() -> Iterable[str]:
+    """Add one environment per plugin folder to the default env list."""
+    return tuple(plugin_folders())
+
+
+@impl
+def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
+    """Point plugin environments at their folder; give ``all`` every plugin."""
+    folders = plugin_folders()
+    name = env_conf.name
+    if name in folders:
+        path = folders[name]
+        env_conf.loaders.insert(0, MemoryLoader(
+            deps=[f"pytest>=8.0", str(path)],
+            commands=[["pytest", "-q", "-p", "no:cacheprovider", str(path / "tests")]],
+            description=f"the {name} plugin alone, with only the kernel beside it",
+        ))
+    elif name == "all":
+        env_conf.loaders.insert(0, MemoryLoader(
+            deps=["pytest>=8.0", "hypothesis>=6.100", *map(str, folders.values())],
+        ))

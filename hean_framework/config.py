@@ -76,6 +76,10 @@ class PipelineSection(Section):
     """``pipeline:`` -- kernel rules of the decision pipeline."""
 
     require_stop_loss: bool = True
+    allow_pyramiding: bool = Field(False, description="allow a signal in the direction of the "
+                                   "strategy's open position (default: SKIP POSITION_OPEN)")
+    allow_reversal: bool = Field(True, description="an opposite signal closes the open "
+                                 "position and opens the new one in one order")
     max_component_errors: int = Field(100, ge=1, description="errors before a strategy is "
                                       "disabled for the rest of the run")
 

@@ -198,6 +198,8 @@ class Engine:
             ctx, filters=filters, sizers=sizers, gates=gates, executors=executors,
             default_executor=default_ex, strategy_executor=strat_ex,
             require_stop_loss=cfg.pipeline.require_stop_loss,
+            allow_pyramiding=cfg.pipeline.allow_pyramiding,
+            allow_reversal=cfg.pipeline.allow_reversal,
             on_decision=self._on_decision, on_error=self._pipeline_error)
         weights = {rc.instance: float(rc.common.get("weight", 1.0)) for rc in comps["strategy"]}
         total = sum(weights.values()) or 1.0
@@ -319,6 +321,11 @@ class Engine:
     # ================================================================= exits (TP / SL / time)
 
     def _update_exits(self, order: Order, fill: Fill) -> None:
+        """Keep protective orders in step with the position after every fill.
+
+        An entry fill (re)places the stop and target of its signal for the whole position; an
+        exit fill shrinks them; a flat position cancels what is left (one-cancels-other).
+        """
         key = (fill.strategy_id, fill.symbol)
         pos = self.ctx.portfolio.position(*key)
         plan = self.exit_plans.get(key)
@@ -326,20 +333,28 @@ class Engine:
             if plan is not None:
                 self._drop_plan(key, plan)
             return
-        if plan is not None or order.reduce_only:
+        sig = self._order_decision.get(order.order_id)
+        is_entry = (not order.reduce_only and sig is not None and not sig.reduce_only
+                    and (sig.stop_loss is not None or sig.take_profit is not None
+                         or sig.max_hold_ms is not None))
+        if not is_entry:
             if plan is not None:
                 self._resize_plan(plan, abs(pos.qty))
             return
-        sig = self._order_decision.get(order.order_id)
-        if sig is None or (sig.stop_loss is None and sig.take_profit is None
-                           and sig.max_hold_ms is None):
-            return
-        deadline = fill.ts + sig.max_hold_ms if sig.max_hold_ms else None
-        plan = ExitPlan(fill.strategy_id, fill.symbol, sig.stop_loss, sig.take_profit,
-                        deadline, sig.signal_id, [])
-        self.exit_plans[key] = plan
-        self._place_exit_orders(plan, pos.qty)
-        if deadline is not None:
+        assert sig is not None
+        if plan is not None:
+            self._drop_plan(key, plan)
+        deadline = None
+        if sig.max_hold_ms:
+            deadline = plan.deadline if plan is not None and plan.signal_id == sig.signal_id \
+                else fill.ts + sig.max_hold_ms
+        new = ExitPlan(fill.strategy_id, fill.symbol, sig.stop_loss, sig.take_profit,
+                       deadline, sig.signal_id, [])
+        self.exit_plans[key] = new
+        pos.stop_loss, pos.take_profit, pos.max_hold_ms = (sig.stop_loss, sig.take_profit,
+                                                           sig.max_hold_ms)
+        self._place_exit_orders(new, pos.qty)
+        if deadline is not None and (plan is None or plan.deadline != deadline):
             self.ctx.schedule(deadline, lambda now, k=key, sid=sig.signal_id:
                               self._time_stop(k, sid))
 
@@ -367,7 +382,8 @@ class Engine:
                 o.qty = o.filled + qty
 
     def _drop_plan(self, key: tuple[str, str], plan: ExitPlan) -> None:
-        self.exit_plans.pop(key, None)
+        if self.exit_plans.get(key) is plan:
+            del self.exit_plans[key]
         for oid in plan.order_ids:
             o = self._orders.get(oid)
             if o is not None and not o.is_done:

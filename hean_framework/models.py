@@ -193,7 +193,9 @@ class OrderDecision:
     """The one recorded outcome of a signal: CREATE, SKIP or BLOCK.
 
     Built by the pipeline and filled in stage by stage; every stage may add numbers (the cost
-    breakdown, edge, sizes).  ``stage`` names the stage that decided (``filter:spread``,
+    breakdown, edge, sizes).  ``qty`` is the new position's size; ``close_qty`` is the opposite
+    position of the same strategy that the order closes first (a reversal), so an executor sends
+    ``qty + close_qty``.  ``stage`` names the stage that decided (``filter:spread``,
     ``sizer:risk``, ``gate:trade_gate``, ``executor:plain`` or ``pipeline`` for CREATE).
     """
 
@@ -211,6 +213,7 @@ class OrderDecision:
     qty_requested: float = 0.0
     qty_raw: float = 0.0
     qty: float = 0.0
+    close_qty: float = 0.0
     notional: float = 0.0
     risk_amount: float = 0.0
     risk_allowed: float = 0.0

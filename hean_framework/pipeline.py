@@ -56,7 +56,8 @@ class Pipeline:
                  sizers: Sequence[Sizer] = (), gates: Sequence[Gate] = (),
                  executors: dict[str, Executor], default_executor: str,
                  strategy_executor: dict[str, str] | None = None,
-                 require_stop_loss: bool = True,
+                 require_stop_loss: bool = True, allow_pyramiding: bool = False,
+                 allow_reversal: bool = True,
                  on_decision: Callable[[OrderDecision], None] | None = None,
                  on_error: Callable[[str, Exception, Any], None] | None = None,
                  keep_recent: int = 100) -> None:
@@ -68,6 +69,8 @@ class Pipeline:
         self.default_executor = default_executor
         self.strategy_executor = strategy_executor or {}
         self.require_stop_loss = require_stop_loss
+        self.allow_pyramiding = allow_pyramiding
+        self.allow_reversal = allow_reversal
         self.on_decision = on_decision
         self.on_error = on_error
         self.counters = {s: StageCounter(s) for s in STAGES}
@@ -176,6 +179,18 @@ class Pipeline:
                            f"no instrument metadata for {signal.symbol!r}")
         if not d.price or d.price <= 0.0:
             return Verdict(SKIP, "VALIDATION_FAIL", "no usable price yet for " + signal.symbol)
+        pos = self.ctx.portfolio.position(signal.strategy_id, signal.symbol).qty
+        if pos:
+            if (pos > 0.0) == (signal.side == "buy"):
+                if not self.allow_pyramiding:
+                    return Verdict(SKIP, "POSITION_OPEN",
+                                   f"{signal.strategy_id} already holds {pos:g} "
+                                   f"{signal.symbol} (pipeline.allow_pyramiding is false)")
+            elif not self.allow_reversal:
+                return Verdict(SKIP, "POSITION_OPEN", "opposite position open and "
+                               "pipeline.allow_reversal is false")
+            else:
+                d.close_qty = abs(pos)
         sl = signal.stop_loss
         if sl is None:
             if self.require_stop_loss and signal.size is None:

@@ -51,6 +51,9 @@ class FixedRiskSizer(Sizer):
         price = decision.price
         budget = self.ctx.engine.budget(signal.strategy_id)
         decision.budget = budget
+        if budget <= 0.0:
+            return skip("NO_BUDGET", f"{signal.strategy_id} has no capital to risk "
+                        f"(budget {budget:.2f})", budget=budget)
         if signal.size is not None and cfg.respect_signal_size:
             decision.qty_raw = signal.size
             return None
@@ -90,9 +93,10 @@ class PlainExecutor(Executor):
 
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         engine = self.ctx.engine
+        qty = decision.qty + decision.close_qty
         if signal.order_type == "limit" and signal.limit_price:
             decision.maker_or_taker = decision.maker_or_taker or "maker"
-            engine.submit_order(signal, decision, decision.qty, order_type="limit",
+            engine.submit_order(signal, decision, qty, order_type="limit",
                                 price=signal.limit_price, post_only=signal.prefer_maker,
                                 executor=self)
             return None
@@ -101,11 +105,11 @@ class PlainExecutor(Executor):
             off = self.config.maker_offset_bps * 1e-4
             px = st.bid * (1 - off) if signal.side == "buy" else st.ask * (1 + off)
             decision.maker_or_taker = "maker"
-            engine.submit_order(signal, decision, decision.qty, order_type="limit", price=px,
+            engine.submit_order(signal, decision, qty, order_type="limit", price=px,
                                 post_only=True, executor=self)
             return None
         decision.maker_or_taker = decision.maker_or_taker or "taker"
-        engine.submit_order(signal, decision, decision.qty, executor=self)
+        engine.submit_order(signal, decision, qty, executor=self)
         return None
 
     def stats(self) -> dict[str, Any]:

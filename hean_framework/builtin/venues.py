@@ -1,0 +1,16 @@
+"""Builtin plugin: the venues shipped with the kernel (registered like any external plugin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hean_framework import hookimpl
+from hean_framework.execution.sim_venue import SimulatedVenue, SimVenueConfig
+
+
+@hookimpl
+def hean_register_venues(register: Any) -> None:
+    """Register the simulated matching engine as venue ``sim``."""
+    register("sim", SimulatedVenue, config=SimVenueConfig,
+             description="simulated matching engine: latency, maker/taker fees, L2 book walk, "
+                         "queue position and partial fills against recorded trades")

@@ -1,0 +1,354 @@
+"""Positions, cash, fees, funding and PnL: the account and one book per strategy.
+
+Two views are kept from the same fills:
+
+* the **account**: the net quantity per symbol (what the exchange sees), cash and equity;
+* the **strategy books**: one :class:`~hean_framework.models.Position` per (strategy, symbol),
+  average-cost method.  Reductions realize PnL; a fill that crosses zero closes the round trip
+  and opens a new one with the remainder.  Every flat-to-flat round trip becomes a
+  :class:`~hean_framework.models.ClosedTrade`.
+
+Cash (quote currency, linear and spot alike; notional = qty × contract_size × price)::
+
+    cash = initial − Σ buy notional + Σ sell notional − Σ fees + Σ funding
+
+and the accounting identity, tested to 1e-9 relative::
+
+    equity = cash + Σ qty × contract_size × price
+           = initial + realized − fees + funding + unrealized
+
+Work is done per fill only (fills are rare compared to market events); equity and unrealized
+PnL are computed on demand from ``market[symbol].price`` (falling back to the last fill price).
+Inverse (coin-margined) contracts are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import HeanError
+from .models import ClosedTrade, Fill, Funding, Position
+
+if TYPE_CHECKING:
+    from .instruments import Instruments
+    from .market import MarketState
+
+__all__ = ["Portfolio"]
+
+#: A position whose |qty| falls below this fraction of the fill size is treated as flat
+#: (kills float dust such as 1e-17 left by 0.1 + 0.2 − 0.3).
+_DUST = 1e-9
+
+
+@dataclass(slots=True)
+class _RoundTrip:
+    """Running totals of the current round trip of one strategy in one symbol."""
+
+    entry_qty: float = 0.0
+    entry_notional: float = 0.0
+    exit_qty: float = 0.0
+    exit_notional: float = 0.0
+    max_qty: float = 0.0
+
+
+@dataclass(slots=True)
+class _StrategyStats:
+    """Per-strategy totals that survive the round trips."""
+
+    realized: float = 0.0
+    fees: float = 0.0
+    funding: float = 0.0
+    trades: int = 0
+    wins: int = 0
+    fills: int = 0
+    turnover: float = 0.0
+
+
+class Portfolio:
+    """Account cash/positions plus per-strategy average-cost books.
+
+    :param initial_cash: starting cash in the quote currency (USDT).
+    :param instruments: exchange metadata (contract sizes).
+    :param market: the run's market state (prices for equity and unrealized PnL).
+    """
+
+    def __init__(self, initial_cash: float, instruments: Instruments,
+                 market: MarketState) -> None:
+        self.initial_cash = float(initial_cash)
+        self.instruments = instruments
+        self.market = market
+        self.cash = float(initial_cash)
+        #: realized PnL (before fees and funding), all strategies
+        self.realized = 0.0
+        #: fees paid (negative = rebates received)
+        self.fees = 0.0
+        #: funding received (negative = paid)
+        self.funding = 0.0
+        #: Σ |fill notional|
+        self.turnover = 0.0
+        self.closed_trades: list[ClosedTrade] = []
+        #: ``(ts, equity, gross_exposure)`` samples appended by :meth:`sample`
+        self.equity_curve: list[tuple[int, float, float]] = []
+        self.fill_count = 0
+        self._net: dict[str, float] = {}
+        self._last_fill_price: dict[str, float] = {}
+        self._cs: dict[str, float] = {}
+        self._pos: dict[tuple[str, str], Position] = {}
+        self._trip: dict[tuple[str, str], _RoundTrip] = {}
+        self._by_symbol: dict[str, list[Position]] = {}
+        self._stats: dict[str, _StrategyStats] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def _contract_size(self, symbol: str) -> float:
+        """Contract size of ``symbol`` (cached); refuses inverse instruments."""
+        cs = self._cs.get(symbol)
+        if cs is None:
+            inst = self.instruments.get(symbol)
+            if inst.inverse:
+                raise HeanError(
+                    f"{symbol}: inverse (coin-margined) contracts are not supported by the "
+                    "portfolio yet",
+                    "trade the linear (USDT-settled) perpetual, e.g. 'BTC/USDT:USDT', or spot")
+            cs = inst.contract_size
+            self._cs[symbol] = cs
+        return cs
+
+    def price(self, symbol: str) -> float:
+        """Current price of ``symbol``: market price (last, else mid), else last fill price."""
+        st = self.market.get(symbol)
+        p = st.price if st is not None else 0.0
+        return p if p > 0.0 else self._last_fill_price.get(symbol, 0.0)
+
+    def _stat(self, strategy: str) -> _StrategyStats:
+        s = self._stats.get(strategy)
+        if s is None:
+            s = self._stats[strategy] = _StrategyStats()
+        return s
+
+    # ------------------------------------------------------------------ fills
+
+    def apply_fill(self, fill: Fill, reason: str = "") -> ClosedTrade | None:
+        """Book one execution.
+
+        :param fill: the execution (``fee`` in quote currency, negative = rebate).
+        :param reason: stored on the :class:`ClosedTrade` if this fill closes a round trip
+            (e.g. ``take_profit``); a flip without a reason is recorded as ``flip``.
+        :returns: the closed round trip when the strategy's position in the symbol returns to
+            flat or flips, else None.
+        """
+        symbol = fill.symbol
+        cs = self._contract_size(symbol)
+        qty = fill.qty
+        price = fill.price
+        if qty <= 0.0:
+            raise HeanError(f"fill {fill.fill_id}: quantity must be positive, got {qty}")
+        signed = qty if fill.side == "buy" else -qty
+        notional = qty * cs * price
+
+        # ---- account
+        self.cash += -notional if signed > 0 else notional
+        self.cash -= fill.fee
+        self.fees += fill.fee
+        self.turnover += notional
+        self.fill_count += 1
+        net = self._net.get(symbol, 0.0) + signed
+        if abs(net) <= _DUST * qty:
+            net = 0.0
+        self._net[symbol] = net
+        self._last_fill_price[symbol] = price
+
+        # ---- strategy book
+        st = self._stat(fill.strategy_id)
+        st.fees += fill.fee
+        st.fills += 1
+        st.turnover += notional
+        key = (fill.strategy_id, symbol)
+        pos = self._pos.get(key)
+        if pos is None or pos.qty == 0.0:
+            pos = self._open(key, fill, signed, fill.fee)
+            return None
+        trip = self._trip[key]
+        pos.last_price = price
+        old = pos.qty
+        if (old > 0.0) == (signed > 0.0):  # add to the position
+            new = old + signed
+            pos.avg_price = (old * pos.avg_price + signed * price) / new
+            pos.qty = new
+            pos.fees += fill.fee
+            trip.entry_qty += qty
+            trip.entry_notional += notional
+            trip.max_qty = max(trip.max_qty, abs(new))
+            return None
+
+        # reduce, close or flip
+        closing = min(qty, abs(old))
+        close_fee = fill.fee * (closing / qty)
+        direction = 1.0 if old > 0.0 else -1.0
+        pnl = (price - pos.avg_price) * closing * cs * direction
+        pos.realized_pnl += pnl
+        pos.fees += close_fee
+        self.realized += pnl
+        st.realized += pnl
+        trip.exit_qty += closing
+        trip.exit_notional += closing * cs * price
+        remainder = qty - closing
+        left = old + signed if remainder <= _DUST * qty else 0.0
+        if abs(left) > _DUST * qty:  # partial reduction
+            pos.qty = left
+            return None
+
+        # flat (and maybe flipped): close the round trip
+        flipped = remainder > _DUST * qty
+        trade = ClosedTrade(
+            strategy_id=fill.strategy_id, symbol=symbol,
+            side="long" if old > 0.0 else "short",
+            qty=trip.exit_qty,
+            entry_price=trip.entry_notional / (trip.entry_qty * cs),
+            exit_price=trip.exit_notional / (trip.exit_qty * cs),
+            opened_ts=pos.opened_ts, closed_ts=fill.ts, pnl=pos.realized_pnl, fees=pos.fees,
+            funding=pos.funding, reason=reason or ("flip" if flipped else ""),
+            signal_id=pos.signal_id)
+        self.closed_trades.append(trade)
+        st.trades += 1
+        if trade.net_pnl > 0.0:
+            st.wins += 1
+        pos.qty = 0.0
+        self._by_symbol[symbol].remove(pos)
+        del self._pos[key]
+        del self._trip[key]
+        if flipped:
+            self._open(key, fill, remainder if signed > 0 else -remainder,
+                       fill.fee - close_fee)
+        return trade
+
+    def _open(self, key: tuple[str, str], fill: Fill, signed: float, fee: float) -> Position:
+        """Start a new round trip with ``signed`` quantity at the fill price."""
+        cs = self._cs[fill.symbol]
+        pos = Position(fill.strategy_id, fill.symbol, qty=signed, avg_price=fill.price,
+                       fees=fee, opened_ts=fill.ts, last_price=fill.price,
+                       signal_id=fill.signal_id)
+        a = abs(signed)
+        self._pos[key] = pos
+        self._trip[key] = _RoundTrip(a, a * cs * fill.price, 0.0, 0.0, a)
+        self._by_symbol.setdefault(fill.symbol, []).append(pos)
+        return pos
+
+    # ------------------------------------------------------------------ funding
+
+    def apply_funding(self, ev: Funding) -> float:
+        """Settle one funding event for every strategy position in ``ev.symbol``.
+
+        payment = −qty × contract_size × price × rate with price = ``ev.mark_price`` when
+        positive, else the market price (longs pay when the rate is positive).
+
+        :returns: the total received (negative = paid).
+        """
+        positions = self._by_symbol.get(ev.symbol)
+        if not positions:
+            return 0.0
+        cs = self._contract_size(ev.symbol)
+        price = ev.mark_price if ev.mark_price > 0.0 else self.price(ev.symbol)
+        total = 0.0
+        for pos in positions:
+            pay = -pos.qty * cs * price * ev.rate
+            pos.funding += pay
+            self._stat(pos.strategy_id).funding += pay
+            total += pay
+        self.cash += total
+        self.funding += total
+        return total
+
+    # ------------------------------------------------------------------ queries
+
+    def net_qty(self, symbol: str) -> float:
+        """Account net quantity of ``symbol`` (all strategies; > 0 long)."""
+        return self._net.get(symbol, 0.0)
+
+    def position(self, strategy: str, symbol: str) -> Position:
+        """The strategy's current position in ``symbol`` (a new flat one when none).
+
+        The returned object is live while the position is open; the engine may set its
+        ``stop_loss``/``take_profit``/``max_hold_ms``.
+        """
+        pos = self._pos.get((strategy, symbol))
+        return pos if pos is not None else Position(strategy, symbol)
+
+    def positions(self) -> list[Position]:
+        """Every open (non-flat) strategy position."""
+        return list(self._pos.values())
+
+    def position_value(self) -> float:
+        """Σ account qty × contract_size × price (signed)."""
+        total = 0.0
+        for symbol, q in self._net.items():
+            if q:
+                total += q * self._cs[symbol] * self.price(symbol)
+        return total
+
+    def equity(self) -> float:
+        """Cash plus the signed value of every account position."""
+        return self.cash + self.position_value()
+
+    def unrealized(self) -> float:
+        """Σ over strategy positions of qty × contract_size × (price − avg_price)."""
+        total = 0.0
+        for (_, symbol), pos in self._pos.items():
+            total += pos.qty * self._cs[symbol] * (self.price(symbol) - pos.avg_price)
+        return total
+
+    def unrealized_of(self, pos: Position) -> float:
+        """Unrealized PnL of one position at the current price."""
+        if not pos.qty:
+            return 0.0
+        return pos.qty * self._cs[pos.symbol] * (self.price(pos.symbol) - pos.avg_price)
+
+    def gross_exposure(self) -> float:
+        """Σ |account qty| × contract_size × price."""
+        total = 0.0
+        for symbol, q in self._net.items():
+            if q:
+                total += abs(q) * self._cs[symbol] * self.price(symbol)
+        return total
+
+    def net_pnl(self) -> float:
+        """equity − initial cash = realized − fees + funding + unrealized."""
+        return self.equity() - self.initial_cash
+
+    def sample(self, ts: int) -> None:
+        """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve`."""
+        self.equity_curve.append((ts, self.equity(), self.gross_exposure()))
+
+    def strategy_summary(self) -> dict[str, dict[str, Any]]:
+        """Per strategy: realized, unrealized, fees, funding, net_pnl, trades, wins, fills,
+        turnover (quote currency)."""
+        unreal: dict[str, float] = {}
+        open_funding: dict[str, float] = {}
+        for (strategy, _), pos in self._pos.items():
+            unreal[strategy] = unreal.get(strategy, 0.0) + self.unrealized_of(pos)
+            open_funding[strategy] = open_funding.get(strategy, 0.0) + pos.funding
+        out: dict[str, dict[str, Any]] = {}
+        for strategy, s in sorted(self._stats.items()):
+            u = unreal.get(strategy, 0.0)
+            out[strategy] = {
+                "realized": s.realized, "unrealized": u, "fees": s.fees, "funding": s.funding,
+                "net_pnl": s.realized + u - s.fees + s.funding, "trades": s.trades,
+                "wins": s.wins, "fills": s.fills, "turnover": s.turnover,
+            }
+        return out
+
+    def summary(self) -> dict[str, float]:
+        """Account totals for reports."""
+        eq = self.equity()
+        return {
+            "initial_cash": self.initial_cash, "cash": self.cash, "equity": eq,
+            "realized": self.realized, "unrealized": self.unrealized(), "fees": self.fees,
+            "funding": self.funding, "net_pnl": eq - self.initial_cash,
+            "turnover": self.turnover, "gross_exposure": self.gross_exposure(),
+            "trades": float(len(self.closed_trades)), "fills": float(self.fill_count),
+        }
+
+    def __repr__(self) -> str:
+        return (f"Portfolio(cash={self.cash:.2f}, equity={self.equity():.2f}, "
+                f"positions={len(self._pos)}, trades={len(self.closed_trades)})")

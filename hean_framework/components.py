@@ -110,6 +110,24 @@ class Component:
         return {}
 
 
+class Observer:
+    """Optional callbacks the engine calls on filters, sizers, gates, executors and analyzers
+    that override them (never on the per-market-event path):
+
+    * ``on_fill(fill)`` -- any fill of the run;
+    * ``on_order_update(order)`` -- any order status change;
+    * ``on_position_closed(trade)`` -- any round trip closed;
+    * ``on_decision(decision)`` -- every pipeline decision;
+    * ``on_equity(ts, equity)`` -- at every equity sample (each fill and each
+      ``report.equity_interval_ms``).
+
+    Strategies receive their own fills/orders/closes through the Strategy callbacks instead.
+    """
+
+    OBSERVER_METHODS = ("on_fill", "on_order_update", "on_position_closed", "on_decision",
+                        "on_equity")
+
+
 class MarketListener(Component):
     """Components that see market events: strategies and analyzers."""
 

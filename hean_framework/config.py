@@ -121,6 +121,7 @@ class RunConfig(Section):
     executors: dict[str, dict[str, Any] | None] | None = None
     optimizers: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     risk: dict[str, Any] = Field(default_factory=dict)
+    small_capital: dict[str, Any] = Field(default_factory=dict)
     pipeline: PipelineSection = Field(default_factory=PipelineSection)
     report: ReportSection = Field(default_factory=ReportSection)
     journal: JournalSection = Field(default_factory=JournalSection)

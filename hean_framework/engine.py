@@ -210,6 +210,7 @@ class Engine:
             "executor": list(executors.values()), "venue": [ctx.venue],
         }
         self._build_dispatch()
+        self._build_observers(filters, sizers, gates, list(executors.values()))
         self._built = True
         return self
 
@@ -233,6 +234,40 @@ class Engine:
                 for sym in obj.symbols:
                     table.setdefault(sym, []).append(getattr(obj, meth))
             self._dispatch[etype] = table
+
+    def _build_observers(self, *groups: list[Any]) -> None:
+        """Pipeline components that override an observer method get it called."""
+        from .components import Observer
+
+        self.observers: dict[str, list[Callable[..., Any]]] = {
+            m: [] for m in Observer.OBSERVER_METHODS}
+        seen: set[int] = set()
+        for obj in [c for g in groups for c in g] + list(self.analyzers):
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            for m in Observer.OBSERVER_METHODS:
+                fn = getattr(obj, m, None)
+                base = getattr(Executor, m, None) if isinstance(obj, Executor) else None
+                if fn is None or (base is not None and getattr(type(obj), m) is base):
+                    continue
+                if isinstance(obj, Executor) and m in ("on_fill", "on_order_update"):
+                    continue  # executors get their own orders' updates already
+                self.observers[m].append(fn)
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for fn in self.observers[method]:
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._dead_letter(getattr(fn, "__self__", fn), exc, args)
+
+    def sample_equity(self, ts: int) -> None:
+        """Record an equity sample and tell observers (``on_equity``)."""
+        pf = self.ctx.portfolio
+        pf.sample(ts)
+        if self.observers["on_equity"]:
+            self._notify("on_equity", ts, pf.equity_curve[-1][1])
 
     # ================================================================= budgets
 
@@ -285,8 +320,10 @@ class Engine:
         closed = ctx.portfolio.apply_fill(fill)
         if self.journal is not None:
             self.journal.fill(fill)
-        ctx.portfolio.sample(fill.ts)
+        self.sample_equity(fill.ts)
         self._update_exits(order, fill)
+        if self.observers["on_fill"]:
+            self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
         if owner is not None:
             self._guard(owner, owner.on_fill, fill)
@@ -307,6 +344,8 @@ class Engine:
         owner = self._order_owner.get(order.order_id)
         if owner is not None:
             self._guard(owner, owner.on_order_update, order)
+        if self.observers["on_order_update"]:
+            self._notify("on_order_update", order)
         strat = self.strategies.get(order.strategy_id)
         if strat is not None and order.strategy_id not in self._disabled:
             self._signals(self._guard(strat, strat.on_order_update, order), 0)
@@ -314,6 +353,8 @@ class Engine:
     def _on_closed(self, closed: ClosedTrade) -> None:
         if self.journal is not None:
             self.journal.closed_trade(closed)
+        if self.observers["on_position_closed"]:
+            self._notify("on_position_closed", closed)
         strat = self.strategies.get(closed.strategy_id)
         if strat is not None and closed.strategy_id not in self._disabled:
             self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
@@ -456,6 +497,8 @@ class Engine:
     def _on_decision(self, d: OrderDecision) -> None:
         if self.journal is not None:
             self.journal.decision(d)
+        if self.observers["on_decision"]:
+            self._notify("on_decision", d)
         strat = self.strategies.get(d.strategy_id)
         if strat is not None:
             self._guard(strat, strat.on_decision, d)
@@ -552,7 +595,7 @@ class Engine:
                     if out is not None:
                         process_signals(out, seq)
             if ts >= next_sample:
-                portfolio.sample(ts)
+                self.sample_equity(ts)
                 next_sample = ts + interval
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, ts)

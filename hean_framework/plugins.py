@@ -37,6 +37,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "hean_framework.builtin.feeds",
     "hean_framework.builtin.venues",
     "hean_framework.builtin.commands",
+    "hean_framework.builtin.risk",
+    "hean_framework.builtin.costs",
 )
 
 

@@ -35,6 +35,11 @@ def find_hooks() -> dict[str, Callable[..., Any]]:
             and getattr(fn, SPEC_MARKER, None) is not None}
 
 
+def rel(path: Path) -> str:
+    """``path`` relative to the repository root, for messages."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def hook_args(fn: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(fn).parameters)
 
@@ -66,15 +71,15 @@ def test_hook_is_documented_with_its_exact_arguments(hook: str) -> None:
     sections = doc_sections()
     args = hook_args(HOOKS[hook])
     expected = f"## {hook}({', '.join(args)})"
-    assert hook in sections, f"{HOOKS_DOC.relative_to(ROOT)} has no section {expected!r}"
+    assert hook in sections, f"{rel(HOOKS_DOC)} has no section {expected!r}"
     assert sections[hook] == args, (
-        f"{HOOKS_DOC.relative_to(ROOT)}: section for {hook} lists ({', '.join(sections[hook])})"
+        f"{rel(HOOKS_DOC)}: section for {hook} lists ({', '.join(sections[hook])})"
         f"; the hookspec takes ({', '.join(args)}): the heading must be {expected!r}")
 
 
 def test_docs_have_no_section_for_a_missing_hook() -> None:
     stale = sorted(set(doc_sections()) - set(HOOKS))
-    assert not stale, f"{HOOKS_DOC.relative_to(ROOT)} documents hooks that do not exist: {stale}"
+    assert not stale, f"{rel(HOOKS_DOC)} documents hooks that do not exist: {stale}"
 
 
 def _test_functions() -> set[str]:
@@ -86,7 +91,7 @@ def _test_functions() -> set[str]:
 @pytest.mark.parametrize("hook", sorted(HOOKS))
 def test_hook_has_a_test(hook: str) -> None:
     assert f"test_hook_{hook}" in _test_functions(), (
-        f"{HOOKS_TESTS.relative_to(ROOT)} has no test function test_hook_{hook}")
+        f"{rel(HOOKS_TESTS)} has no test function test_hook_{hook}")
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))

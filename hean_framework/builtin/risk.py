@@ -1,0 +1,1 @@
+"""Builtin risk plugins (sizer, allocator, in-flight tracker, governor) -- see issue 4."""

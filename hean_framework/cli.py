@@ -172,8 +172,10 @@ def make_cli() -> click.Group:
     try:
         pm = load_plugins()
     except HeanError as exc:
-        fail(exc)
-        raise  # unreachable
+        # Keep the CLI usable (a config's plugins.disabled list may exclude the broken plugin);
+        # commands that load plugins report the error again if it still applies.
+        click.secho(f"warning: {exc.message}", fg="yellow", err=True)
+        pm = load_plugins(autoload=False)
     for cmd, origin in pm.registry.commands:
         if cmd.name in cli.commands and getattr(cli.commands[cmd.name], "_hean_origin",
                                                 None) != origin:

@@ -279,6 +279,9 @@ class Venue(Component):
     """Where orders go: the simulated matching engine or an exchange."""
 
     kind = "venue"
+    #: A venue may set this True while it has nothing resting or in flight; the engine then
+    #: skips ``on_market`` for that event (one attribute read instead of a call).
+    idle: bool = False
 
     def submit(self, order: Order) -> Order:
         """Accept an order (status ``new``/``open``) or reject it (status ``rejected``)."""

@@ -168,8 +168,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError([f"file not found: {p}"], str(p), "check the path")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"YAML syntax error: {exc}"], str(p)) from exc
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ConfigError([f"YAML error: {exc}"], str(p)) from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -181,7 +181,7 @@ def parse_value(text: str) -> Any:
     """Parse an override value the way YAML would (``3`` -> int, ``[a, b]`` -> list)."""
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):
         return text
 
 
@@ -342,6 +342,16 @@ def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
     except ValidationError as exc:
         problems.extend(format_errors(exc, where, spec.config_model, common_keys))
         return None
+    for key, typ, what in (("weight", (int, float), "a number >= 0"),
+                           ("min_rr", (int, float), "a number > 0"),
+                           ("executor", str, "an executor instance name"),
+                           ("enabled", bool, "true or false"),
+                           ("plugin", str, "a registered component name")):
+        val = common.get(key)
+        if val is not None and (not isinstance(val, typ) or isinstance(val, bool) and
+                                typ != bool or (key == "weight" and val < 0)):
+            problems.append(f"{where}.{key}: must be {what} (got {val!r})")
+            return None
     if kind in ("strategy", "analyzer"):
         syms = common.get("symbols")
         if syms is not None and (not isinstance(syms, list)
@@ -370,6 +380,12 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
             rc = _resolve_one(registry, kind, section, instance, body, problems)
             if rc is not None:
                 comps[kind].append(rc)
+    exec_names = [rc.instance for rc in comps["executor"]] or ["plain"]
+    for rc in comps["strategy"]:
+        ex = rc.common.get("executor")
+        if ex is not None and ex not in exec_names and ex != "plain":
+            problems.append(f"strategies.{rc.instance}.executor: unknown executor {ex!r}; "
+                            f"configured executors: {', '.join(exec_names)}")
     if cfg.run.mode == "backtest" and not cfg.data:
         problems.append("data: a backtest needs a data section (data.files: [...])")
     # venue

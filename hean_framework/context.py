@@ -54,6 +54,9 @@ class RunContext:
     * ``journal`` -- the run journal (may be None when journaling is off).
     """
 
+    __slots__ = ("_ids", "_timer_seq", "_timers", "config", "engine", "instruments", "journal",
+                 "log", "market", "now", "portfolio", "rng", "sections", "state", "venue")
+
     def __init__(self, config: Any, seed: int = 0) -> None:
         self.config = config
         self.now = 0

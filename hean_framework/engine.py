@@ -542,47 +542,53 @@ class Engine:
         venue = ctx.venue
         venue_sees = _overrides(venue, Venue, "on_market")
         venue_on_market = venue.on_market
-        portfolio = ctx.portfolio
         timers = ctx._timers  # noqa: SLF001 - hot path
         run_timers = ctx.run_timers
         process_signals = self._signals
         bar_t = self._dispatch[Bar]
         trade_t = self._dispatch[Trade]
         interval = self.config.report.equity_interval_ms
-        next_sample = 0
-        seq = 0
         progress = self._progress()
-        first = True
-        ev: Any = None
-        for ev in events:
+        seq = 0
+        ev: Any = next(events, None)
+        if ev is None:
+            return
+        self.start_ts = next_sample = ev.ts
+        last_sym = None
+        st: Any = None
+        bar_h: Any = None
+        trade_h: Any = None
+        while ev is not None:
             ts = ev.ts
-            if first:
-                self.start_ts = ts
-                next_sample = ts
-                first = False
             if timers and timers[0][0] <= ts:
                 run_timers(ts)
             ctx.now = ts
             seq += 1
             ev.seq = seq
             sym = ev.symbol
-            st = market[sym]
+            if sym != last_sym:
+                st = market[sym]
+                bar_h = bar_t.get(sym)
+                trade_h = trade_t.get(sym)
+                last_sym = sym
             et = type(ev)
             if et is Bar:
+                px = ev.close
                 st.ts = ts
-                st.last = ev.close
-                st.prices.append(ev.close)
-                if venue_sees:
+                st.last = px
+                st.prices.append(px)
+                if venue_sees and not venue.idle:
                     venue_on_market(ev)
-                handlers = bar_t.get(sym)
+                handlers = bar_h
             elif et is Trade:
+                px = ev.price
                 st.ts = ts
-                st.last = ev.price
+                st.last = px
                 st.trade_volume += ev.size
-                st.prices.append(ev.price)
-                if venue_sees:
+                st.prices.append(px)
+                if venue_sees and not venue.idle:
                     venue_on_market(ev)
-                handlers = trade_t.get(sym)
+                handlers = trade_h
             else:
                 handlers = self._other_event(ev, st, venue_sees)
             if handlers:
@@ -599,9 +605,9 @@ class Engine:
                 next_sample = ts + interval
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, ts)
+            self.end_ts = ts
+            ev = next(events, None)
         self.events = seq
-        if ev is not None:
-            self.end_ts = ev.ts
         if progress is not None:
             progress(seq, self.end_ts, done=True)
 
@@ -635,7 +641,7 @@ class Engine:
         elif et is MarkPrice:
             st.mark = ev.mark
             st.index = ev.index
-        if venue_sees:
+        if venue_sees and not self.ctx.venue.idle:
             self.ctx.venue.on_market(ev)
         if et is Funding:
             paid = self.ctx.portfolio.apply_funding(ev)

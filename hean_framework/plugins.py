@@ -152,7 +152,7 @@ class HeanPluginManager:
     def _fill_registry(self) -> None:
         for hook_name, kind in HOOK_KINDS.items():
             caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order
                 origin = self._origin(impl.plugin_name)
 
                 def register(name: str, component_class: Any, *, config: Any = None,
@@ -161,7 +161,7 @@ class HeanPluginManager:
                     self.registry.add(_k, name, component_class, config, _o, description)
 
                 self._call_impl(impl, origin, register=register)
-        for impl in reversed(self.pm.hook.hean_register_commands.get_hookimpls()):
+        for impl in self.pm.hook.hean_register_commands.get_hookimpls():
             origin = self._origin(impl.plugin_name)
             self._call_impl(impl, origin,
                             register=lambda cmd, _o=origin: self.registry.commands.append(

@@ -138,6 +138,7 @@ class SimulatedVenue(Venue):
         self._rejects: dict[str, int] = {}
         #: resting stop orders per symbol (``stop_market``: trigger price in ``order.price``)
         self._stops: dict[str, dict[int, Order]] = {}
+        self.idle = True
 
     # ================================================================== public API
 
@@ -181,6 +182,7 @@ class SimulatedVenue(Venue):
             self._arrive(order)
         else:
             heapq.heappush(self._pending, (order.arrival_ts, next(self._seq), order))
+            self.idle = False
         return order
 
     def cancel(self, order_id: int, reason: str = "") -> Order | None:
@@ -194,6 +196,7 @@ class SimulatedVenue(Venue):
     def on_market(self, event: MarketEvent) -> None:
         """Release orders whose latency elapsed, then match resting orders against ``event``."""
         if not self._open and not self._pending and not self._stops:
+            self.idle = True
             return
         pending = self._pending
         if pending and self.ctx.now >= pending[0][0]:
@@ -359,6 +362,7 @@ class SimulatedVenue(Venue):
         if order.filled <= 0.0:
             order.status = "open"
         self._open.setdefault(order.symbol, {})[order.order_id] = order
+        self.idle = False
         self._notify(order)
 
     def _arrive_stop(self, order: Order, inst: Instrument, st: SymbolState | None) -> None:
@@ -369,6 +373,7 @@ class SimulatedVenue(Venue):
             self._arrive_market(order, inst, st)
             return
         order.status = "open"
+        self.idle = False
         self._stops.setdefault(order.symbol, {})[order.order_id] = order
         self._notify(order)
 

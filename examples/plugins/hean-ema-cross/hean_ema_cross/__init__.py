@@ -35,28 +35,31 @@ class EmaCross(Strategy):
     def on_start(self) -> None:
         cfg = self.config
         self.af = 2.0 / (cfg.fast + 1)
+        self.bf = 1.0 - self.af
         self.aslow = 2.0 / (cfg.slow + 1)
+        self.bslow = 1.0 - self.aslow
+        self.warm = cfg.slow - 1.0
+        self.qty = cfg.qty
         self.state: dict[str, list[float]] = {}  # symbol -> [fast, slow, n, long]
 
     def _price(self, symbol: str, ts: int, px: float) -> Signal | None:
         st = self.state.get(symbol)
         if st is None:
             st = self.state[symbol] = [px, px, 0.0, 0.0]
-        af = self.af
-        st[0] = af * px + (1.0 - af) * st[0]
-        st[1] = self.aslow * px + (1.0 - self.aslow) * st[1]
+        fast = st[0] = self.af * px + self.bf * st[0]
+        slow = st[1] = self.aslow * px + self.bslow * st[1]
         n = st[2]
         st[2] = n + 1.0
-        if n + 1.0 < self.config.slow:
+        if n < self.warm:
             return None
-        if st[0] > st[1]:
+        if fast > slow:
             if st[3] == 0.0:
                 st[3] = 1.0
-                return Signal(self.name, symbol, "buy", ts, px, size=self.config.qty)
+                return Signal(self.name, symbol, "buy", ts, px, size=self.qty)
         elif st[3] != 0.0:
             st[3] = 0.0
-            return Signal(self.name, symbol, "sell", ts, px, size=self.config.qty,
-                          reduce_only=True, tag="EMA_CROSS_DOWN")
+            return Signal(self.name, symbol, "sell", ts, px, size=self.qty, reduce_only=True,
+                          tag="EMA_CROSS_DOWN")
         return None
 
     def on_bar(self, bar: Bar) -> Signal | None:

@@ -1,0 +1,286 @@
+"""Cost engine (SPEC §6.1, §6.5) and the execution edge estimator (SPEC §2.5).
+
+All numbers are basis points of the entry price and describe a **round trip** (entry + exit),
+because the edge a strategy promises is also a round-trip number (entry -> target).
+
+Two formulas, selected by :attr:`CostConfig.formula`:
+
+``original`` (the older snapshot, SPEC §6.1 [ORIG]) -- reproduces the seed's worked example::
+
+    fee          = 1 (maker) or 6 (taker)  bps per side, fixed
+    half_spread  = max(1, spread_bps / 2)  (5 without a quote)
+    slippage     = base + liquidity_pen + vol_pen, capped at max_slippage_estimate_bps (20)
+                   base = 2 x 0.5 (maker) or 2 x 1.5 (taker)
+                   liquidity_pen = 0.5 * (spread_bps - 15) when spread_bps > 15
+                   vol_pen = min(10, 50 * volatility_proxy)
+    total        = 2 * fee + half_spread + slippage
+
+    spread 4 bps, volatility 1 %, maker -> 2*1 + 2 + (1.0 + 0.5) = 5.5 bps; x4 -> 22 bps.
+
+``proposed`` (default, SPEC §6.1/§6.5 [PROPOSED]) differs in five ways:
+
+* fees are the instrument's real maker/taker rates (negative = rebate) unless
+  ``maker_fee_bps`` / ``taker_fee_bps`` override them;
+* a taker round trip pays the **full** spread (cross in, cross out); a maker entry half of it;
+* with an L2 book the liquidity penalty is replaced by the walk of the order's size through
+  the levels (entry side + exit side; 20 bps when the depth is insufficient);
+* the slippage estimate is blended ``0.7 * model + 0.3 * realized history`` when the fill-
+  quality tracker has realized fills for that symbol and side;
+* perpetuals add funding: ``|funding_rate| * 1e4 * funding periods crossed`` over the expected
+  holding time (``signal.max_hold_ms`` or ``default_hold_ms``).
+
+The engine is a plain class: no state besides its config and an optional history callback, so
+gates, filters and executors can share one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from ..components import ComponentConfig
+
+if TYPE_CHECKING:
+    from ..instruments import Instrument
+    from ..market import SymbolState
+    from ..models import Signal
+
+__all__ = ["CostConfig", "CostEngine", "CostEstimate", "EdgeEstimate", "estimate_edge",
+           "MIN_EDGE_BPS"]
+
+#: SPEC §2.5 ``min_edge_bps_{regime}`` (before the 0.5 "debug" factor).
+MIN_EDGE_BPS: dict[str, float] = {"IMPULSE": 8.0, "RANGE": 3.0, "NORMAL": 5.0}
+#: Regime -> fill-probability sensitivity ``c`` and edge factor (SPEC §2.5).
+_FILL_C: dict[str, float] = {"RANGE": 0.4, "IMPULSE": 1.2}
+_EDGE_FACTOR: dict[str, float] = {"IMPULSE": 1.05, "RANGE": 0.95}
+#: Round-trip book impact assumed when the book is too thin for the order (SPEC §6.5).
+THIN_BOOK_SLIPPAGE_BPS = 20.0
+
+
+class CostConfig(ComponentConfig):
+    """Cost model settings (nested as ``cost:`` in the trade gate's YAML section)."""
+
+    formula: Literal["proposed", "original"] = Field(
+        "proposed", description="'original' = the older snapshot's formula (fixed 1/6 bps fees, "
+        "half spread, no book/history/funding); 'proposed' = SPEC 6.1 [PROPOSED]")
+    maker_fee_bps: float | None = Field(
+        None, description="maker fee per side in bps (negative = rebate); None = the "
+        "instrument's rate (original formula: 1.0)")
+    taker_fee_bps: float | None = Field(
+        None, description="taker fee per side in bps; None = the instrument's rate "
+        "(original formula: 6.0)")
+    maker_base_slippage_bps: float = Field(0.5, ge=0, description="per side, maker")
+    taker_base_slippage_bps: float = Field(1.5, ge=0, description="per side, taker")
+    min_half_spread_bps: float = Field(1.0, ge=0, description="floor of the spread component "
+                                       "(per half spread)")
+    no_quote_half_spread_bps: float = Field(5.0, ge=0, description="half spread assumed "
+                                            "without a quote (bar data)")
+    liquidity_spread_bps: float = Field(15.0, ge=0, description="spread above which the "
+                                        "liquidity penalty applies")
+    liquidity_penalty_factor: float = Field(0.5, ge=0)
+    vol_penalty_factor: float = Field(50.0, ge=0, description="bps per unit of the "
+                                      "volatility proxy (mean |dp/p|)")
+    vol_penalty_cap_bps: float = Field(10.0, ge=0)
+    volatility_window: int = Field(20, ge=2, description="price updates in the volatility "
+                                   "proxy")
+    max_slippage_estimate_bps: float = Field(20.0, gt=0)
+    use_book: bool = Field(True, description="walk the L2 book when the symbol has one")
+    book_weight: float = Field(0.7, ge=0, le=1, description="weight of the model estimate "
+                               "when realized history exists (SPEC 6.5: 0.7)")
+    min_history_fills: int = Field(5, ge=1, description="realized fills needed before the "
+                                   "history part of the blend is used")
+    include_funding: bool = Field(True, description="add funding over the expected hold "
+                                  "(perpetuals)")
+    default_hold_ms: int = Field(3_600_000, ge=0, description="expected holding time when "
+                                 "the signal has no max_hold_ms")
+    funding_interval_ms: int = Field(28_800_000, gt=0, description="funding period (8 h)")
+
+
+@dataclass(slots=True)
+class CostEstimate:
+    """One round-trip cost estimate in bps; ``breakdown()`` goes on the decision."""
+
+    maker_or_taker: str
+    fee_bps: float
+    fees_bps: float
+    spread_bps: float
+    slippage_bps: float
+    funding_bps: float
+    total_bps: float
+    quoted_spread_bps: float | None = None
+    volatility: float = 0.0
+    book_slippage_bps: float | None = None
+    history_slippage_bps: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def breakdown(self) -> dict[str, float]:
+        """Components in bps (floats only), summing to ``total_cost_bps``."""
+        out = {"fee_bps": round(self.fee_bps, 6), "fees_round_trip_bps": round(self.fees_bps, 6),
+               "spread_bps": round(self.spread_bps, 6),
+               "slippage_bps": round(self.slippage_bps, 6),
+               "funding_bps": round(self.funding_bps, 6),
+               "total_cost_bps": round(self.total_bps, 6)}
+        if self.quoted_spread_bps is not None:
+            out["quoted_spread_bps"] = round(self.quoted_spread_bps, 6)
+        out["volatility_proxy"] = round(self.volatility, 8)
+        if self.book_slippage_bps is not None:
+            out["book_slippage_bps"] = round(self.book_slippage_bps, 6)
+        if self.history_slippage_bps is not None:
+            out["history_slippage_bps"] = round(self.history_slippage_bps, 6)
+        return out
+
+
+#: ``history(symbol, side) -> (mean realized adverse slippage bps per fill, n fills)``.
+HistoryFn = Callable[[str, str], tuple[float, int]]
+
+
+class CostEngine:
+    """Estimates the round-trip cost of an order in bps (see the module docstring)."""
+
+    def __init__(self, config: CostConfig | None = None,
+                 history: HistoryFn | None = None) -> None:
+        self.config = config or CostConfig()
+        self.history = history
+
+    # ------------------------------------------------------------------ pure formula
+
+    def estimate_raw(self, *, maker: bool, spread_bps: float | None, volatility: float,
+                     maker_fee_bps: float | None = None, taker_fee_bps: float | None = None,
+                     book_slippage_bps: float | None = None,
+                     history_slippage_bps: float | None = None,
+                     funding_bps: float = 0.0) -> CostEstimate:
+        """The formula on plain numbers (no market state); used by :meth:`estimate`."""
+        cfg = self.config
+        original = cfg.formula == "original"
+        override = cfg.maker_fee_bps if maker else cfg.taker_fee_bps
+        if override is not None:
+            fee = float(override)
+        elif original:
+            fee = 1.0 if maker else 6.0
+        else:
+            inst_fee = maker_fee_bps if maker else taker_fee_bps
+            fee = inst_fee if inst_fee is not None else (1.0 if maker else 5.5)
+        if spread_bps is None:
+            half = cfg.no_quote_half_spread_bps
+        else:
+            half = max(cfg.min_half_spread_bps, spread_bps / 2.0)
+        spread_part = half if (original or maker) else 2.0 * half
+        base = 2.0 * (cfg.maker_base_slippage_bps if maker else cfg.taker_base_slippage_bps)
+        vol_pen = min(cfg.vol_penalty_cap_bps, cfg.vol_penalty_factor * volatility)
+        if book_slippage_bps is not None and not original and cfg.use_book:
+            liq = book_slippage_bps
+        else:
+            liq = 0.0
+            if spread_bps is not None and spread_bps > cfg.liquidity_spread_bps:
+                liq = cfg.liquidity_penalty_factor * (spread_bps - cfg.liquidity_spread_bps)
+        slip = min(base + liq + vol_pen, cfg.max_slippage_estimate_bps)
+        hist = None
+        if history_slippage_bps is not None and not original:
+            hist = history_slippage_bps
+            # realized history is per fill: a round trip has two fills
+            slip = cfg.book_weight * slip + (1.0 - cfg.book_weight) * max(0.0, 2.0 * hist)
+            slip = min(slip, cfg.max_slippage_estimate_bps)
+        funding = 0.0 if original else funding_bps
+        total = 2.0 * fee + spread_part + slip + funding
+        return CostEstimate("maker" if maker else "taker", fee, 2.0 * fee, spread_part, slip,
+                            funding, total, spread_bps, volatility,
+                            book_slippage_bps if not original else None, hist)
+
+    # ------------------------------------------------------------------ from market state
+
+    def estimate(self, *, symbol: str, side: str, maker: bool, st: SymbolState,
+                 inst: Instrument | None, qty: float = 0.0, now: int = 0,
+                 hold_ms: int | None = None) -> CostEstimate:
+        """Estimate from the symbol's current state (quote, book, volatility, funding)."""
+        cfg = self.config
+        original = cfg.formula == "original"
+        spread = st.spread_bps()
+        vol = st.volatility(cfg.volatility_window)
+        book_slip = None
+        if not original and cfg.use_book and st.book is not None and qty > 0.0:
+            book_slip = book_walk_bps(st.book, side, qty)
+        hist = None
+        if self.history is not None and not original:
+            mean, n = self.history(symbol, side)
+            if n >= cfg.min_history_fills:
+                hist = mean
+        funding = 0.0
+        if not original and cfg.include_funding and inst is not None and inst.type == "swap" \
+                and st.funding_rate:
+            hold = cfg.default_hold_ms if hold_ms is None else hold_ms
+            iv = cfg.funding_interval_ms
+            periods = (now + hold) // iv - now // iv
+            funding = abs(st.funding_rate) * 1e4 * periods
+        mfee = tfee = None
+        if inst is not None:
+            mfee, tfee = inst.maker_fee * 1e4, inst.taker_fee * 1e4
+        return self.estimate_raw(maker=maker, spread_bps=spread, volatility=vol,
+                                 maker_fee_bps=mfee, taker_fee_bps=tfee,
+                                 book_slippage_bps=book_slip, history_slippage_bps=hist,
+                                 funding_bps=funding)
+
+    def estimate_for(self, signal: Signal, st: SymbolState, inst: Instrument | None,
+                     maker: bool, qty: float, now: int) -> CostEstimate:
+        """Shortcut for a signal: its symbol, side and ``max_hold_ms``."""
+        return self.estimate(symbol=signal.symbol, side=signal.side, maker=maker, st=st,
+                             inst=inst, qty=qty, now=now, hold_ms=signal.max_hold_ms)
+
+
+def book_walk_bps(book: object, side: str, qty: float) -> float:
+    """Round-trip impact of ``qty`` beyond the touch: entry walk + exit walk (SPEC §6.5).
+
+    ``|VWAP - best| / best * 1e4`` per side; :data:`THIN_BOOK_SLIPPAGE_BPS` when a side is too
+    thin for the quantity or empty.
+    """
+    tot = 0.0
+    for s in (side, "sell" if side == "buy" else "buy"):
+        vwap, filled = book.walk(s, qty)  # type: ignore[attr-defined]
+        best = book.ask if s == "buy" else book.bid  # type: ignore[attr-defined]
+        if filled + 1e-12 < qty or best <= 0.0:
+            return THIN_BOOK_SLIPPAGE_BPS
+        tot += abs(vwap - best) / best * 1e4
+    return tot
+
+
+@dataclass(slots=True)
+class EdgeEstimate:
+    """SPEC §2.5 result: edge, its threshold and the intermediate numbers."""
+
+    edge_bps: float
+    threshold_bps: float
+    move_bps: float
+    fill_prob: float
+    vol_pen: float
+    spread_bps: float
+
+    @property
+    def passes(self) -> bool:
+        """True when ``edge >= threshold``."""
+        return self.edge_bps >= self.threshold_bps
+
+
+def estimate_edge(signal: Signal, st: SymbolState, regime: str,
+                  threshold_scale: float = 1.0) -> EdgeEstimate:
+    """The execution edge estimator of SPEC §2.5 (``edge_threshold_scale`` = ``threshold_scale``).
+
+    Without a bid/ask the edge is -1000 bps (always vetoed).  ``move_bps`` is the favourable
+    distance entry -> ``take_profit`` (0 without a target).
+    """
+    reg = (regime or "NORMAL").upper()
+    thr = MIN_EDGE_BPS.get(reg, MIN_EDGE_BPS["NORMAL"]) * 0.5 * threshold_scale
+    spread = st.spread_bps()
+    if spread is None:
+        return EdgeEstimate(-1000.0, thr, 0.0, 0.0, 0.0, 0.0)
+    price = signal.entry_price or st.mid
+    move = 0.0
+    if signal.take_profit is not None and price > 0.0:
+        sgn = 1.0 if signal.side == "buy" else -1.0
+        move = max(0.0, sgn * (signal.take_profit - price) / price * 1e4)
+    c = _FILL_C.get(reg, 0.8)
+    fill_prob = min(0.95, max(0.3, 0.75 * (1.0 - c * min(spread / 16.0, 0.6))))
+    vol_pen = 0.1 if len(st.prices) < 5 else min(50.0 * st.volatility(19), 0.5)
+    edge = (move * fill_prob - spread) * (1.0 - vol_pen) * _EDGE_FACTOR.get(reg, 1.0)
+    return EdgeEstimate(edge, thr, move, fill_prob, vol_pen, spread)

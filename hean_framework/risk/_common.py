@@ -1,0 +1,65 @@
+"""Small helpers shared by the risk components (no state, no side effects)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
+
+
+def strategy_ids(ctx: RunContext, fallback: list[str] | None = None) -> list[str]:
+    """The engine's strategy instance names (``fallback`` when the engine has none)."""
+    strategies = getattr(ctx.engine, "strategies", None)
+    if strategies:
+        return list(strategies)
+    return list(fallback or [])
+
+
+def plugin_names(ctx: RunContext) -> dict[str, str]:
+    """Strategy instance name -> registered plugin name (``momentum_fast`` -> ``momentum_trader``).
+
+    Tables keyed by the original strategy names (daily attempts, loss lockouts, phase
+    affinity) are looked up by instance name first, then by plugin name.
+    """
+    setup = getattr(ctx.engine, "setup", None)
+    if setup is None:
+        return {}
+    out: dict[str, str] = {}
+    for rc in setup.components.get("strategy", ()):
+        out[rc.instance] = rc.spec.name
+    return out
+
+
+def strategy_common(ctx: RunContext) -> dict[str, dict[str, Any]]:
+    """Strategy instance name -> the kernel keys of its YAML section (``weight``, ``min_rr``)."""
+    setup = getattr(ctx.engine, "setup", None)
+    if setup is None:
+        return {}
+    return {rc.instance: dict(rc.common) for rc in setup.components.get("strategy", ())}
+
+
+def lookup(table: dict[str, Any], sid: str, plugins: dict[str, str], default: Any) -> Any:
+    """``table[sid]``, else ``table[plugin name of sid]``, else ``default``."""
+    if sid in table:
+        return table[sid]
+    p = plugins.get(sid)
+    if p is not None and p in table:
+        return table[p]
+    return default
+
+
+def journal_event(ctx: RunContext, kind: str, payload: dict[str, Any]) -> None:
+    """Journal a rare event when journaling is on (never raises for a missing journal)."""
+    j = ctx.journal
+    if j is not None:
+        j.event(ctx.now, kind, payload)
+
+
+def clamp(x: float, lo: float, hi: float) -> float:
+    """``x`` limited to ``[lo, hi]``."""
+    return lo if x < lo else hi if x > hi else x

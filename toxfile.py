@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tox.config.loader.memory import MemoryLoader
-from tox.config.sets import EnvConfigSet
+from tox.config.sets import ConfigSet, EnvConfigSet
+from tox.config.types import EnvList
 from tox.plugin import impl
 from tox.session.state import State
 
@@ -34,8 +35,20 @@ def plugin_folders() -> dict[str, Path]:
 
 @impl
 def tox_extend_envs() -> Iterable[str]:
-    """Add one environment per plugin folder to the default env list."""
+    """Make one environment per plugin folder known to tox."""
     return tuple(plugin_folders())
+
+
+@impl
+def tox_add_core_config(core_conf: ConfigSet, state: State) -> None:
+    """Run the plugin environments by default too (after the ones listed in tox.ini)."""
+    import configparser
+
+    ini = configparser.ConfigParser()
+    ini.read(ROOT / "tox.ini")
+    listed = ini.get("tox", "env_list", fallback="").split()
+    extra = [n for n in plugin_folders() if n not in listed]
+    core_conf.loaders.insert(0, MemoryLoader(env_list=EnvList([*listed, *extra])))
 
 
 @impl
@@ -46,11 +59,11 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
     if name in folders:
         path = folders[name]
         env_conf.loaders.insert(0, MemoryLoader(
-            deps=[f"pytest>=8.0", str(path)],
+            deps=["pytest>=8.0", str(ROOT), str(path)],
             commands=[["pytest", "-q", "-p", "no:cacheprovider", str(path / "tests")]],
             description=f"the {name} plugin alone, with only the kernel beside it",
         ))
     elif name == "all":
         env_conf.loaders.insert(0, MemoryLoader(
-            deps=["pytest>=8.0", "hypothesis>=6.100", *map(str, folders.values())],
+            deps=["pytest>=8.0", "hypothesis>=6.100", str(ROOT), *map(str, folders.values())],
         ))

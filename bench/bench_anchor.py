@@ -43,7 +43,8 @@ def ensure_data(perf: Path) -> None:
                    check=True)
 
 
-def hean_run(mode: str, perf: Path, journal: bool, out: Path) -> tuple[float, float, int, float, int]:
+def hean_run(mode: str, perf: Path, journal: bool,
+             out: Path) -> tuple[float, float, int, float, int]:
     """One engine run; returns (load_s, run_s, fills, pnl, events)."""
     from hean_framework.config import load_setup
     from hean_framework.engine import Engine

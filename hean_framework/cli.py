@@ -177,8 +177,9 @@ def make_cli() -> click.Group:
         click.secho(f"warning: {exc.message}", fg="yellow", err=True)
         pm = load_plugins(autoload=False)
     for cmd, origin in pm.registry.commands:
-        if cmd.name in cli.commands and getattr(cli.commands[cmd.name], "_hean_origin",
-                                                None) != origin:
+        name = cmd.name or ""
+        if name in cli.commands and getattr(cli.commands[name], "_hean_origin",
+                                            None) != origin:
             fail(HeanError(f"command {cmd.name!r} from {origin.describe()} clashes with an "
                            f"existing command", "disable one of the plugins"))
         cmd._hean_origin = origin  # type: ignore[attr-defined]

@@ -348,8 +348,9 @@ def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
                            ("enabled", bool, "true or false"),
                            ("plugin", str, "a registered component name")):
         val = common.get(key)
-        if val is not None and (not isinstance(val, typ) or isinstance(val, bool) and
-                                typ != bool or (key == "weight" and val < 0)):
+        bad_bool = isinstance(val, bool) and typ is not bool
+        negative = key == "weight" and isinstance(val, (int, float)) and val < 0
+        if val is not None and (not isinstance(val, typ) or bad_bool or negative):
             problems.append(f"{where}.{key}: must be {what} (got {val!r})")
             return None
     if kind in ("strategy", "analyzer"):

@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,8 @@ class Engine:
     # ================================================================= building
 
     def _make(self, rc: ResolvedComponent, **extra: Any) -> Any:
-        obj = rc.spec.cls(rc.config, self.ctx, name=rc.instance, **extra)
-        obj._origin = rc.spec.origin  # noqa: SLF001 - used for error messages
+        obj: Any = rc.spec.cls(rc.config, self.ctx, name=rc.instance, **extra)
+        obj._origin = rc.spec.origin
         return obj
 
     def data_symbols(self) -> list[str]:
@@ -396,8 +397,7 @@ class Engine:
                                                            sig.max_hold_ms)
         self._place_exit_orders(new, pos.qty)
         if deadline is not None and (plan is None or plan.deadline != deadline):
-            self.ctx.schedule(deadline, lambda now, k=key, sid=sig.signal_id:
-                              self._time_stop(k, sid))
+            self.ctx.schedule(deadline, partial(self._time_stop_cb, key, sig.signal_id))
 
     def _place_exit_orders(self, plan: ExitPlan, pos_qty: float) -> None:
         side = "sell" if pos_qty > 0 else "buy"
@@ -429,6 +429,9 @@ class Engine:
             o = self._orders.get(oid)
             if o is not None and not o.is_done:
                 self.cancel_order(oid, "oco")
+
+    def _time_stop_cb(self, key: tuple[str, str], signal_id: int, now: int) -> None:
+        self._time_stop(key, signal_id)
 
     def _time_stop(self, key: tuple[str, str], signal_id: int) -> None:
         plan = self.exit_plans.get(key)
@@ -534,7 +537,10 @@ class Engine:
     def _stop(self) -> None:
         for group in self.components.values():
             for c in group:
-                self._guard(c, lambda _x, c=c: c.on_stop(), None)
+                try:
+                    c.on_stop()
+                except Exception as exc:
+                    self._dead_letter(c, exc, None)
 
     def _loop(self, events: Iterator[MarketEvent]) -> None:
         ctx = self.ctx
@@ -542,7 +548,7 @@ class Engine:
         venue = ctx.venue
         venue_sees = _overrides(venue, Venue, "on_market")
         venue_on_market = venue.on_market
-        timers = ctx._timers  # noqa: SLF001 - hot path
+        timers = ctx._timers
         run_timers = ctx.run_timers
         process_signals = self._signals
         bar_t = self._dispatch[Bar]
@@ -596,7 +602,7 @@ class Engine:
                     try:
                         out = h(ev)
                     except Exception as exc:
-                        self._dead_letter(h.__self__, exc, ev)  # type: ignore[attr-defined]
+                        self._dead_letter(getattr(h, "__self__", h), exc, ev)
                         continue
                     if out is not None:
                         process_signals(out, seq)
@@ -682,7 +688,7 @@ class Engine:
             if p.is_file():
                 h = hashlib.sha256()
                 with p.open("rb") as fh:
-                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    while chunk := fh.read(1 << 20):
                         h.update(chunk)
                 hashes[f.path] = h.hexdigest()
         return {
@@ -709,7 +715,8 @@ class Engine:
         per = pf.strategy_summary()
         for name in self.strategies:
             per.setdefault(name, {})
-            per[name]["signals"] = self.pipeline.by_strategy.get(name, {}).get("signals", 0)
+            counts = self.pipeline.by_strategy.get(name)
+            per[name]["signals"] = counts["signals"] if counts else 0
             per[name].update(self.strategies[name].stats())
             if name in self._disabled:
                 per[name]["disabled_after_errors"] = self._errors.get(name, 0)

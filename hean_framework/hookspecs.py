@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .components import Component
-    from .run import RunResult
 
 hookspec = pluggy.HookspecMarker("hean")
 

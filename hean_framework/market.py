@@ -6,6 +6,7 @@ view through ``ctx.market[symbol]``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from typing import TYPE_CHECKING
@@ -75,7 +76,7 @@ class SymbolState:
             return 0.0
         items = list(p)[-(n + 1):]
         tot = 0.0
-        for a, b in zip(items, items[1:]):
+        for a, b in itertools.pairwise(items):
             if a > 0.0:
                 tot += abs(b - a) / a
         return tot / (len(items) - 1)
@@ -85,7 +86,7 @@ class SymbolState:
         items = list(self.prices)[-(n + 1):]
         if len(items) < 3:
             return 0.0
-        rets = [math.log(b / a) for a, b in zip(items, items[1:]) if a > 0.0 and b > 0.0]
+        rets = [math.log(b / a) for a, b in itertools.pairwise(items) if a > 0.0 and b > 0.0]
         if len(rets) < 2:
             return 0.0
         m = sum(rets) / len(rets)

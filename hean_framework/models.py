@@ -379,4 +379,4 @@ def from_json(data: bytes | str, cls: type[T] | None = None) -> T:
     if target is BookUpdate:
         obj["bids"] = [tuple(x) for x in obj["bids"]]
         obj["asks"] = [tuple(x) for x in obj["asks"]]
-    return target(**obj)  # type: ignore[no-any-return]
+    return target(**obj)  # type: ignore[no-any-return,unused-ignore]

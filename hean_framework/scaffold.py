@@ -159,7 +159,8 @@ def {HOOKS[kind]}(register: RegisterComponent) -> None:
     register("{comp}", {cls}, config={cls}Config)
 ''', encoding="utf-8")
     extra = "    expects_signals = True\n" if kind == "strategy" else ""
-    (root / "tests" / f"test_{comp}.py").write_text(f'''"""Tests of the {comp} {kind}: the kernel's contract suite, then your own rules."""
+    doc = f"Tests of the {comp} {kind}: the kernel's contract suite, then your own rules."
+    (root / "tests" / f"test_{comp}.py").write_text(f'''"""{doc}"""
 
 from __future__ import annotations
 

@@ -48,10 +48,16 @@ if TYPE_CHECKING:
     from ..market import SymbolState
     from ..models import Signal
 
-__all__ = ["CostConfig", "CostEngine", "CostEstimate", "EdgeEstimate", "estimate_edge",
-           "MIN_EDGE_BPS"]
+__all__ = [
+    "MIN_EDGE_BPS",
+    "CostConfig",
+    "CostEngine",
+    "CostEstimate",
+    "EdgeEstimate",
+    "estimate_edge",
+]
 
-#: SPEC §2.5 ``min_edge_bps_{regime}`` (before the 0.5 "debug" factor).
+#: SPEC §2.5 ``min_edge_bps_{regime}``; threshold = this x ``edge_threshold_scale`` (original 0.5).
 MIN_EDGE_BPS: dict[str, float] = {"IMPULSE": 8.0, "RANGE": 3.0, "NORMAL": 5.0}
 #: Regime -> fill-probability sensitivity ``c`` and edge factor (SPEC §2.5).
 _FILL_C: dict[str, float] = {"RANGE": 0.4, "IMPULSE": 1.2}
@@ -270,7 +276,7 @@ def estimate_edge(signal: Signal, st: SymbolState, regime: str,
     distance entry -> ``take_profit`` (0 without a target).
     """
     reg = (regime or "NORMAL").upper()
-    thr = MIN_EDGE_BPS.get(reg, MIN_EDGE_BPS["NORMAL"]) * 0.5 * threshold_scale
+    thr = MIN_EDGE_BPS.get(reg, MIN_EDGE_BPS["NORMAL"]) * threshold_scale
     spread = st.spread_bps()
     if spread is None:
         return EdgeEstimate(-1000.0, thr, 0.0, 0.0, 0.0, 0.0)

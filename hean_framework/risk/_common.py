@@ -53,11 +53,12 @@ def lookup(table: dict[str, Any], sid: str, plugins: dict[str, str], default: An
     return default
 
 
-def journal_event(ctx: RunContext, kind: str, payload: dict[str, Any]) -> None:
-    """Journal a rare event when journaling is on (never raises for a missing journal)."""
+def journal_event(ctx: RunContext, kind: str, payload: dict[str, Any],
+                  ts: int | None = None) -> None:
+    """Journal a rare event at ``ts`` (default ``ctx.now``) when journaling is on."""
     j = ctx.journal
     if j is not None:
-        j.event(ctx.now, kind, payload)
+        j.event(ctx.now if ts is None else ts, kind, payload)
 
 
 def clamp(x: float, lo: float, hi: float) -> float:

@@ -19,6 +19,7 @@ Per symbol, on every price update (bar close or trade):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from typing import Any
@@ -107,7 +108,7 @@ class MomentumTrader(Strategy):
             return None
         self.counts["evaluations"] += 1
         fast = list(prices)[-cfg.fast:]
-        rets = [math.log(b / a) for a, b in zip(fast, fast[1:])]
+        rets = [math.log(b / a) for a, b in itertools.pairwise(fast)]
         n = len(rets)
         mean = sum(rets) / n
         sigma = math.sqrt(sum((r - mean) ** 2 for r in rets) / n)

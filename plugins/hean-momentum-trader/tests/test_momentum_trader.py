@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
+from hean_momentum_trader import MomentumTraderConfig
 from pydantic import ValidationError
 
 from hean_framework.testing import (
@@ -14,7 +16,6 @@ from hean_framework.testing import (
     make_context,
     sample_bars,
 )
-from hean_momentum_trader import MomentumTraderConfig
 
 
 class TestContract(StrategyContract):
@@ -57,7 +58,7 @@ def test_signals_follow_fast_z_and_slow_trend() -> None:
 def test_cooldown_and_daily_cap_respected() -> None:
     _, sigs = _run({"cooldown_s": 3600, "max_signals_per_day": 2})
     ts = [s.ts for _, s in sigs]
-    assert all(b - a >= 3_600_000 for a, b in zip(ts, ts[1:]))
+    assert all(b - a >= 3_600_000 for a, b in itertools.pairwise(ts))
     for i, t in enumerate(ts):
         assert sum(1 for u in ts[: i + 1] if u > t - 86_400_000) <= 2
 

@@ -1,0 +1,308 @@
+"""Trade gate ``trade_gate`` (SPEC §6.3 [PROPOSED]): edge must pay for the cost.
+
+After sizing, for every entry order::
+
+    edge      = signal.edge_bps, else the SPEC §2.5 estimator (``edge_source``)
+    cost      = CostEngine estimate (maker or taker round trip, bps)
+    required  = cost x cost_edge_multiplier (4)            maker
+              = cost x taker_edge_multiplier (8)           taker, when allowed as "strong"
+    multiplier boost from fill quality (optional) is added to both multipliers
+
+Rules (all failing codes are collected; the verdict carries the first, the decision's
+``details["gate_reason_codes"]`` all of them):
+
+* notional < ``min_notional_usd`` -> ``MIN_NOTIONAL_LIMIT``;
+* a taker request (market order, not ``prefer_maker``): accepted as taker only when
+  ``allow_taker_if_edge_strong`` and edge >= taker cost x ``taker_edge_multiplier``;
+  otherwise, with ``maker_only_default``, ``MAKER_ONLY_ENFORCED`` (or, with
+  ``convert_taker_to_maker``, the order is evaluated and sent as a maker order);
+  without ``maker_only_default`` it is gated as a taker at ``cost_edge_multiplier``;
+* edge < required -> ``EDGE_TOO_LOW_FOR_COST``.
+
+Every decision that reaches the gate gets the ORDER_DECISION fields: ``expected_edge_bps``,
+``cost_bps``, ``cost_breakdown``, ``required_edge_bps``, ``required_multiplier``,
+``edge_cost_ratio``, ``maker_or_taker`` and ``regime``.
+
+The gate also observes every decision and fill of the run: it keeps the small-capital summary
+(``report.json["small_capital_mode"]``, also printed by ``hean why``) and the fill-quality
+tracker whose realized slippage feeds the cost model.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ..components import ComponentConfig, Gate, Verdict, block
+from ..models import BLOCK, CREATE, SKIP, Fill, OrderDecision, Signal
+from .costs import CostConfig, CostEngine, CostEstimate, estimate_edge
+from .fill_quality import FillQualityConfig, FillQualityTracker
+
+__all__ = ["GateResult", "TradeGate", "TradeGateConfig", "evaluate", "summarize_decisions"]
+
+
+class TradeGateConfig(ComponentConfig):
+    """``gates.trade_gate``: the small-capital cost gate (SPEC §6.3 defaults)."""
+
+    cost_edge_multiplier: float = Field(4.0, gt=0, description="required edge = cost x this "
+                                        "(maker)")
+    taker_edge_multiplier: float = Field(8.0, gt=0, description="required edge for a taker "
+                                         "order when allow_taker_if_edge_strong")
+    allow_taker_if_edge_strong: bool = Field(False)
+    maker_only_default: bool = Field(True, description="taker requests are refused unless "
+                                     "their edge is strong")
+    convert_taker_to_maker: bool = Field(False, description="with maker_only_default: "
+                                         "evaluate a taker request as maker and send it as "
+                                         "a post-only order instead of blocking it")
+    min_notional_usd: float = Field(10.0, ge=0, description="orders below this notional are "
+                                    "blocked (MIN_NOTIONAL_LIMIT)")
+    edge_source: Literal["signal_or_estimator", "signal", "estimator"] = Field(
+        "signal_or_estimator", description="where the expected edge comes from")
+    edge_threshold_scale: float = Field(1.0, gt=0, description="SPEC 2.5 threshold factor "
+                                        "(the original used 0.5)")
+    mode: Literal["cost", "legacy"] = Field("cost", description="'legacy' = small capital "
+                                            "mode off: the SPEC 2.5 estimator only "
+                                            "(SKIP LEGACY_EDGE_FILTER)")
+    cost: CostConfig = Field(default_factory=CostConfig)
+    fill_quality: FillQualityConfig = Field(default_factory=FillQualityConfig)
+    report_section: bool = Field(True, description="add report.json['small_capital_mode']")
+
+
+class GateResult:
+    """The numbers and codes of one evaluation (what goes on the decision)."""
+
+    __slots__ = ("codes", "cost", "edge", "maker_or_taker", "multiplier", "ratio", "required")
+
+    def __init__(self, edge: float, cost: CostEstimate, multiplier: float,
+                 maker_or_taker: str, codes: list[str]) -> None:
+        self.edge = edge
+        self.cost = cost
+        self.multiplier = multiplier
+        self.required = cost.total_bps * multiplier
+        self.ratio = edge / cost.total_bps if cost.total_bps > 0 else float("inf")
+        self.maker_or_taker = maker_or_taker
+        self.codes = codes
+
+    def apply(self, d: OrderDecision) -> None:
+        """Write the ORDER_DECISION fields onto ``d``."""
+        d.expected_edge_bps = round(self.edge, 4)
+        d.cost_bps = round(self.cost.total_bps, 4)
+        d.cost_breakdown = self.cost.breakdown()
+        d.required_edge_bps = round(self.required, 4)
+        d.required_multiplier = self.multiplier
+        d.edge_cost_ratio = round(self.ratio, 4) if self.ratio != float("inf") else None
+        d.maker_or_taker = self.maker_or_taker
+
+
+def evaluate(cfg: TradeGateConfig, edge: float, maker_cost: CostEstimate,
+             taker_cost: CostEstimate | None, wants_taker: bool, notional: float,
+             boost: float = 0.0) -> GateResult:
+    """The gate's rules on plain numbers (see the module docstring)."""
+    codes: list[str] = []
+    if notional < cfg.min_notional_usd:
+        codes.append("MIN_NOTIONAL_LIMIT")
+    m_mult = cfg.cost_edge_multiplier + boost
+    t_mult = cfg.taker_edge_multiplier + boost
+    if wants_taker and taker_cost is not None:
+        if cfg.allow_taker_if_edge_strong and edge >= taker_cost.total_bps * t_mult:
+            return GateResult(edge, taker_cost, t_mult, "taker", codes)
+        if cfg.maker_only_default:
+            if not cfg.convert_taker_to_maker:
+                res = GateResult(edge, taker_cost,
+                                 t_mult if cfg.allow_taker_if_edge_strong else m_mult,
+                                 "taker", codes)
+                codes.append("MAKER_ONLY_ENFORCED")
+                if edge < res.required:
+                    codes.append("EDGE_TOO_LOW_FOR_COST")
+                return res
+        else:
+            res = GateResult(edge, taker_cost, m_mult, "taker", codes)
+            if edge < res.required:
+                codes.append("EDGE_TOO_LOW_FOR_COST")
+            return res
+    res = GateResult(edge, maker_cost, m_mult, "maker", codes)
+    if edge < res.required:
+        codes.append("EDGE_TOO_LOW_FOR_COST")
+    return res
+
+
+class TradeGate(Gate):
+    """Blocks orders whose expected edge does not cover ``multiplier`` x their cost."""
+
+    config_model = TradeGateConfig
+    config: TradeGateConfig
+
+    def on_start(self) -> None:
+        cfg = self.config
+        self.fill_quality = FillQualityTracker(cfg.fill_quality)
+        self.costs = CostEngine(cfg.cost, history=self.fill_quality.history)
+        self.summary = DecisionSummary()
+        self.counts: Counter[str] = Counter()
+        if cfg.report_section:
+            self.ctx.add_section("small_capital_mode", self.small_capital_mode)
+
+    # ------------------------------------------------------------------ voting
+
+    def _edge(self, signal: Signal, regime: str) -> tuple[float | None, str]:
+        src = self.config.edge_source
+        if signal.edge_bps is not None and src != "estimator":
+            return float(signal.edge_bps), "signal"
+        if src == "signal":
+            return None, "none"
+        st = self.ctx.market[signal.symbol]
+        est = estimate_edge(signal, st, regime, self.config.edge_threshold_scale)
+        return est.edge_bps, "estimator"
+
+    def vote(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        cfg = self.config
+        ctx = self.ctx
+        regime = decision.regime or str(ctx.state.get(signal.symbol, "regime") or "NORMAL")
+        decision.regime = regime
+        st = ctx.market[signal.symbol]
+        if cfg.mode == "legacy":
+            est = estimate_edge(signal, st, regime, cfg.edge_threshold_scale)
+            decision.expected_edge_bps = round(est.edge_bps, 4)
+            decision.details["edge_threshold_bps"] = est.threshold_bps
+            if not est.passes:
+                self.counts["LEGACY_EDGE_FILTER"] += 1
+                return Verdict(SKIP, "LEGACY_EDGE_FILTER",
+                               f"edge {est.edge_bps:.2f} bps < threshold "
+                               f"{est.threshold_bps:.2f}", {})
+            return None
+        edge, source = self._edge(signal, regime)
+        decision.details["edge_source"] = source
+        if edge is None:
+            self.counts["NO_EDGE"] += 1
+            return block("EDGE_TOO_LOW_FOR_COST", "the signal gives no edge_bps "
+                         "(gates.trade_gate.edge_source: signal)")
+        inst = ctx.instruments.get(signal.symbol) if signal.symbol in ctx.instruments else None
+        qty = decision.qty + decision.close_qty
+        wants_taker = signal.order_type == "market" and not signal.prefer_maker
+        maker_cost = self.costs.estimate_for(signal, st, inst, True, qty, ctx.now)
+        taker_cost = self.costs.estimate_for(signal, st, inst, False, qty, ctx.now) \
+            if wants_taker else None
+        res = evaluate(cfg, edge, maker_cost, taker_cost, wants_taker, decision.notional,
+                       self.fill_quality.boost)
+        res.apply(decision)
+        if res.maker_or_taker == "maker" and wants_taker and not res.codes:
+            signal.prefer_maker = True  # converted: executors send it post-only
+            decision.details["converted_to_maker"] = True
+        if not res.codes:
+            self.counts[CREATE] += 1
+            self.fill_quality.expect(signal.signal_id, res.cost.total_bps / 2.0)
+            return None
+        for c in res.codes:
+            self.counts[c] += 1
+        decision.details["gate_reason_codes"] = list(res.codes)
+        first = res.codes[0]
+        msg = {
+            "MIN_NOTIONAL_LIMIT": f"notional {decision.notional:.2f} < min_notional_usd "
+                                  f"{cfg.min_notional_usd:g}",
+            "MAKER_ONLY_ENFORCED": "taker order refused: maker_only_default and the edge is "
+                                   "not strong enough for a taker",
+            "EDGE_TOO_LOW_FOR_COST": f"edge {res.edge:.2f} bps < required "
+                                     f"{res.required:.2f} ({res.cost.total_bps:.2f} x "
+                                     f"{res.multiplier:g})",
+        }[first]
+        return block(first, msg, min_notional_usd=cfg.min_notional_usd)
+
+    # ------------------------------------------------------------------ observing
+
+    def on_decision(self, decision: OrderDecision) -> None:
+        self.summary.add(decision)
+
+    def on_fill(self, fill: Fill) -> None:
+        self.fill_quality.on_fill(fill)
+
+    # ------------------------------------------------------------------ reporting
+
+    def _maker_fill_rate(self) -> float | None:
+        engine = self.ctx.engine
+        comps = getattr(engine, "components", None) or {}
+        for ex in comps.get("executor", []):
+            fn = getattr(ex, "maker_fill_rate", None)
+            if fn is not None:
+                rate = fn()
+                if rate is not None:
+                    return float(rate)
+        return None
+
+    def small_capital_mode(self) -> dict[str, Any]:
+        """The seed's ``small_capital_mode`` block for this run."""
+        cfg = self.config
+        out = self.summary.block(enabled=True)
+        out["maker_fill_rate"] = self._maker_fill_rate()
+        out["min_notional_usd"] = cfg.min_notional_usd
+        out["maker_only_default"] = cfg.maker_only_default
+        out["cost_edge_multiplier"] = cfg.cost_edge_multiplier
+        out["taker_edge_multiplier"] = cfg.taker_edge_multiplier
+        out["allow_taker_if_edge_strong"] = cfg.allow_taker_if_edge_strong
+        out["cost_formula"] = cfg.cost.formula
+        out["fill_quality"] = self.fill_quality.stats()
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {"votes": dict(self.counts), "multiplier_boost": self.fill_quality.boost}
+
+
+class DecisionSummary:
+    """Running averages and counts over decisions (entries only; exits are not gated)."""
+
+    __slots__ = ("block_reasons", "cost_n", "cost_sum", "counts", "edge_n", "edge_sum")
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.block_reasons: Counter[str] = Counter()
+        self.cost_sum = 0.0
+        self.cost_n = 0
+        self.edge_sum = 0.0
+        self.edge_n = 0
+
+    def add(self, d: OrderDecision | Mapping[str, Any]) -> None:
+        """Count one decision (an OrderDecision or a journal row)."""
+        get = d.get if isinstance(d, Mapping) else (lambda k, _d=d: getattr(_d, k))
+        if get("stage") == "exit":
+            return
+        kind = get("decision")
+        self.counts[kind] += 1
+        cost = get("cost_bps")
+        if cost is not None:
+            self.cost_sum += float(cost)
+            self.cost_n += 1
+        edge = get("expected_edge_bps")
+        if edge is not None:
+            self.edge_sum += float(edge)
+            self.edge_n += 1
+        if kind != CREATE:
+            for code in get("reason_codes") or ():
+                self.block_reasons[code] += 1
+
+    def block(self, enabled: bool) -> dict[str, Any]:
+        """The seed's block (without the config-derived keys)."""
+        avg_cost = self.cost_sum / self.cost_n if self.cost_n else None
+        avg_edge = self.edge_sum / self.edge_n if self.edge_n else None
+        ratio = avg_edge / avg_cost if avg_cost and avg_edge is not None else None
+        c = self.counts
+        return {
+            "enabled": enabled,
+            "avg_cost_bps": None if avg_cost is None else round(avg_cost, 4),
+            "avg_edge_bps": None if avg_edge is None else round(avg_edge, 4),
+            "edge_cost_ratio": None if ratio is None else round(ratio, 4),
+            "top_block_reasons": [{"reason": k, "count": v}
+                                  for k, v in self.block_reasons.most_common(5)],
+            "maker_fill_rate": None,
+            "decision_counts": {"create": c[CREATE], "skip": c[SKIP], "block": c[BLOCK],
+                                "total": c[CREATE] + c[SKIP] + c[BLOCK]},
+        }
+
+
+def summarize_decisions(decisions: Iterable[OrderDecision | Mapping[str, Any]],
+                        enabled: bool = False) -> dict[str, Any]:
+    """The ``small_capital_mode`` block computed from decisions (e.g. a journal)."""
+    s = DecisionSummary()
+    for d in decisions:
+        s.add(d)
+    return s.block(enabled)

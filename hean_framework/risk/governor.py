@@ -1,0 +1,301 @@
+"""``gates.governor``: the risk governor and drawdown killswitch (SPEC §5.8, §5.11 [PROPOSED]).
+
+Drawdown ``dd`` = ``(peak − E)/peak`` when equity ``E`` ≥ initial, else ``max(dd_peak,
+dd_init)``.  States escalate monotonically::
+
+    NORMAL --dd ≥ 10 %--> SOFT_BRAKE --dd ≥ 15 %--> QUARANTINE --dd ≥ 20 %--> HARD_STOP
+
+and de-escalate only by rule, never on a bounce:
+
+* dd < ``recover_pct`` (5 %) continuously for ``recover_minutes`` (30 min), and 30 min after
+  the last escalation → NORMAL;
+* one step down when dd stayed below the *lower* state's entry threshold minus
+  ``step_down_margin_pct`` (2 pp) for 30 min (HARD_STOP → QUARANTINE needs dd < 13 %,
+  QUARANTINE → SOFT_BRAKE dd < 8 %; SOFT_BRAKE → NORMAL only by the 5 % rule).
+
+Killswitch: equity ≤ initial × (1 − 30 %) → HARD_STOP and trading stopped until
+:meth:`RiskGovernor.reset` or the next UTC day (the governor state then still follows the
+rules above).  Published: ``ctx.state["*"]["risk_state"]`` and ``["risk_size_multiplier"]``
+(base × drawdown factor, SPEC §5.8).  Votes: killswitch / HARD_STOP → SKIP
+``TRADING_DISABLED``; a quarantined symbol → SKIP ``SYMBOL_BLOCKED`` (symbols are quarantined
+explicitly with :meth:`quarantine` or when a symbol lost more than ``symbol_loss_pct`` of
+equity within 24 h).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from ..components import ComponentConfig, Gate, Verdict, skip
+from ..models import ClosedTrade, OrderDecision, Signal
+from ._common import DAY_MS, HOUR_MS, MINUTE_MS, clamp, journal_event
+
+STATES = ("NORMAL", "SOFT_BRAKE", "QUARANTINE", "HARD_STOP")
+NORMAL, SOFT_BRAKE, QUARANTINE, HARD_STOP = range(4)
+
+
+class GovernorConfig(ComponentConfig):
+    """``gates.governor``: the drawdown ladder, one parameter per rung (fractions)."""
+
+    soft_brake_pct: float = Field(0.10, gt=0, lt=1, description="dd entering SOFT_BRAKE")
+    quarantine_pct: float = Field(0.15, gt=0, lt=1, description="dd entering QUARANTINE")
+    hard_stop_pct: float = Field(0.20, gt=0, lt=1, description="dd entering HARD_STOP")
+    recover_pct: float = Field(0.05, ge=0, lt=1, description="dd below which the state "
+                               "returns to NORMAL after recover_minutes")
+    recover_minutes: float = Field(30.0, ge=0, description="minutes a recovery condition "
+                                   "must hold (and since the last escalation)")
+    step_down_margin_pct: float = Field(0.02, ge=0, lt=1, description="one step down needs "
+                                        "dd below the lower state's threshold minus this")
+    killswitch_pct: float = Field(0.30, gt=0, lt=1, description="loss from initial capital "
+                                  "that stops trading until reset or the next UTC day")
+    base_multipliers: dict[str, float] = Field(
+        default_factory=lambda: {"NORMAL": 1.0, "SOFT_BRAKE": 0.5, "QUARANTINE": 0.75,
+                                 "HARD_STOP": 0.0},
+        description="base size multiplier per state (SPEC §5.8)")
+    drawdown_factors: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(0.15, 0.3), (0.10, 0.5), (0.05, 0.7)],
+        description="(dd above, factor) pairs, first match wins")
+    symbol_loss_pct: float = Field(0.03, gt=0, lt=1, description="a symbol's net loss within "
+                                   "24 h, as a share of equity, that quarantines it")
+    symbol_quarantine_hours: float = Field(6.0, ge=0, description="quarantine duration")
+    history: int = Field(200, ge=1, description="state changes kept for the report")
+
+    @model_validator(mode="after")
+    def _check(self) -> GovernorConfig:
+        if not (self.soft_brake_pct < self.quarantine_pct < self.hard_stop_pct):
+            raise ValueError("thresholds must increase: soft_brake_pct < quarantine_pct < "
+                             "hard_stop_pct")
+        if self.recover_pct >= self.soft_brake_pct:
+            raise ValueError("recover_pct must be below soft_brake_pct")
+        missing = [s for s in STATES if s not in self.base_multipliers]
+        if missing:
+            raise ValueError(f"base_multipliers lacks {missing}")
+        return self
+
+
+class RiskGovernor(Gate):
+    """Drawdown state machine, killswitch and symbol quarantine."""
+
+    config: GovernorConfig
+
+    def on_start(self) -> None:
+        cfg = self.config
+        pf = self.ctx.portfolio
+        self.initial = float(pf.initial_cash) if pf is not None else 0.0
+        self.peak = self.initial
+        self.equity = self.initial
+        self.drawdown = 0.0
+        self.max_drawdown = 0.0
+        self.level = NORMAL
+        self.last_escalation: int | None = None
+        self._recover_since: int | None = None
+        self._step_since: int | None = None
+        self.killswitch = False
+        self.killswitch_day: int | None = None
+        self.killswitch_count = 0
+        self.quarantined: dict[str, int] = {}  # symbol -> until ts
+        self._symbol_losses: dict[str, deque[tuple[int, float]]] = {}
+        self.transitions: list[dict[str, Any]] = []
+        self.votes = {"TRADING_DISABLED": 0, "SYMBOL_BLOCKED": 0}
+        self._thresholds = (0.0, cfg.soft_brake_pct, cfg.quarantine_pct, cfg.hard_stop_pct)
+        self._publish()
+        self.ctx.add_section("risk", self.report)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        """The current state name."""
+        return STATES[self.level]
+
+    def multiplier(self) -> float:
+        """Base multiplier of the state × drawdown factor, clamped to [0, 1.5]."""
+        cfg = self.config
+        if self.killswitch:
+            return 0.0
+        m = float(cfg.base_multipliers[self.state])
+        for above, factor in cfg.drawdown_factors:
+            if self.drawdown > above:
+                m *= factor
+                break
+        return clamp(m, 0.0, 1.5)
+
+    def _publish(self) -> None:
+        st = self.ctx.state
+        st.set("*", "risk_state", "KILLSWITCH" if self.killswitch else self.state)
+        st.set("*", "risk_size_multiplier", self.multiplier())
+        st.set("*", "drawdown", self.drawdown)
+
+    def update(self, ts: int, equity: float) -> None:
+        """Feed one equity observation (data time): drawdown, escalation, recovery."""
+        cfg = self.config
+        self.equity = equity
+        if equity > self.peak:
+            self.peak = equity
+        dd_peak = (self.peak - equity) / self.peak if self.peak > 0.0 else 0.0
+        if equity >= self.initial or self.initial <= 0.0:
+            dd = dd_peak
+        else:
+            dd = max(dd_peak, (self.initial - equity) / self.initial)
+        self.drawdown = max(0.0, dd)
+        self.max_drawdown = max(self.max_drawdown, self.drawdown)
+        day = ts // DAY_MS
+        if self.killswitch and self.killswitch_day is not None and day > self.killswitch_day:
+            self.killswitch = False
+            self._change(self.level, ts, "killswitch reset: new UTC day", reset_type="new_day")
+        if not self.killswitch and self.initial > 0.0 and \
+                equity <= self.initial * (1.0 - cfg.killswitch_pct):
+            self.killswitch = True
+            self.killswitch_day = day
+            self.killswitch_count += 1
+            self._change(HARD_STOP, ts, f"killswitch: equity {equity:.2f} <= "
+                         f"{self.initial * (1.0 - cfg.killswitch_pct):.2f} "
+                         f"({cfg.killswitch_pct:.0%} below initial)",
+                         threshold=cfg.killswitch_pct, trigger_type="KILLSWITCH")
+        # escalation (monotonic, may jump several levels)
+        target = NORMAL
+        for lvl in (HARD_STOP, QUARANTINE, SOFT_BRAKE):
+            if self.drawdown >= self._thresholds[lvl]:
+                target = lvl
+                break
+        if target > self.level:
+            self._change(target, ts, f"drawdown {self.drawdown:.2%} >= "
+                         f"{self._thresholds[target]:.0%}", threshold=self._thresholds[target])
+        elif self.level > NORMAL:
+            self._deescalate(ts)
+        self._publish()
+
+    def _deescalate(self, ts: int) -> None:
+        cfg = self.config
+        hold = cfg.recover_minutes * MINUTE_MS
+        since_esc_ok = self.last_escalation is None or ts - self.last_escalation >= hold
+        if self.drawdown < cfg.recover_pct:
+            if self._recover_since is None:
+                self._recover_since = ts
+            if ts - self._recover_since >= hold and since_esc_ok:
+                self._change(NORMAL, ts, f"drawdown {self.drawdown:.2%} < "
+                             f"{cfg.recover_pct:.0%} for {cfg.recover_minutes:g} min",
+                             threshold=cfg.recover_pct)
+                return
+        else:
+            self._recover_since = None
+        lower = self.level - 1
+        if lower <= NORMAL:
+            self._step_since = None
+            return
+        limit = self._thresholds[lower] - cfg.step_down_margin_pct
+        if self.drawdown < limit:
+            if self._step_since is None:
+                self._step_since = ts
+            if ts - self._step_since >= hold and since_esc_ok:
+                self._change(lower, ts, f"drawdown {self.drawdown:.2%} < {limit:.0%} for "
+                             f"{cfg.recover_minutes:g} min", threshold=limit)
+        else:
+            self._step_since = None
+
+    def _change(self, level: int, ts: int, reason: str, **extra: Any) -> None:
+        prev = self.level
+        if level > prev:
+            self.last_escalation = ts
+        self.level = level
+        self._recover_since = None
+        self._step_since = None
+        rec = {"state": STATES[level], "previous_state": STATES[prev], "reason": reason,
+               "drawdown": round(self.drawdown, 6), "equity": round(self.equity, 8),
+               "peak": round(self.peak, 8), "killswitch": self.killswitch,
+               "size_multiplier": round(self.multiplier(), 6), **extra}
+        self.transitions.append({"ts": ts, **rec})
+        if len(self.transitions) > self.config.history:
+            del self.transitions[0]
+        journal_event(self.ctx, "risk_state", rec, ts)
+        self.ctx.log.info("risk state %s -> %s: %s", STATES[prev], STATES[level], reason)
+        self._publish()
+
+    def reset(self, ts: int | None = None, reset_peak: bool = True) -> None:
+        """Manual reset: clear the killswitch, return to NORMAL, optionally restart the peak."""
+        ts = self.ctx.now if ts is None else ts
+        self.killswitch = False
+        if reset_peak:
+            self.peak = self.equity
+            self.drawdown = 0.0
+        self._change(NORMAL, ts, "manual reset", reset_type="manual")
+
+    def quarantine(self, symbol: str, until: int, reason: str = "manual") -> None:
+        """Block new entries in ``symbol`` until ``until`` (ms)."""
+        self.quarantined[symbol] = max(until, self.quarantined.get(symbol, 0))
+        journal_event(self.ctx, "symbol_quarantine", {"symbol": symbol, "until": until,
+                                                     "reason": reason})
+
+    # ------------------------------------------------------------------ observers
+
+    def on_equity(self, ts: int, equity: float) -> None:
+        """Equity sample from the engine."""
+        self.update(ts, equity)
+
+    def on_position_closed(self, trade: ClosedTrade) -> None:
+        """Per-symbol 24 h loss tracking (quarantine trigger)."""
+        cfg = self.config
+        q = self._symbol_losses.setdefault(trade.symbol, deque())
+        ts = trade.closed_ts
+        q.append((ts, trade.net_pnl))
+        while q and q[0][0] <= ts - DAY_MS:
+            q.popleft()
+        net = sum(p for _, p in q)
+        eq = self.ctx.portfolio.equity()
+        if eq > 0.0 and net < 0.0 and -net > cfg.symbol_loss_pct * eq:
+            self.quarantine(trade.symbol, ts + int(cfg.symbol_quarantine_hours * HOUR_MS),
+                            f"lost {-net:.2f} in 24 h > {cfg.symbol_loss_pct:.0%} of equity")
+            q.clear()
+
+    # ------------------------------------------------------------------ vote
+
+    def vote(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
+        """SKIP TRADING_DISABLED in HARD_STOP/killswitch, SYMBOL_BLOCKED when quarantined."""
+        ctx = self.ctx
+        self.update(ctx.now, ctx.portfolio.equity())
+        cfg = self.config
+        if self.killswitch or self.level == HARD_STOP:
+            self.votes["TRADING_DISABLED"] += 1
+            why = "killswitch" if self.killswitch else "HARD_STOP"
+            rule = ("manual reset or next UTC day" if self.killswitch else
+                    f"dd < {self._thresholds[QUARANTINE] - cfg.step_down_margin_pct:.0%} "
+                    f"for {cfg.recover_minutes:g} min")
+            return skip("TRADING_DISABLED", f"risk governor {why}: drawdown "
+                        f"{self.drawdown:.2%} (hard stop {cfg.hard_stop_pct:.0%}, killswitch "
+                        f"{cfg.killswitch_pct:.0%}); resumes after {rule}",
+                        risk_state=self.state, killswitch=self.killswitch,
+                        drawdown=round(self.drawdown, 6),
+                        thresholds={"soft_brake": cfg.soft_brake_pct,
+                                    "quarantine": cfg.quarantine_pct,
+                                    "hard_stop": cfg.hard_stop_pct,
+                                    "killswitch": cfg.killswitch_pct})
+        until = self.quarantined.get(signal.symbol)
+        if until is not None:
+            if ctx.now < until:
+                self.votes["SYMBOL_BLOCKED"] += 1
+                return skip("SYMBOL_BLOCKED", f"{signal.symbol} quarantined until "
+                            f"{until} ms", risk_state=self.state, quarantined_until=until)
+            del self.quarantined[signal.symbol]
+        return None
+
+    # ------------------------------------------------------------------ reporting
+
+    def report(self) -> dict[str, Any]:
+        """The ``risk`` block of report.json."""
+        cfg = self.config
+        return {"state": self.state, "killswitch": self.killswitch,
+                "drawdown": round(self.drawdown, 6), "max_drawdown": round(self.max_drawdown, 6),
+                "peak": round(self.peak, 8), "size_multiplier": round(self.multiplier(), 6),
+                "thresholds": {"soft_brake": cfg.soft_brake_pct,
+                               "quarantine": cfg.quarantine_pct,
+                               "hard_stop": cfg.hard_stop_pct,
+                               "recover": cfg.recover_pct, "killswitch": cfg.killswitch_pct},
+                "killswitch_triggers": self.killswitch_count,
+                "quarantined": dict(self.quarantined), "votes": dict(self.votes),
+                "transitions": list(self.transitions)}
+
+    def stats(self) -> dict[str, Any]:
+        return dict(getattr(self, "votes", {}))

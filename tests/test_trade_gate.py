@@ -83,7 +83,7 @@ def test_seed_order_decision_created() -> None:
 
 def test_min_notional() -> None:
     ctx = _ctx(2.0)
-    v, d = _decide(_gate(ctx, **ORIGINAL), ctx, 500.0, notional=5.0)
+    v, _d = _decide(_gate(ctx, **ORIGINAL), ctx, 500.0, notional=5.0)
     assert v is not None and v.code == "MIN_NOTIONAL_LIMIT"
 
 

@@ -27,6 +27,7 @@ SKIP ``STRATEGY_NOT_VIABLE`` for the non-viable pairs of a run.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections import deque
 from pathlib import Path
@@ -99,7 +100,7 @@ def atr_pct(bars: list[tuple[float, float, float]]) -> float:
     closes = [c for _, _, c in bars if c > 0]
     if len(closes) < 3:
         return 0.0
-    rets = [math.log(b / a) for a, b in zip(closes, closes[1:])]
+    rets = [math.log(b / a) for a, b in itertools.pairwise(closes)]
     mean = sum(rets) / len(rets)
     sigma = math.sqrt(sum((r - mean) ** 2 for r in rets) / len(rets))
     return sigma * math.sqrt(20.0)

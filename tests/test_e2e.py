@@ -1,0 +1,200 @@
+"""End to end through the CLI and the engine, on real bundled data."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from hean_framework.cli import make_cli
+from hean_framework.config import load_setup
+from hean_framework.engine import Engine
+from hean_framework.journal import Journal
+from hean_framework.testing import isolated_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+EMA_DIR = EXAMPLES / "plugins" / "hean-ema-cross"
+BTC_5M = EXAMPLES / "data" / "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
+
+
+def _ema_plugins():
+    if str(EMA_DIR) not in sys.path:
+        sys.path.insert(0, str(EMA_DIR))
+    return isolated_plugins("hean_ema_cross")
+
+
+def _ema_config(path: Path, qty: float = 0.01) -> dict:
+    return {
+        "run": {"name": "ema", "seed": 1},
+        "account": {"capital": 10_000},
+        "venue": {"name": "sim", "exchange": "binance", "taker_fee": 0.00055,
+                  "maker_fee": 0.00055},
+        "data": {"files": [{"kind": "bars", "symbol": "BTC/USDT:USDT", "path": str(path)}]},
+        "strategies": {"ema_cross": {"qty": qty}},
+        "pipeline": {"require_stop_loss": False},
+        "report": {"progress": False, "html": False},
+    }
+
+
+def _run(raw: dict, out: Path):
+    pm = _ema_plugins()
+    setup = load_setup(None, pm.registry, raw=raw)
+    eng = Engine(setup, pm, out_dir=out, progress=False)
+    try:
+        res = eng.run()
+    finally:
+        eng.close()
+    return res
+
+
+def test_backtest_cli_writes_report_and_funnel(tmp_path: Path) -> None:
+    pytest.importorskip("hean_momentum_trader")
+    out = tmp_path / "qs"
+    r = CliRunner().invoke(make_cli(), ["backtest", str(EXAMPLES / "quickstart.yaml"),
+                                        "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "report.json").read_text())
+    for k in ("net_pnl", "fees", "funding", "fills", "trades", "total_return", "sharpe",
+              "sortino", "max_drawdown", "profit_factor", "win_rate", "turnover", "exposure"):
+        assert k in rep["metrics"], k
+    f = rep["funnel"]
+    assert f["signals"] >= f["passed_filters"] >= f["sized"] >= f["passed_gates"] >= 1
+    assert f["fills"] >= 1 and rep["metrics"]["fills"] == f["fills"]
+    assert sum(f["decisions"].values()) == f["signals"]
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html
+    assert (out / "journal.sqlite").is_file()
+
+
+def test_ema_cross_fees_and_pnl_equal_a_hand_computation(tmp_path: Path) -> None:
+    """The engine's fills, fees and PnL equal an independent loop over the same real bars."""
+    res = _run(_ema_config(BTC_5M), tmp_path / "a")
+    closes = []
+    with gzip.open(BTC_5M, "rt") as fh:
+        next(fh)
+        for line in fh:
+            closes.append(float(line.split(",")[4]))
+    af, aslow, fee, qty = 2 / 11, 2 / 31, 0.00055, 0.01
+    fast = slow = closes[0]
+    pos, cash, fills, fees = 0.0, 0.0, 0, 0.0
+    for i, px in enumerate(closes):
+        fast = af * px + (1 - af) * fast
+        slow = aslow * px + (1 - aslow) * slow
+        if i >= 29:
+            if fast > slow and pos == 0.0:
+                pos = qty
+                cash -= px * qty
+                fees += px * qty * fee
+                fills += 1
+            elif not fast > slow and pos != 0.0:
+                cash += px * qty
+                fees += px * qty * fee
+                pos = 0.0
+                fills += 1
+    pnl = cash - fees + pos * closes[-1]
+    assert res.fills == fills
+    assert res.fees == pytest.approx(fees, rel=1e-9)
+    assert res.final_equity - res.initial_capital == pytest.approx(pnl, rel=1e-9, abs=1e-9)
+
+
+def test_same_config_gives_identical_journals(tmp_path: Path) -> None:
+    _run(_ema_config(BTC_5M), tmp_path / "a")
+    _run(_ema_config(BTC_5M), tmp_path / "b")
+    da = Journal.open_readonly(tmp_path / "a" / "journal.sqlite").digest()
+    db = Journal.open_readonly(tmp_path / "b" / "journal.sqlite").digest()
+    assert da == db
+
+
+def test_no_look_ahead(tmp_path: Path) -> None:
+    """Changing the data after time t leaves every decision before t unchanged."""
+    lines = gzip.open(BTC_5M, "rt").read().splitlines()
+    header, rows = lines[0], lines[1:4001]
+    cut = 2500
+    t_cut = int(rows[cut].split(",")[0])
+    altered = rows[:cut] + [",".join([r.split(",")[0]] + [f"{float(x) * 1.07:.2f}"
+                                                           for x in r.split(",")[1:5]]
+                                      + [r.split(",")[5]]) for r in rows[cut:]]
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("\n".join([header, *rows]) + "\n")
+    b.write_text("\n".join([header, *altered]) + "\n")
+    _run(_ema_config(a), tmp_path / "ra")
+    _run(_ema_config(b), tmp_path / "rb")
+
+    def before(run: Path) -> list:
+        ds = Journal.open_readonly(run / "journal.sqlite").decisions()
+        return [(d["ts"], d["side"], d["decision"], d["price"]) for d in ds if d["ts"] < t_cut]
+
+    da, db = before(tmp_path / "ra"), before(tmp_path / "rb")
+    assert len(da) > 10
+    assert da == db
+
+
+def test_config_validate_reports_path_and_allowed_keys(tmp_path: Path) -> None:
+    pytest.importorskip("hean_momentum_trader")
+    cfg = tmp_path / "bad.yaml"
+    text = (EXAMPLES / "quickstart.yaml").read_text().replace("z_entry: 2.0", "z_entri: 2.0")
+    text = text.replace("data/", str(EXAMPLES / "data") + "/")
+    cfg.write_text(text)
+    r = CliRunner().invoke(make_cli(), ["config", "validate", str(cfg)])
+    assert r.exit_code != 0
+    assert "strategies.momentum_trader.z_entri" in r.output
+    assert "allowed keys" in r.output and "z_entry" in r.output
+    assert str(cfg) in r.output
+
+
+def test_unknown_component_lists_installed(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{files: [{{kind: bars, symbol: BTC/USDT:USDT, path: {BTC_5M}}}]}}\n"
+                   "strategies: {no_such_strategy: {}}\n")
+    r = CliRunner().invoke(make_cli(), ["config", "validate", str(cfg)])
+    assert r.exit_code != 0
+    assert "strategies.no_such_strategy" in r.output and "installed:" in r.output
+
+
+def test_plugins_list_json_and_yaml_disable(tmp_path: Path) -> None:
+    r = CliRunner().invoke(make_cli(), ["plugins", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = {p["name"]: p for p in orjson.loads(r.output)}
+    assert rows["builtin.pipeline"]["builtin"] and rows["builtin.pipeline"]["enabled"]
+    assert "sizer" in rows["builtin.pipeline"]["kinds"]
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("plugins: {disabled: [builtin.pipeline]}\n")
+    r = CliRunner().invoke(make_cli(), ["plugins", "list", "--json", "--config", str(cfg)])
+    rows = {p["name"]: p for p in orjson.loads(r.output)}
+    assert rows["builtin.pipeline"]["enabled"] is False
+    assert rows["builtin.pipeline"]["status"] == "disabled"
+    assert rows["builtin.pipeline"]["components"] == []
+
+
+def test_set_override_and_secret_refusal(tmp_path: Path) -> None:
+    pm = _ema_plugins()
+    raw = _ema_config(BTC_5M)
+    setup = load_setup(None, pm.registry, raw=raw, sets=["run.seed=42"])
+    assert setup.config.run.seed == 42
+    raw["venue"]["api_key"] = "abc"
+    with pytest.raises(Exception, match="secrets are not allowed"):
+        load_setup(None, pm.registry, raw=raw)
+
+
+@pytest.mark.parametrize("kind", ["strategy", "filter", "sizer", "gate", "executor"])
+def test_plugins_new_scaffold_passes_its_own_tests(tmp_path: Path, kind: str) -> None:
+    r = CliRunner().invoke(make_cli(), ["plugins", "new", f"my_{kind}", "--kind", kind,
+                                        "--dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    root = tmp_path / f"hean-my-{kind}"
+    assert (root / "pyproject.toml").is_file() and (root / "README.md").is_file()
+    sys.path.insert(0, str(root))
+    try:
+        importlib.invalidate_caches()
+        ret = pytest.main(["-q", "-p", "no:cacheprovider", str(root / "tests")])
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop(f"hean_my_{kind}", None)
+    assert ret == 0

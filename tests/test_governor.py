@@ -1,0 +1,132 @@
+"""The ``governor`` (SPEC §5.8, §5.11 [PROPOSED]): monotonic escalation, de-escalation only by
+rule (never HARD_STOP -> QUARANTINE on a bounce), killswitch, quarantine, journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hean_framework.models import ClosedTrade, OrderDecision, Signal
+from hean_framework.risk.governor import GovernorConfig, RiskGovernor
+from hean_framework.testing import make_context
+
+T0 = 1_741_305_600_000  # 2025-03-07 00:00 UTC
+MIN = 60_000
+BTC = "BTC/USDT:USDT"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[int, str, dict[str, Any]]] = []
+
+    def event(self, ts: int, kind: str, payload: dict[str, Any]) -> None:
+        self.events.append((ts, kind, payload))
+
+
+def _gov(**cfg: Any) -> RiskGovernor:
+    ctx = make_context(capital=1000.0, price=80_000.0, now=T0)
+    ctx.journal = Recorder()  # type: ignore[assignment]
+    g = RiskGovernor(GovernorConfig(**cfg), ctx, name="governor")
+    g.on_start()
+    return g
+
+
+def _vote(g: RiskGovernor, equity: float, ts: int) -> Any:
+    g.ctx.now = ts
+    g.ctx.portfolio.cash = equity
+    sig = Signal("s", BTC, "buy", ts, 80_000.0, stop_loss=79_000.0)
+    return g.vote(sig, OrderDecision(1, 1, "s", BTC, "buy", ts, price=80_000.0))
+
+
+def test_ladder_and_multipliers() -> None:
+    g = _gov()
+    g.on_equity(T0, 1000.0)
+    assert g.state == "NORMAL" and g.ctx.state.get("*", "risk_size_multiplier") == 1.0
+    g.on_equity(T0 + MIN, 930.0)  # 7 %: still NORMAL, drawdown factor 0.7
+    assert g.state == "NORMAL"
+    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.7)
+    g.on_equity(T0 + 2 * MIN, 890.0)  # 11 %
+    assert g.state == "SOFT_BRAKE"
+    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.25)
+    assert g.ctx.state.get("*", "risk_state") == "SOFT_BRAKE"
+    g.on_equity(T0 + 3 * MIN, 840.0)  # 16 %
+    assert g.state == "QUARANTINE"
+    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.75 * 0.3)
+
+
+def test_22_percent_hard_stop_bounce_to_17_stays_hard_stop() -> None:
+    g = _gov()
+    g.on_equity(T0, 780.0)  # 22 % -> straight to HARD_STOP
+    assert g.state == "HARD_STOP"
+    v = _vote(g, 780.0, T0 + MIN)
+    assert v.decision == "SKIP" and v.code == "TRADING_DISABLED"
+    assert v.details["drawdown"] == pytest.approx(0.22)
+    assert v.details["thresholds"]["hard_stop"] == 0.2
+    for k in range(1, 200):  # 17 % for more than 3 hours
+        g.on_equity(T0 + k * MIN, 830.0)
+    assert g.state == "HARD_STOP"
+    assert g.ctx.state.get("*", "risk_size_multiplier") == 0.0
+    # 12 % (< 15 % − 2 pp) for 30 min -> one step down to QUARANTINE, not further
+    t = T0 + 300 * MIN
+    g.on_equity(t, 880.0)
+    g.on_equity(t + 29 * MIN, 880.0)
+    assert g.state == "HARD_STOP"
+    g.on_equity(t + 30 * MIN, 880.0)
+    assert g.state == "QUARANTINE"
+    assert _vote(g, 880.0, t + 31 * MIN) is None  # QUARANTINE trades at reduced size
+    # < 5 % for 30 min -> NORMAL
+    t += 60 * MIN
+    g.on_equity(t, 960.0)
+    g.on_equity(t + 30 * MIN, 960.0)
+    assert g.state == "NORMAL"
+    states = [p["state"] for _, k, p in g.ctx.journal.events if k == "risk_state"]
+    assert states == ["HARD_STOP", "QUARANTINE", "NORMAL"]
+    rep = g.ctx.sections["risk"]()
+    assert [x["state"] for x in rep["transitions"]] == states
+    assert rep["max_drawdown"] == pytest.approx(0.22)
+
+
+def test_recovery_condition_must_hold_continuously() -> None:
+    g = _gov()
+    g.on_equity(T0, 880.0)
+    assert g.state == "SOFT_BRAKE"
+    g.on_equity(T0 + 40 * MIN, 970.0)
+    g.on_equity(T0 + 60 * MIN, 940.0)  # 6 %: condition broken
+    g.on_equity(T0 + 75 * MIN, 970.0)
+    assert g.state == "SOFT_BRAKE"
+    g.on_equity(T0 + 105 * MIN, 970.0)
+    assert g.state == "NORMAL"
+
+
+def test_killswitch_until_next_utc_day_or_manual_reset() -> None:
+    g = _gov()
+    v = _vote(g, 690.0, T0 + 60 * MIN)  # −31 %
+    assert g.killswitch and g.state == "HARD_STOP"
+    assert v.code == "TRADING_DISABLED" and v.details["killswitch"] is True
+    assert g.ctx.state.get("*", "risk_state") == "KILLSWITCH"
+    # next UTC day: the killswitch clears, the governor state still follows its rules
+    v = _vote(g, 750.0, T0 + 86_400_000 + MIN)
+    assert not g.killswitch and g.state == "HARD_STOP"
+    assert v.code == "TRADING_DISABLED"
+    g.reset()
+    assert g.state == "NORMAL" and _vote(g, 750.0, T0 + 86_400_000 + 2 * MIN) is None
+    kinds = [p.get("reset_type") for _, k, p in g.ctx.journal.events if k == "risk_state"]
+    assert "new_day" in kinds and "manual" in kinds
+
+
+def test_symbol_quarantine_after_24h_loss() -> None:
+    g = _gov()
+    g.on_position_closed(ClosedTrade("s", BTC, "long", 0.01, 80_000, 77_000, T0 - MIN, T0,
+                                     -30.0, 0.0, 0.0))
+    assert BTC not in g.quarantined  # 3.0 % of 1000 is not > 3 %
+    g.on_position_closed(ClosedTrade("s", BTC, "long", 0.01, 80_000, 79_000, T0, T0 + MIN,
+                                     -5.0, 0.0, 0.0))
+    v = _vote(g, 1000.0, T0 + 2 * MIN)
+    assert v.code == "SYMBOL_BLOCKED" and v.decision == "SKIP"
+    assert _vote(g, 1000.0, T0 + 7 * 3_600_000) is None
+
+
+def test_config_validates_ladder() -> None:
+    with pytest.raises(ValueError):
+        GovernorConfig(soft_brake_pct=0.2, quarantine_pct=0.15)

@@ -1,0 +1,63 @@
+"""``hean why RUN_DIR``: the small_capital_mode block and the whole funnel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from hean_framework.why import BLOCK_KEYS, why
+
+from .test_gating_e2e import EXAMPLES, run_backtest
+
+FUNNEL_KEYS = ("signals", "passed_filters", "sized", "passed_gates", "orders", "fills",
+               "decisions", "stages", "by_strategy")
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    pytest.importorskip("hean_momentum_trader")
+    base = tmp_path_factory.mktemp("why")
+    run_backtest(EXAMPLES / "small_capital_gating.yaml", base / "on")
+    run_backtest(EXAMPLES / "small_capital_gating_nogating.yaml", base / "off")
+    return {"on": base / "on", "off": base / "off"}
+
+
+def test_why_json_has_every_field(run_dirs: dict[str, Path]) -> None:
+    res = CliRunner().invoke(why, [str(run_dirs["on"]), "--json"])
+    assert res.exit_code == 0, res.output
+    data = orjson.loads(res.output)
+    blk = data["small_capital_mode"]
+    for k in BLOCK_KEYS:
+        assert k in blk
+    assert blk["enabled"] is True
+    assert blk["maker_fill_rate"] is not None
+    assert set(blk["decision_counts"]) == {"create", "skip", "block", "total"}
+    for k in FUNNEL_KEYS:
+        assert k in data["funnel"]
+    report = orjson.loads((run_dirs["on"] / "report.json").read_bytes())
+    assert report["small_capital_mode"]["decision_counts"] == blk["decision_counts"]
+
+
+def test_why_human_output(run_dirs: dict[str, Path]) -> None:
+    res = CliRunner().invoke(why, [str(run_dirs["on"])])
+    assert res.exit_code == 0, res.output
+    for word in (*BLOCK_KEYS, "signals", "passed_filters", "sized", "passed_gates", "orders",
+                 "fills", "stages", "by_strategy", "EDGE_TOO_LOW_FOR_COST", "momentum_trader"):
+        assert word in res.output, word
+
+
+def test_why_without_gate_uses_journal(run_dirs: dict[str, Path]) -> None:
+    res = CliRunner().invoke(why, [str(run_dirs["off"]), "--json"])
+    assert res.exit_code == 0, res.output
+    blk = orjson.loads(res.output)["small_capital_mode"]
+    assert blk["enabled"] is False and blk["source"] == "journal"
+    assert blk["decision_counts"]["total"] > 0
+
+
+def test_why_needs_a_finished_run(tmp_path: Path) -> None:
+    res = CliRunner().invoke(why, [str(tmp_path)])
+    assert res.exit_code != 0
+    assert "report.json" in res.output and "hean backtest" in res.output

@@ -109,6 +109,7 @@ class Engine:
         self._errors: dict[str, int] = {}
         self._disabled: set[str] = set()
         self.dead_letters = 0
+        self.retried_fills = 0
         self.events = 0
         self.start_ts = 0
         self.end_ts = 0
@@ -258,10 +259,57 @@ class Engine:
 
     def _notify(self, method: str, *args: Any) -> None:
         for fn in self.observers[method]:
+            comp = getattr(fn, "__self__", fn)
+            if method == "on_fill":
+                self._guard_fill(comp, fn, args[0])
+                continue
             try:
                 fn(*args)
             except Exception as exc:
-                self._dead_letter(getattr(fn, "__self__", fn), exc, args)
+                self._dead_letter(comp, exc, args)
+
+    # ----------------------------------------------------------------- dead-letter retries
+
+    #: retries of a failed fill handler (SPEC 8.4 [PROPOSED]: that handler only, with backoff)
+    FILL_RETRIES = 3
+    RETRY_BASE_MS = 10_000
+
+    def _guard_fill(self, comp: Any, fn: Callable[[Any], Any], fill: Fill) -> Any:
+        """Call a fill handler; on failure dead-letter it and retry *that handler only*."""
+        try:
+            return fn(fill)
+        except Exception as exc:
+            self._dead_letter(comp, exc, fill)
+            self._schedule_retry(comp, fn, fill, 1)
+            return None
+
+    def _schedule_retry(self, comp: Any, fn: Callable[[Any], Any], fill: Fill,
+                        attempt: int) -> None:
+        name = getattr(comp, "name", type(comp).__name__)
+        if attempt > self.FILL_RETRIES:
+            if self.journal is not None:
+                self.journal.event(self.ctx.now, "dead_letter_exhausted",
+                                   {"component": name, "fill_id": fill.fill_id})
+            return
+        due = self.ctx.now + self.RETRY_BASE_MS * 2 ** (attempt - 1)
+        self.ctx.schedule(due, partial(self._retry_fill, comp, fn, fill, attempt))
+
+    def _retry_fill(self, comp: Any, fn: Callable[[Any], Any], fill: Fill, attempt: int,
+                    now: int) -> None:
+        name = getattr(comp, "name", type(comp).__name__)
+        try:
+            out = fn(fill)
+        except Exception as exc:
+            self._dead_letter(comp, exc, fill)
+            self._schedule_retry(comp, fn, fill, attempt + 1)
+            return
+        self.retried_fills += 1
+        if self.journal is not None:
+            self.journal.event(now, "dead_letter_retried", {"component": name,
+                                                            "fill_id": fill.fill_id,
+                                                            "attempt": attempt})
+        if isinstance(comp, Strategy):
+            self._signals(out, 0)
 
     def sample_equity(self, ts: int) -> None:
         """Record an equity sample and tell observers (``on_equity``)."""
@@ -327,10 +375,10 @@ class Engine:
             self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
         if owner is not None:
-            self._guard(owner, owner.on_fill, fill)
+            self._guard_fill(owner, owner.on_fill, fill)
         strat = self.strategies.get(fill.strategy_id)
         if strat is not None and fill.strategy_id not in self._disabled:
-            self._signals(self._guard(strat, strat.on_fill, fill), 0)
+            self._signals(self._guard_fill(strat, strat.on_fill, fill), 0)
         if closed is not None:
             self._on_closed(closed)
 

@@ -85,6 +85,8 @@ class RiskGovernor(Gate):
         cfg = self.config
         pf = self.ctx.portfolio
         self.initial = float(pf.initial_cash) if pf is not None else 0.0
+        #: drawdown reference below the peak (the initial capital until a manual reset)
+        self.base = self.initial
         self.peak = self.initial
         self.equity = self.initial
         self.drawdown = 0.0
@@ -136,10 +138,10 @@ class RiskGovernor(Gate):
         if equity > self.peak:
             self.peak = equity
         dd_peak = (self.peak - equity) / self.peak if self.peak > 0.0 else 0.0
-        if equity >= self.initial or self.initial <= 0.0:
+        if equity >= self.base or self.base <= 0.0:
             dd = dd_peak
         else:
-            dd = max(dd_peak, (self.initial - equity) / self.initial)
+            dd = max(dd_peak, (self.base - equity) / self.base)
         self.drawdown = max(0.0, dd)
         self.max_drawdown = max(self.max_drawdown, self.drawdown)
         day = ts // DAY_MS
@@ -215,11 +217,13 @@ class RiskGovernor(Gate):
         self._publish()
 
     def reset(self, ts: int | None = None, reset_peak: bool = True) -> None:
-        """Manual reset: clear the killswitch, return to NORMAL, optionally restart the peak."""
+        """Manual reset: clear the killswitch, return to NORMAL and, with ``reset_peak``,
+        measure drawdown from the current equity (peak and reference).  The killswitch keeps
+        measuring from the initial capital."""
         ts = self.ctx.now if ts is None else ts
         self.killswitch = False
         if reset_peak:
-            self.peak = self.equity
+            self.peak = self.base = self.equity
             self.drawdown = 0.0
         self._change(NORMAL, ts, "manual reset", reset_type="manual")
 

@@ -1,0 +1,91 @@
+"""A component that raises is isolated, named and journaled; fill handlers are retried alone."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hean_framework.config import load_setup
+from hean_framework.engine import Engine
+from hean_framework.journal import Journal
+from hean_framework.testing import isolated_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+BTC_5M = ROOT / "examples" / "data" / "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
+sys.path.insert(0, str(ROOT / "examples" / "plugins" / "hean-ema-cross"))
+
+from hean_ema_cross import EmaCross  # noqa: E402
+
+from hean_framework import hookimpl  # noqa: E402
+from hean_framework.components import Gate  # noqa: E402
+
+
+class FlakyFillStrategy(EmaCross):
+    """Raises on the first two calls of on_fill, then works."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.calls = 0
+        self.ok = 0
+
+    def on_fill(self, fill):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls <= 2:
+            raise RuntimeError("boom in on_fill")
+        self.ok += 1
+
+
+class ExplodingGate(Gate):
+    """Always raises: the pipeline must fail closed (BLOCK COMPONENT_ERROR)."""
+
+    def vote(self, signal, decision):  # type: ignore[no-untyped-def]
+        raise ValueError("gate bug")
+
+
+class Plugin:
+    @hookimpl
+    def hean_register_strategies(self, register):  # type: ignore[no-untyped-def]
+        from hean_ema_cross import EmaCrossConfig
+
+        register("flaky", FlakyFillStrategy, config=EmaCrossConfig)
+
+    @hookimpl
+    def hean_register_gates(self, register):  # type: ignore[no-untyped-def]
+        register("exploding", ExplodingGate)
+
+
+def _run(tmp: Path, gates: dict) -> tuple[Engine, object]:
+    pm = isolated_plugins(Plugin(), names=["test_dlq"])
+    raw = {"account": {"capital": 10_000},
+           "data": {"files": [{"kind": "bars", "symbol": "BTC/USDT:USDT", "path": str(BTC_5M)}]},
+           "strategies": {"flaky": {"qty": 0.01}}, "gates": gates,
+           "pipeline": {"require_stop_loss": False}, "report": {"progress": False}}
+    eng = Engine(load_setup(None, pm.registry, raw=raw), pm, out_dir=tmp, progress=False)
+    res = eng.run()
+    eng.close()
+    return eng, res
+
+
+def test_failed_fill_handler_is_retried_for_that_handler_only(tmp_path: Path) -> None:
+    eng, res = _run(tmp_path, {})
+    strat = eng.strategies["flaky"]
+    # first call fails, its retry fails again, the second retry succeeds: every fill reached
+    # the strategy exactly once successfully, and only the failed handler was re-called
+    assert strat.ok == res.fills
+    assert strat.calls == res.fills + 2
+    assert eng.retried_fills == 1
+    j = Journal.open_readonly(tmp_path / "journal.sqlite")
+    dls = j.dead_letters()
+    assert len(dls) == 2 and "boom in on_fill" in dls[0]["error"]
+    assert dls[0]["component"] == "flaky" and dls[0]["plugin"] == "test_dlq"
+    assert len(j.events("dead_letter_retried")) == 1
+
+
+def test_raising_gate_fails_closed(tmp_path: Path) -> None:
+    eng, res = _run(tmp_path, {"exploding": {}})
+    f = res.funnel
+    assert f["passed_gates"] == 0 and f["orders"] == 0
+    assert f["decisions"]["BLOCK"] >= 1
+    gate = next(s for s in f["stages"] if s["stage"] == "gate")
+    assert gate["reasons"] == {"COMPONENT_ERROR": f["decisions"]["BLOCK"]}
+    assert res.dead_letters == f["decisions"]["BLOCK"]

@@ -367,9 +367,12 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
     """Validate every component section against its registered model (all errors at once)."""
     problems: list[str] = []
     comps: dict[str, list[ResolvedComponent]] = {k: [] for k in SECTION_KINDS.values()}
+    small = small_capital_defaults(cfg, registry, problems)
     for section, kind in SECTION_KINDS.items():
         entries = getattr(cfg, section)
-        if entries is None:
+        if not entries and section in small:  # the user did not list this section
+            entries = small[section]
+        elif entries is None:
             entries = DEFAULT_SIZERS if section == "sizers" else \
                 DEFAULT_EXECUTORS if section == "executors" else {}
         for instance, body in entries.items():
@@ -408,6 +411,27 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
     if problems or venue is None:
         raise ConfigError(problems or ["venue: could not be resolved"], source)
     return RunSetup(cfg, raw, source, comps, venue, feed)
+
+
+def small_capital_defaults(cfg: RunConfig, registry: Registry,
+                           problems: list[str]) -> dict[str, dict[str, Any]]:
+    """Components small-capital mode turns on for sections the YAML does not list.
+
+    Active when ``small_capital.enabled`` is true, or ``auto`` (default) and
+    ``account.capital`` is below ``small_capital.account_below`` (10,000 by default), and the
+    builtin cost plugin is enabled.  See docs/small_capital.md.
+    """
+    if registry.get("gate", "trade_gate") is None:
+        return {}
+    from .builtin.costs import SmallCapitalSection, small_capital_active, \
+        small_capital_components
+
+    try:
+        if small_capital_active(cfg.small_capital, cfg.account.capital):
+            return dict(small_capital_components(cfg.small_capital))
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, "small_capital", SmallCapitalSection))
+    return {}
 
 
 def _resolve_venue_like(registry: Registry, kind: str, section: str, name: str,

@@ -622,6 +622,8 @@ class Engine:
             sym = ev.symbol
             if sym != last_sym:
                 st = market[sym]
+                if type(ev) is Bar and not st.bar_ms:
+                    st.bar_ms = ev.interval_ms
                 bar_h = bar_t.get(sym)
                 trade_h = trade_t.get(sym)
                 last_sym = sym

@@ -20,7 +20,8 @@ PRICE_WINDOW = 64
 class SymbolState:
     """What is known about one symbol right now."""
 
-    __slots__ = ("ask", "ask_size", "bid", "bid_size", "book", "funding_rate", "index", "last",
+    __slots__ = ("ask", "ask_size", "bar_ms", "bid", "bid_size", "book", "funding_rate", "index",
+                 "last",
                  "last_funding_ts", "mark", "prices", "symbol", "trade_volume", "ts")
 
     def __init__(self, symbol: str) -> None:
@@ -36,6 +37,8 @@ class SymbolState:
         self.funding_rate = 0.0
         self.last_funding_ts = 0
         self.trade_volume = 0.0
+        #: interval of the symbol's candles when the data is bars (0 otherwise)
+        self.bar_ms = 0
         self.book: OrderBook | None = None
         self.prices: deque[float] = deque(maxlen=PRICE_WINDOW)
 
@@ -64,6 +67,13 @@ class SymbolState:
             mid = (self.bid + self.ask) * 0.5
             return (self.ask - self.bid) / mid * 1e4
         return None
+
+    def granularity_ms(self, floor_ms: int) -> int:
+        """``floor_ms``, or the candle length when the symbol only has bars (no quote): time
+        logic (re-quotes, timeouts) cannot be finer than the data."""
+        if self.bar_ms and not (self.bid > 0.0 and self.ask > 0.0):
+            return max(floor_ms, self.bar_ms)
+        return floor_ms
 
     def age_ms(self, now: int) -> int:
         """Milliseconds since the last update of this symbol."""

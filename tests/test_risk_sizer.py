@@ -74,7 +74,7 @@ def test_round_up_to_minimum_respects_the_ceiling() -> None:
     assert d.reason_codes == ["POSITION_SIZER_ZERO"]
     assert "rounded_up_to_minimum" not in d.details
     # ceiling 3 % of $60 = $1.80 >= $1.60: rounded up to 0.001 BTC, risk_allowed says so
-    ctx, _, pipe = _setup(budget=60.0, round_up_to_minimum=True, max_risk_pct_at_minimum=0.03)
+    _, _, pipe = _setup(budget=60.0, round_up_to_minimum=True, max_risk_pct_at_minimum=0.03)
     d = pipe.process(_sig())
     assert d.decision == "CREATE"
     assert d.qty == pytest.approx(0.001)

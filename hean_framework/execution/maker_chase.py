@@ -157,7 +157,8 @@ class MakerChaseExecutor(Executor):
         if not o.is_done and o.order_id not in chase.handled:
             chase.order = o
             chase.rested_since = self.ctx.now
-            self.ctx.schedule(self.ctx.now + self.config.chase_interval_ms,
+            st = self.ctx.market[chase.signal.symbol]
+            self.ctx.schedule(self.ctx.now + st.granularity_ms(self.config.chase_interval_ms),
                               lambda now, c=chase, oid=o.order_id: self._check(c, oid))
 
     # ------------------------------------------------------------------ timer
@@ -187,10 +188,11 @@ class MakerChaseExecutor(Executor):
             if not chase.done:
                 self._place(chase, touch)
             return
-        if ctx.now - chase.rested_since >= cfg.max_rest_ms:
+        step = st.granularity_ms(cfg.chase_interval_ms)
+        if ctx.now - chase.rested_since >= max(cfg.max_rest_ms, 3 * step if st.bar_ms else 0):
             self._abandon(chase, adverse_bps, touch)
             return
-        ctx.schedule(ctx.now + cfg.chase_interval_ms,
+        ctx.schedule(ctx.now + step,
                      lambda now, c=chase, oid=order_id: self._check(c, oid))
 
     def _cancel(self, chase: _Chase, o: Order, reason: str) -> None:

@@ -66,6 +66,40 @@ def risk_section(raw: dict[str, Any] | None) -> RiskSection:
         raise ConfigError(format_errors(exc, "risk", RiskSection)) from exc
 
 
+def load_not_viable(ctx: Any) -> dict[tuple[str, str], str]:
+    """``(strategy, symbol) -> reason`` of the pairs to refuse under
+    ``risk.disable_non_viable: true`` (empty otherwise).
+
+    Computed once per run from the engine's setup (the capital plan at ``account.capital``),
+    logged once per pair, journaled as ``strategy_not_viable`` and cached in
+    ``ctx.state["*"]["not_viable"]``, so the ``risk`` sizer (which runs before the gates, i.e.
+    before the kernel's POSITION_SIZER_ZERO check) and the ``risk_limits`` gate share it.
+    """
+    cached = ctx.state.get("*", "not_viable")
+    if cached is not None:
+        return dict(cached)
+    out: dict[tuple[str, str], str] = {}
+    raw = getattr(getattr(ctx, "config", None), "risk", None)
+    engine = ctx.engine
+    if isinstance(raw, dict) and getattr(engine, "setup", None) is not None:
+        section = risk_section(raw)
+        if section.disable_non_viable:
+            plan = plan_for_engine(engine, section=section)
+            for row in plan["rows"]:
+                if row["viable"]:
+                    continue
+                out[(row["strategy"], row["symbol"])] = row["reason"]
+                ctx.log.warning("%s on %s disabled (risk.disable_non_viable): %s",
+                                row["strategy"], row["symbol"], row["reason"])
+                if ctx.journal is not None:
+                    ctx.journal.event(ctx.now, "strategy_not_viable", {
+                        "strategy": row["strategy"], "symbol": row["symbol"],
+                        "reason": row["reason"],
+                        "viable_at_capital": row["viable_at_capital"]})
+    ctx.state.set("*", "not_viable", out)
+    return out
+
+
 # ------------------------------------------------------------------------------ data
 
 

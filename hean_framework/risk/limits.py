@@ -84,27 +84,9 @@ class RiskLimits(Gate):
 
     def _load_viability(self) -> None:
         """Apply ``risk.disable_non_viable`` (validated with its YAML path)."""
-        from .capital_plan import plan_for_engine, risk_section
+        from .capital_plan import load_not_viable
 
-        cfg = getattr(self.ctx, "config", None)
-        raw = getattr(cfg, "risk", None)
-        if not isinstance(raw, dict):
-            return
-        section = risk_section(raw)
-        if not section.disable_non_viable:
-            return
-        engine = self.ctx.engine
-        if getattr(engine, "setup", None) is None:
-            return
-        plan = plan_for_engine(engine, section=section)
-        for row in plan["rows"]:
-            if not row["viable"]:
-                self.not_viable[(row["strategy"], row["symbol"])] = row["reason"]
-                self.ctx.log.warning("%s on %s disabled (risk.disable_non_viable): %s",
-                                     row["strategy"], row["symbol"], row["reason"])
-                journal_event(self.ctx, "strategy_not_viable", {
-                    "strategy": row["strategy"], "symbol": row["symbol"],
-                    "reason": row["reason"], "viable_at_capital": row["viable_at_capital"]})
+        self.not_viable = load_not_viable(self.ctx)
 
     # ------------------------------------------------------------------ helpers
 

@@ -57,6 +57,9 @@ class RiskSizer(Sizer):
     config: RiskSizerConfig
 
     def on_start(self) -> None:
+        from .capital_plan import load_not_viable
+
+        self._not_viable = load_not_viable(self.ctx)
         self._regime = {k.upper(): float(v) for k, v in self.config.regime_multipliers.items()}
         self.counts = {"sized": 0, "capped_leverage": 0, "capped_exposure": 0,
                        "rounded_up": 0, "no_stop": 0, "zero_multiplier": 0}
@@ -65,6 +68,11 @@ class RiskSizer(Sizer):
         """Set ``decision.qty_raw``, ``risk_allowed``, ``budget`` and the sizing details."""
         cfg = self.config
         ctx = self.ctx
+        if self._not_viable:
+            why = self._not_viable.get((signal.strategy_id, signal.symbol))
+            if why is not None:
+                return skip("STRATEGY_NOT_VIABLE", f"{signal.strategy_id} on {signal.symbol} "
+                            f"disabled at start (risk.disable_non_viable): {why}")
         price = decision.price
         budget = float(ctx.engine.budget(signal.strategy_id))
         decision.budget = budget

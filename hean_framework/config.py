@@ -423,8 +423,7 @@ def small_capital_defaults(cfg: RunConfig, registry: Registry,
     """
     if registry.get("gate", "trade_gate") is None:
         return {}
-    from .builtin.costs import SmallCapitalSection, small_capital_active, \
-        small_capital_components
+    from .builtin.costs import SmallCapitalSection, small_capital_active, small_capital_components
 
     try:
         if small_capital_active(cfg.small_capital, cfg.account.capital):

@@ -82,7 +82,7 @@ def test_failed_fill_handler_is_retried_for_that_handler_only(tmp_path: Path) ->
 
 
 def test_raising_gate_fails_closed(tmp_path: Path) -> None:
-    eng, res = _run(tmp_path, {"exploding": {}})
+    _, res = _run(tmp_path, {"exploding": {}})
     f = res.funnel
     assert f["passed_gates"] == 0 and f["orders"] == 0
     assert f["decisions"]["BLOCK"] >= 1

@@ -114,7 +114,8 @@ def test_same_config_gives_identical_journals(tmp_path: Path) -> None:
 
 def test_no_look_ahead(tmp_path: Path) -> None:
     """Changing the data after time t leaves every decision before t unchanged."""
-    lines = gzip.open(BTC_5M, "rt").read().splitlines()
+    with gzip.open(BTC_5M, "rt") as fh:
+        lines = fh.read().splitlines()
     header, rows = lines[0], lines[1:4001]
     cut = 2500
     t_cut = int(rows[cut].split(",")[0])

@@ -23,6 +23,7 @@ Reduce-only signals (exits) are sent as market orders.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -159,9 +160,12 @@ class MakerChaseExecutor(Executor):
             chase.rested_since = self.ctx.now
             st = self.ctx.market[chase.signal.symbol]
             self.ctx.schedule(self.ctx.now + st.granularity_ms(self.config.chase_interval_ms),
-                              lambda now, c=chase, oid=o.order_id: self._check(c, oid))
+                              partial(self._check_cb, chase, o.order_id))
 
     # ------------------------------------------------------------------ timer
+
+    def _check_cb(self, chase: _Chase, order_id: int, now: int) -> None:
+        self._check(chase, order_id)
 
     def _check(self, chase: _Chase, order_id: int) -> None:
         o = chase.order
@@ -193,7 +197,7 @@ class MakerChaseExecutor(Executor):
             self._abandon(chase, adverse_bps, touch)
             return
         ctx.schedule(ctx.now + step,
-                     lambda now, c=chase, oid=order_id: self._check(c, oid))
+                     partial(self._check_cb, chase, order_id))
 
     def _cancel(self, chase: _Chase, o: Order, reason: str) -> None:
         chase.handled.add(o.order_id)

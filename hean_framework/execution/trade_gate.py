@@ -266,7 +266,7 @@ class DecisionSummary:
         get = d.get if isinstance(d, Mapping) else (lambda k, _d=d: getattr(_d, k))
         if get("stage") == "exit":
             return
-        kind = get("decision")
+        kind = str(get("decision"))
         self.counts[kind] += 1
         cost = get("cost_bps")
         if cost is not None:

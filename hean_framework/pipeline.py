@@ -223,6 +223,8 @@ class Pipeline:
             stop_dist = abs(d.price - signal.stop_loss) * inst.contract_size
             details["risk_at_minimum"] = round(min_qty * stop_dist, 8)
             details["risk_allowed"] = round(d.risk_allowed, 8)
+        details["qty_rounded"] = qty
+        d.qty = d.notional = d.risk_amount = 0.0
         return Verdict(BLOCK, "POSITION_SIZER_ZERO",
                        f"size {d.qty_raw:.8g} rounds below the exchange minimum "
                        f"({details['exchange_minimum']}); refusing to up-size", details)

@@ -60,7 +60,7 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
         path = folders[name]
         env_conf.loaders.insert(0, MemoryLoader(
             deps=["pytest>=8.0", str(ROOT), str(path)],
-            commands=[["pytest", "-q", "-p", "no:cacheprovider", str(path / "tests")]],
+            commands=[f"pytest -q -p no:cacheprovider {path / 'tests'}"],
             description=f"the {name} plugin alone, with only the kernel beside it",
         ))
     elif name == "all":

@@ -321,27 +321,35 @@ def load_config(path: str | Path | None = None, *, raw: dict[str, Any] | None = 
     return cfg, data
 
 
+def _build(registry: Registry, kind: str, name: str, body: dict[str, Any], where: str,
+           name_key: str, problems: list[str],
+           extra_allowed: tuple[str, ...]) -> tuple[ComponentSpec, Any] | None:
+    """Look up a registered component and validate its section; record problems."""
+    spec = registry.get(kind, name)
+    if spec is None:
+        problems.append(f"{name_key}: no installed {kind} named {name!r}; installed: "
+                        f"{', '.join(registry.names(kind)) or '(none)'} (pip install the plugin "
+                        f"that provides it, or fix the name)")
+        return None
+    try:
+        return spec, spec.build_config(body)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, where, spec.config_model, extra_allowed))
+        return None
+
+
 def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
-                 body: dict[str, Any] | None, problems: list[str],
-                 default_plugin: str | None = None) -> ResolvedComponent | None:
+                 body: dict[str, Any] | None, problems: list[str]) -> ResolvedComponent | None:
     body = dict(body or {})
     common_keys = COMMON_KEYS.get(kind, ("plugin",))
     common = {k: body.pop(k) for k in list(body) if k in common_keys}
-    plugin = common.get("plugin") or default_plugin or instance
-    spec = registry.get(kind, str(plugin))
+    plugin = str(common.get("plugin") or instance)
     where = f"{section}.{instance}"
-    if spec is None:
-        names = registry.names(kind)
-        key = f"{where}.plugin" if "plugin" in common else where
-        problems.append(f"{key}: no installed {kind} named {plugin!r}; installed: "
-                        f"{', '.join(names) or '(none)'} (pip install the plugin that provides "
-                        f"it, or fix the name)")
+    built = _build(registry, kind, plugin, body, where,
+                   f"{where}.plugin" if "plugin" in common else where, problems, common_keys)
+    if built is None:
         return None
-    try:
-        cfg = spec.build_config(body)
-    except ValidationError as exc:
-        problems.extend(format_errors(exc, where, spec.config_model, common_keys))
-        return None
+    spec, cfg = built
     for key, typ, what in (("weight", (int, float), "a number >= 0"),
                            ("min_rr", (int, float), "a number > 0"),
                            ("executor", str, "an executor instance name"),
@@ -436,18 +444,9 @@ def small_capital_defaults(cfg: RunConfig, registry: Registry,
 def _resolve_venue_like(registry: Registry, kind: str, section: str, name: str,
                         body: dict[str, Any], problems: list[str],
                         extra_allowed: tuple[str, ...]) -> ResolvedComponent | None:
-    spec = registry.get(kind, name)
-    if spec is None:
-        key = f"{section}.name" if kind == "venue" else f"{section}.feed"
-        problems.append(f"{key}: no installed {kind} named {name!r}; installed: "
-                        f"{', '.join(registry.names(kind)) or '(none)'}")
-        return None
-    try:
-        cfg = spec.build_config(body)
-    except ValidationError as exc:
-        problems.extend(format_errors(exc, section, spec.config_model, extra_allowed))
-        return None
-    return ResolvedComponent(kind, name, spec, cfg)
+    key = f"{section}.name" if kind == "venue" else f"{section}.feed"
+    built = _build(registry, kind, name, body, section, key, problems, extra_allowed)
+    return None if built is None else ResolvedComponent(kind, name, built[0], built[1])
 
 
 def load_setup(path: str | Path | None, registry: Registry, *, raw: dict[str, Any] | None = None,

@@ -101,10 +101,9 @@ class Engine:
         self.strategies: dict[str, Strategy] = {}
         self.analyzers: list[Analyzer] = []
         self.exit_plans: dict[tuple[str, str], ExitPlan] = {}
-        self._exit_orders: dict[int, tuple[str, str]] = {}
         self._order_owner: dict[int, Executor] = {}
         self._orders: dict[int, Order] = {}
-        self._order_decision: dict[int, Signal] = {}
+        self._order_signal: dict[int, Signal] = {}
         self._dispatch: dict[type, dict[str, list[Callable[[Any], Any]]]] = {}
         self._errors: dict[str, int] = {}
         self._disabled: set[str] = set()
@@ -350,7 +349,7 @@ class Engine:
                       parent_id=parent_id, client_id=f"hean-{oid}", tag=tag or signal.tag,
                       expected_price=price if price is not None else decision.price)
         self._orders[oid] = order
-        self._order_decision[oid] = signal
+        self._order_signal[oid] = signal
         if executor is not None:
             self._order_owner[oid] = executor
         self.pipeline.orders += 1
@@ -376,27 +375,23 @@ class Engine:
         owner = self._order_owner.get(order.order_id)
         if owner is not None:
             self._guard_fill(owner, owner.on_fill, fill)
-        strat = self.strategies.get(fill.strategy_id)
-        if strat is not None and fill.strategy_id not in self._disabled:
+        strat = self._live_strategy(fill.strategy_id)
+        if strat is not None:
             self._signals(self._guard_fill(strat, strat.on_fill, fill), 0)
         if closed is not None:
             self._on_closed(closed)
 
     def on_order_update(self, order: Order) -> None:
         """The venue reports a status change (open, cancelled, rejected, filled)."""
-        if order.is_done:
-            if self.journal is not None:
-                self.journal.order(order)
-            key = self._exit_orders.pop(order.order_id, None)
-            if key is not None and order.status == "rejected":
-                self.ctx.log.debug("exit order %s rejected: %s", order.order_id, order.reason)
+        if order.is_done and self.journal is not None:
+            self.journal.order(order)
         owner = self._order_owner.get(order.order_id)
         if owner is not None:
             self._guard(owner, owner.on_order_update, order)
         if self.observers["on_order_update"]:
             self._notify("on_order_update", order)
-        strat = self.strategies.get(order.strategy_id)
-        if strat is not None and order.strategy_id not in self._disabled:
+        strat = self._live_strategy(order.strategy_id)
+        if strat is not None:
             self._signals(self._guard(strat, strat.on_order_update, order), 0)
 
     def _on_closed(self, closed: ClosedTrade) -> None:
@@ -404,9 +399,13 @@ class Engine:
             self.journal.closed_trade(closed)
         if self.observers["on_position_closed"]:
             self._notify("on_position_closed", closed)
-        strat = self.strategies.get(closed.strategy_id)
-        if strat is not None and closed.strategy_id not in self._disabled:
+        strat = self._live_strategy(closed.strategy_id)
+        if strat is not None:
             self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
+
+    def _live_strategy(self, strategy_id: str) -> Strategy | None:
+        """The strategy instance owning a record, unless it was disabled after errors."""
+        return None if strategy_id in self._disabled else self.strategies.get(strategy_id)
 
     # ================================================================= exits (TP / SL / time)
 
@@ -423,7 +422,7 @@ class Engine:
             if plan is not None:
                 self._drop_plan(key, plan)
             return
-        sig = self._order_decision.get(order.order_id)
+        sig = self._order_signal.get(order.order_id)
         is_entry = (not order.reduce_only and sig is not None and not sig.reduce_only
                     and (sig.stop_loss is not None or sig.take_profit is not None
                          or sig.max_hold_ms is not None))
@@ -462,7 +461,6 @@ class Engine:
             self.pipeline.orders -= 1  # protective orders are not pipeline orders
             if not o.is_done:
                 plan.order_ids.append(o.order_id)
-                self._exit_orders[o.order_id] = (plan.strategy_id, plan.symbol)
 
     def _resize_plan(self, plan: ExitPlan, qty: float) -> None:
         for oid in list(plan.order_ids):
@@ -609,6 +607,7 @@ class Engine:
             return
         self.start_ts = next_sample = ev.ts
         last_sym = None
+        last_ts = self.start_ts
         st: Any = None
         bar_h: Any = None
         trade_h: Any = None
@@ -622,14 +621,14 @@ class Engine:
             sym = ev.symbol
             if sym != last_sym:
                 st = market[sym]
-                if type(ev) is Bar and not st.bar_ms:
-                    st.bar_ms = ev.interval_ms
                 bar_h = bar_t.get(sym)
                 trade_h = trade_t.get(sym)
                 last_sym = sym
             et = type(ev)
             if et is Bar:
                 px = ev.close
+                if not st.bar_ms:
+                    st.bar_ms = ev.interval_ms
                 st.ts = ts
                 st.last = px
                 st.prices.append(px)
@@ -661,9 +660,10 @@ class Engine:
                 next_sample = ts + interval
             if progress is not None and not seq & (PROGRESS_EVERY - 1):
                 progress(seq, ts)
-            self.end_ts = ts
+            last_ts = ts
             ev = next(events, None)
         self.events = seq
+        self.end_ts = last_ts
         if progress is not None:
             progress(seq, self.end_ts, done=True)
 
@@ -773,7 +773,7 @@ class Engine:
         sections: dict[str, Any] = {}
         for group in self.components.values():
             for c in group:
-                if c.kind in ("strategy",):
+                if c.kind == "strategy":
                     continue
                 st = c.stats()
                 if st:

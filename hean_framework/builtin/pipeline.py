@@ -6,8 +6,6 @@ They are registered through the same hooks as external plugins, so they can be d
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from .. import hookimpl
@@ -111,9 +109,6 @@ class PlainExecutor(Executor):
         decision.maker_or_taker = decision.maker_or_taker or "taker"
         engine.submit_order(signal, decision, qty, executor=self)
         return None
-
-    def stats(self) -> dict[str, Any]:
-        return {}
 
 
 @hookimpl

@@ -81,7 +81,7 @@ def hean_run(mode: str, perf: Path, journal: bool,
     engine.build()
     gc.collect()
     t1 = time.perf_counter()
-    result = engine.run(events=feed.events())
+    result = engine.run(events=feed.blocks())
     engine.close()
     run_s = time.perf_counter() - t1
     pnl = result.final_equity - result.initial_capital

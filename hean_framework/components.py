@@ -48,6 +48,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from .blocks import BarBlock, TradeBlock
     from .context import RunContext
 
 SignalOut = Signal | Sequence[Signal] | None
@@ -173,6 +174,33 @@ class Strategy(MarketListener):
         """Build a :class:`Signal` owned by this strategy instance."""
         return Signal(self.name, symbol, side, ts, price, **kw)
 
+    def on_bars(self, block: BarBlock, start: int, stop: int) -> tuple[int, SignalOut] | None:
+        """Optional batch form of :meth:`on_bar` (the engine's fast path, see
+        :mod:`hean_framework.blocks`).
+
+        Process rows ``start .. stop - 1`` of ``block`` in order, exactly as ``on_bar`` would
+        one bar at a time, and return ``(i, out)`` at the *first* row ``i`` whose output is not
+        None (the engine handles it, then calls again from ``i + 1``), or None when no row
+        produced a signal.  Read the bar from the columns (``block.close[i]``, ``block.ts[i]``):
+        while this runs, ``ctx.now`` and ``ctx.market[symbol]`` still describe the row before
+        ``start``.  Never read a row after ``i``: that is look-ahead.  Only strategies that
+        override this method get the fast path; the default replays :meth:`on_bar`.
+        """
+        for i in range(start, stop):
+            out = self.on_bar(block.bar(i))
+            if out is not None:
+                return i, out
+        return None
+
+    def on_trades(self, block: TradeBlock, start: int, stop: int
+                  ) -> tuple[int, SignalOut] | None:
+        """Optional batch form of :meth:`on_trade`; same contract as :meth:`on_bars`."""
+        for i in range(start, stop):
+            out = self.on_trade(block.trade(i))
+            if out is not None:
+                return i, out
+        return None
+
     def on_fill(self, fill: Fill) -> SignalOut:
         """One of this strategy's orders filled (fully or partly)."""
         return None
@@ -269,6 +297,12 @@ class Feed(Component):
     def events(self) -> Iterator[MarketEvent]:
         """Yield events in non-decreasing ``ts`` order."""
         raise NotImplementedError
+
+    def blocks(self) -> Iterator[MarketEvent | BarBlock | TradeBlock]:
+        """The same events, where possible grouped into columnar runs
+        (:class:`~hean_framework.blocks.BarBlock`, :class:`~hean_framework.blocks.TradeBlock`)
+        for the engine's batch fast path.  The default yields :meth:`events` unchanged."""
+        return self.events()
 
     def rejections(self) -> dict[str, int]:
         """Rows rejected so far, counted per reason."""

@@ -97,6 +97,10 @@ class JournalSection(Section):
 
     enabled: bool = True
     batch_size: int = Field(10_000, ge=1)
+    writer: Literal["auto", "inline", "process"] = Field(
+        "auto", description="inline: SQLite writes in the engine's process; process: in a "
+                            "child process on another core; auto: inline until the first "
+                            "full batch, then the child process")
 
 
 class PluginsSection(Section):

@@ -16,18 +16,21 @@ same journal (tested by hash).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import platform
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .blocks import BarBlock, TradeBlock
 from .components import (
     Analyzer,
     Component,
@@ -59,9 +62,12 @@ from .pipeline import Pipeline
 from .plugins import HeanPluginManager
 from .run import RunResult
 
+_BLOCKS = (BarBlock, TradeBlock)
 CALLBACK_OF = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book",
                Funding: "on_funding", MarkPrice: "on_mark"}
 PROGRESS_EVERY = 1 << 15
+#: young-generation GC threshold while the loop runs (CPython's default is 700)
+GC_GEN0_THRESHOLD = 50_000
 
 
 @dataclass(slots=True)
@@ -115,6 +121,8 @@ class Engine:
         self._built = False
         self.feed: Feed | None = None
         self.journal: Any = None
+        self._progress_fn: Callable[..., None] | None = None
+        self._next_sample: int | None = None
 
     # ================================================================= building
 
@@ -165,7 +173,8 @@ class Engine:
                 p = Path(str(jpath) + suffix)
                 if p.exists():
                     p.unlink()
-            self.journal = ctx.journal = Journal(jpath, batch_size=cfg.journal.batch_size)
+            self.journal = ctx.journal = Journal(jpath, batch_size=cfg.journal.batch_size,
+                                                 writer=cfg.journal.writer)
         # components
         comps = setup.components
         default_syms = symbols
@@ -235,6 +244,14 @@ class Engine:
                 for sym in obj.symbols:
                     table.setdefault(sym, []).append(getattr(obj, meth))
             self._dispatch[etype] = table
+        # batch fast path: the symbol's only bar (trade) listener is a strategy with on_bars
+        self._batch: dict[tuple[type, str], tuple[Strategy, Callable[..., Any]]] = {}
+        for etype, meth in ((Bar, "on_bars"), (Trade, "on_trades")):
+            for sym, handlers in self._dispatch[etype].items():
+                owner = getattr(handlers[0], "__self__", None)
+                if len(handlers) == 1 and isinstance(owner, Strategy) \
+                        and _overrides(owner, Strategy, meth):
+                    self._batch[etype, sym] = (owner, getattr(owner, meth))
 
     def _build_observers(self, *groups: list[Any]) -> None:
         """Pipeline components that override an observer method get it called."""
@@ -383,9 +400,16 @@ class Engine:
 
     def on_order_update(self, order: Order) -> None:
         """The venue reports a status change (open, cancelled, rejected, filled)."""
-        if order.is_done and self.journal is not None:
-            self.journal.order(order)
-        owner = self._order_owner.get(order.order_id)
+        oid = order.order_id
+        if order.is_done:
+            # done orders leave the engine's tables (they can no longer fill)
+            self._orders.pop(oid, None)
+            self._order_signal.pop(oid, None)
+            owner = self._order_owner.pop(oid, None)
+            if self.journal is not None:
+                self.journal.order(order)
+        else:
+            owner = self._order_owner.get(oid)
         if owner is not None:
             self._guard(owner, owner.on_order_update, order)
         if self.observers["on_order_update"]:
@@ -554,20 +578,34 @@ class Engine:
 
     # ================================================================= the loop
 
-    def run(self, events: Iterable[MarketEvent] | None = None) -> RunResult:
-        """Process every event of the feed (or ``events``) and return the run's numbers."""
+    def run(self, events: Iterable[MarketEvent | BarBlock | TradeBlock] | None = None
+            ) -> RunResult:
+        """Process every event of the feed (or ``events``: events and column blocks) and
+        return the run's numbers."""
         self.build()
         ctx = self.ctx
         if events is None:
             if self.feed is None:
                 raise HeanError("no data to run on", "add a data section to the config")
-            events = self.feed.events()
+            events = self.feed.blocks()
         t0 = time.perf_counter()
         self._start()
+        self._progress_fn = self._progress()
+        self._next_sample = None
+        # The loop allocates many short-lived objects and few cycles: park what exists in the
+        # permanent generation and collect the young one less often while it runs.
+        gc.collect()
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], GC_GEN0_THRESHOLD), *thresholds[1:])
         try:
             self._loop(iter(events))
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             self._stop()
+        if self._progress_fn is not None:
+            self._progress_fn(self.events, self.end_ts, done=True)
         elapsed = time.perf_counter() - t0
         ctx.portfolio.sample(self.end_ts or ctx.now)
         return self._result(elapsed)
@@ -588,7 +626,12 @@ class Engine:
                 except Exception as exc:
                     self._dead_letter(c, exc, None)
 
-    def _loop(self, events: Iterator[MarketEvent]) -> None:
+    def _loop(self, events: Iterator[Any]) -> None:
+        """Drive events (and column blocks, see :meth:`_block`) through the run.
+
+        Re-entrant: the loop position (event count, next equity sample, last time) lives on
+        the engine between calls, so a block can replay some of its rows through here.
+        """
         ctx = self.ctx
         market = ctx.market
         venue = ctx.venue
@@ -600,18 +643,29 @@ class Engine:
         bar_t = self._dispatch[Bar]
         trade_t = self._dispatch[Trade]
         interval = self.config.report.equity_interval_ms
-        progress = self._progress()
-        seq = 0
+        progress = self._progress_fn
         ev: Any = next(events, None)
         if ev is None:
             return
-        self.start_ts = next_sample = ev.ts
+        if self._next_sample is None:
+            first = ev.ts[ev.start] if type(ev) in _BLOCKS else ev.ts
+            self.start_ts = self.end_ts = self._next_sample = first
+        seq = self.events
+        next_sample = self._next_sample
+        last_ts = self.end_ts
         last_sym = None
-        last_ts = self.start_ts
         st: Any = None
         bar_h: Any = None
         trade_h: Any = None
         while ev is not None:
+            et = type(ev)
+            if et in _BLOCKS:
+                self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
+                self._block(ev)
+                seq, next_sample, last_ts = self.events, self._next_sample, self.end_ts
+                last_sym = None
+                ev = next(events, None)
+                continue
             ts = ev.ts
             if timers and timers[0][0] <= ts:
                 run_timers(ts)
@@ -624,7 +678,6 @@ class Engine:
                 bar_h = bar_t.get(sym)
                 trade_h = trade_t.get(sym)
                 last_sym = sym
-            et = type(ev)
             if et is Bar:
                 px = ev.close
                 if not st.bar_ms:
@@ -662,10 +715,110 @@ class Engine:
                 progress(seq, ts)
             last_ts = ts
             ev = next(events, None)
-        self.events = seq
-        self.end_ts = last_ts
-        if progress is not None:
-            progress(seq, self.end_ts, done=True)
+        self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
+
+    def _block(self, blk: BarBlock | TradeBlock) -> None:
+        """One column block: batch fast path where possible, else row by row.
+
+        The fast path hands rows to the symbol's only listener (a strategy overriding
+        ``on_bars``/``on_trades``) while the venue has nothing open or in flight and no timer
+        is due; it stops at the first row with a signal, at the next equity sample and before
+        the next timer, updates the market state to the row reached and handles the signal as
+        the row-by-row path would.  Anything else (several listeners, open orders, due timers)
+        replays the rows as events through :meth:`_loop`.
+        """
+        ctx = self.ctx
+        sym = blk.symbol
+        st = ctx.market[sym]
+        is_bar = type(blk) is BarBlock
+        if is_bar:
+            assert isinstance(blk, BarBlock)
+            px_col: Sequence[float] = blk.close
+            row: Callable[[int], Any] = blk.bar
+            found = self._batch.get((Bar, sym))
+            if not st.bar_ms:
+                st.bar_ms = blk.interval_ms
+        else:
+            assert isinstance(blk, TradeBlock)
+            px_col = blk.price
+            row = blk.trade
+            found = self._batch.get((Trade, sym))
+        i, stop = blk.start, blk.stop
+        if found is None:
+            self._loop(map(row, range(i, stop)))
+            return
+        ts_col = blk.ts
+        venue = ctx.venue
+        venue_sees = _overrides(venue, Venue, "on_market")
+        timers = ctx._timers
+        interval = self.config.report.equity_interval_ms
+        progress = self._progress_fn
+        prices = st.prices
+        window = prices.maxlen or 0
+        owner, batch = found
+        seq = self.events
+        next_sample = self._next_sample
+        assert next_sample is not None
+
+        def slow_rows(pos: list[int]) -> Iterator[Any]:
+            # row by row until the fast path is possible again; pos[0] = next row
+            j = pos[0]
+            while j < stop:
+                yield row(j)
+                j += 1
+                pos[0] = j
+                if not (venue_sees and not venue.idle) and \
+                        not (timers and j < stop and timers[0][0] <= ts_col[j]):
+                    return
+
+        while i < stop:
+            if (venue_sees and not venue.idle) or (timers and timers[0][0] <= ts_col[i]):
+                self.events, self._next_sample = seq, next_sample
+                pos = [i]
+                self._loop(slow_rows(pos))
+                i = pos[0]
+                seq, next_sample = self.events, self._next_sample
+                assert next_sample is not None
+                continue
+            end = stop
+            if timers and timers[0][0] <= ts_col[stop - 1]:
+                end = bisect_left(ts_col, timers[0][0], i, stop)
+            if ts_col[end - 1] >= next_sample:
+                end = bisect_left(ts_col, next_sample, i, end) + 1
+            try:
+                res = batch(blk, i, end)
+            except Exception as exc:
+                self._dead_letter(owner, exc, f"{sym} rows {i}..{end - 1} of a column block")
+                res = None
+            if res is None:
+                last, out = end - 1, None
+            else:
+                last, out = res
+                if not i <= last < end:
+                    raise HeanError(f"{owner.name}.on_{'bars' if is_bar else 'trades'} returned "
+                                    f"row {last}, "
+                                    f"outside the rows {i}..{end - 1} it was given",
+                                    "return the index of the row that produced the signal")
+            before = seq
+            seq += last - i + 1
+            ts = ts_col[last]
+            ctx.now = ts
+            st.ts = ts
+            st.last = px_col[last]
+            prices.extend(px_col[max(i, last + 1 - window):last + 1])
+            if not is_bar:
+                st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
+            self.events = seq
+            self.end_ts = ts
+            if out is not None:
+                self._signals(out, seq)
+            if ts >= next_sample:
+                self.sample_equity(ts)
+                next_sample = ts + interval
+            if progress is not None and before // PROGRESS_EVERY != seq // PROGRESS_EVERY:
+                progress(seq, ts)
+            i = last + 1
+        self.events, self._next_sample = seq, next_sample
 
     def _other_event(self, ev: Any, st: Any, venue_sees: bool) -> list[Callable[[Any], Any]] | None:
         et = type(ev)

@@ -11,7 +11,7 @@ Tables (plain SQL, one column per record field; list/dict fields are JSON text):
 
     manifest(key PRIMARY KEY, value)                  -- value is JSON
     decisions(decision_id PRIMARY KEY, signal_id, strategy_id, symbol, side, ts, decision,
-              stage, message, price, ..., reason_codes, cost_breakdown, stages_passed, details)
+              stage, message, price, ..., reason_codes, cost_breakdown, details)
     orders(order_id PRIMARY KEY, ...)                 -- final state, INSERT OR REPLACE
     fills(fill_id PRIMARY KEY, ...)
     closed_trades(id PRIMARY KEY, ..., net_pnl)
@@ -33,8 +33,12 @@ The journal is not thread-safe: call it from one thread at a time (the engine co
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from operator import attrgetter
@@ -44,9 +48,10 @@ from typing import Any, Final
 
 import orjson
 
+from .errors import HeanError
 from .models import ClosedTrade, Fill, Order, OrderDecision, Position
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: Manifest keys whose values depend on the wall clock or the machine, not on the run's input.
 #: They are left out of :meth:`Journal.digest` (at any nesting depth inside the manifest).
@@ -201,8 +206,7 @@ def _row(layout: _Layout, record: Any) -> tuple[Any, ...]:
 def _decision_row_fast(d: OrderDecision) -> tuple[Any, ...]:
     """Row of a decision with the JSON fields spelled out (the hottest journal call)."""
     return (*_DECISIONS.getter(d), _json_or_empty(d.reason_codes),
-            _json_or_empty(d.cost_breakdown), _json_or_empty(d.stages_passed),
-            _json_or_empty(d.details))
+            _json_or_empty(d.cost_breakdown), _json_or_empty(d.details))
 
 
 def _decision_row_generic(d: OrderDecision) -> tuple[Any, ...]:
@@ -212,7 +216,7 @@ def _decision_row_generic(d: OrderDecision) -> tuple[Any, ...]:
 # Use the spelled-out version only while it matches the model's field order.
 _decision_row: Final = (
     _decision_row_fast
-    if _DECISIONS.json_names == ["reason_codes", "cost_breakdown", "stages_passed", "details"]
+    if _DECISIONS.json_names == ["reason_codes", "cost_breakdown", "details"]
     else _decision_row_generic)
 
 _EQUITY_SQL: Final = "INSERT INTO equity (ts, equity, exposure) VALUES (?, ?, ?)"
@@ -256,6 +260,14 @@ def _sql_value(v: Any) -> Any:
     return dumps_text(v)
 
 
+def _bindable_msg(msg: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A ``("rows", batches)`` message with every value made bindable (see _sql_value)."""
+    if msg[0] != "rows":
+        return msg
+    return ("rows", tuple((sql, [tuple(map(_sql_value, r)) for r in rows])
+                          for sql, rows in msg[1]))
+
+
 def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
     """``executemany`` with a fallback: when a value cannot be bound (a record field holding
     an unexpected type), the batch is rolled back to a savepoint and written again with such
@@ -286,12 +298,24 @@ class Journal:
     ``decisions``, ``orders`` and ``fills`` are keyed by their ids with ``INSERT OR REPLACE``:
     recording the same id twice keeps the last version (orders are recorded when done and once
     more at run end if still open).
+
+    **Writer.**  ``writer="inline"`` writes in this process.  ``"process"`` hands each batch
+    (serialized with :mod:`marshal`, exact for every value a row holds) to a child process
+    (``_journal_child.py``) that does the SQLite work on another core, so the run does not
+    wait for inserts; :meth:`close` waits for it and reports its failure.  ``"auto"`` (the
+    default) writes inline until the first full batch -- small runs never start a process --
+    then switches to the child.  The resulting file is the same either way.
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 10_000) -> None:
+    def __init__(self, path: str | Path, batch_size: int = 10_000,
+                 writer: str = "auto") -> None:
+        if writer not in ("auto", "inline", "process"):
+            raise ValueError(f"journal writer must be auto, inline or process, not {writer!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.batch_size = max(1, int(batch_size))
+        self.writer = writer
+        self._child: subprocess.Popen[bytes] | None = None
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             str(self.path), isolation_level=None, check_same_thread=False)
         conn = self._conn
@@ -302,6 +326,7 @@ class Journal:
                      _CLOSED.ddl):
             conn.execute(stmt)
         conn.execute("COMMIT")
+        self._open = True
         self._decisions: list[tuple[Any, ...]] = []
         self._orders: list[tuple[Any, ...]] = []
         self._fills: list[tuple[Any, ...]] = []
@@ -312,6 +337,8 @@ class Journal:
         self._dead: list[tuple[Any, ...]] = []
         self._pending = 0
         self.rows_written = 0
+        if writer == "process":
+            self._start_child()
 
     # ---------------------------------------------------------------- context manager
     def __enter__(self) -> Journal:
@@ -324,12 +351,17 @@ class Journal:
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
-        return self._conn is None
+        return not self._open
 
     @property
     def pending(self) -> int:
         """Rows buffered and not yet written."""
         return self._pending
+
+    @property
+    def uses_process(self) -> bool:
+        """True once the writes go through the child process."""
+        return self._child is not None
 
     # ---------------------------------------------------------------- records
     def write_manifest(self, manifest: dict[str, Any]) -> None:
@@ -338,11 +370,15 @@ class Journal:
         Written immediately (not batched).  Wall-clock keys (:data:`VOLATILE_MANIFEST_KEYS`)
         are stored but excluded from :meth:`digest`.
         """
-        conn = self._require()
         rows = [(str(k), dumps_text(v)) for k, v in manifest.items()]
+        sql = "INSERT OR REPLACE INTO manifest (key, value) VALUES (?, ?)"
+        if self._child is not None:
+            self._send(("rows", ((sql, rows),)))
+            return
+        conn = self._require()
         conn.execute("BEGIN")
         try:
-            conn.executemany("INSERT OR REPLACE INTO manifest (key, value) VALUES (?, ?)", rows)
+            conn.executemany(sql, rows)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -353,42 +389,42 @@ class Journal:
         self._decisions.append(_decision_row(d))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def order(self, o: Order) -> None:
         """Buffer an order's current (final) state; the last call per ``order_id`` wins."""
         self._orders.append(_row(_ORDERS, o))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def fill(self, f: Fill) -> None:
         """Buffer one fill."""
         self._fills.append(_row(_FILLS, f))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def closed_trade(self, t: ClosedTrade) -> None:
         """Buffer one closed round trip (with its ``net_pnl`` as an extra column)."""
         self._closed.append((*_CLOSED.getter(t), t.net_pnl, *_json_part(_CLOSED, t)))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def position(self, p: Position, ts: int) -> None:
         """Buffer a position snapshot taken at ``ts`` (the engine does this at run end)."""
         self._positions.append((*_POSITIONS.getter(p), ts, *_json_part(_POSITIONS, p)))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def equity(self, ts: int, equity: float, exposure: float) -> None:
         """Buffer one equity sample (``exposure`` = gross exposure notional)."""
         self._equity.append((ts, equity, exposure))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def event(self, ts: int, kind: str, payload: dict[str, Any]) -> None:
         """Buffer a rare event: allocation change, risk-state change, lifecycle note ...
@@ -398,7 +434,7 @@ class Journal:
         self._events.append((ts, kind, dumps_text(payload)))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     def dead_letter(self, ts: int, component: str, plugin: str, distribution: str,
                     version: str, event: str, error: str, traceback: str) -> None:
@@ -407,55 +443,136 @@ class Journal:
                            traceback))
         self._pending += 1
         if self._pending >= self.batch_size:
-            self.flush()
+            self.flush(full=True)
 
     # ---------------------------------------------------------------- writing
     def _require(self) -> sqlite3.Connection:
-        if self._conn is None:
+        if not self._open:
             raise RuntimeError(f"journal {self.path} is closed")
+        if self._conn is None:
+            raise RuntimeError(f"journal {self.path} is written by its child process")
         return self._conn
 
-    def flush(self) -> None:
-        """Write every buffered row in one transaction."""
+    def _start_child(self) -> None:
+        """Hand the file to the writer process (our connection is closed first)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        script = Path(__file__).with_name("_journal_child.py")
+        self._child = subprocess.Popen(
+            [sys.executable, str(script), str(self.path)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        child = self._child
+        assert child is not None and child.stdin is not None
+        try:
+            payload = marshal.dumps(msg)
+        except ValueError:  # a value marshal cannot encode: store it as JSON text
+            payload = marshal.dumps(_bindable_msg(msg))
+        try:
+            child.stdin.write(len(payload).to_bytes(8, "little"))
+            child.stdin.write(payload)
+        except (BrokenPipeError, OSError):
+            self._child_failed()
+
+    def _child_failed(self) -> None:
+        child = self._child
+        assert child is not None
+        err = b""
+        if child.stderr is not None:
+            with contextlib.suppress(OSError):
+                child.kill()
+            err = child.stderr.read()
+        child.wait()
+        self._child = None
+        self._open = False
+        raise HeanError(f"the journal writer process for {self.path} failed (exit code "
+                        f"{child.returncode}): {err.decode(errors='replace').strip()[-2000:]}",
+                        "set journal.writer: inline to write in the engine's process, "
+                        "and report the error")
+
+    def flush(self, full: bool = False) -> None:
+        """Write (or hand to the writer process) every buffered row in one transaction.
+
+        :param full: set by the record methods when a batch filled up; with
+            ``writer="auto"`` this starts the writer process.
+        """
         if not self._pending:
             return
-        conn = self._require()
+        if full and self._child is None and self.writer == "auto" and self._open:
+            self._start_child()
         batches: tuple[tuple[str, list[Any]], ...] = (
             (_DECISIONS.insert_sql, self._decisions), (_ORDERS.insert_sql, self._orders),
             (_FILLS.insert_sql, self._fills), (_CLOSED.insert_sql, self._closed),
             (_POSITIONS.insert_sql, self._positions), (_EQUITY_SQL, self._equity),
             (_EVENT_SQL, self._events), (_DEAD_SQL, self._dead))
-        conn.execute("BEGIN")
-        try:
-            for sql, rows in batches:
-                if rows:
-                    _insert_rows(conn, sql, rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        if self._child is not None:
+            self._send(("rows", tuple((sql, rows) for sql, rows in batches if rows)))
+        else:
+            conn = self._require()
+            conn.execute("BEGIN")
+            try:
+                for sql, rows in batches:
+                    if rows:
+                        _insert_rows(conn, sql, rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         for _, rows in batches:
             rows.clear()
         self.rows_written += self._pending
         self._pending = 0
 
+    def _sync(self) -> None:
+        """Wait until the writer process committed everything sent so far."""
+        child = self._child
+        if child is None:
+            return
+        self._send(("sync",))
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            child.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self._child_failed()
+        if child.stdout.read(1) != b"k":
+            self._child_failed()
+
     def close(self) -> None:
-        """Flush, checkpoint the WAL into the main file and close (idempotent)."""
-        if self._conn is None:
+        """Flush, build the indexes, checkpoint the WAL into the main file and close
+        (idempotent; waits for the writer process and raises if it failed)."""
+        if not self._open:
             return
         try:
             self.flush()
-            # Secondary indexes are built once at the end: cheaper than maintaining them per row.
-            self._conn.execute("BEGIN")
+            if self._child is not None:
+                # Secondary indexes are built once at the end: cheaper than per row.
+                self._send(("sql", _INDEXES))
+                child = self._child
+                assert child.stdin is not None
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    child.stdin.close()
+                if child.wait() != 0:
+                    self._child_failed()
+                for stream in (child.stdout, child.stderr):
+                    if stream is not None:
+                        stream.close()
+                self._child = None
+                return
+            conn = self._require()
+            conn.execute("BEGIN")
             for stmt in _INDEXES:
-                self._conn.execute(stmt)
-            self._conn.execute("COMMIT")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute(stmt)
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             # One self-contained file once the run is over (no -wal / -shm beside it).
-            self._conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("PRAGMA journal_mode=DELETE")
         finally:
-            self._conn.close()
-            self._conn = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._open = False
             # Any later record call flushes at once and raises (no silent loss, no hot-path
             # check).
             self.batch_size = 1
@@ -464,6 +581,13 @@ class Journal:
     def digest(self) -> str:
         """sha256 of the journal's content (flushes first); see :func:`journal_digest`."""
         self.flush()
+        if self._child is not None:
+            self._sync()
+            conn = sqlite3.connect(str(self.path))
+            try:
+                return journal_digest(conn)
+            finally:
+                conn.close()
         return journal_digest(self._require())
 
     @staticmethod

@@ -226,7 +226,6 @@ class OrderDecision:
     edge_cost_ratio: float | None = None
     maker_or_taker: str = ""
     regime: str = ""
-    stages_passed: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     cause_seq: int = 0
 

@@ -22,7 +22,7 @@ def make_decision(i: int, decision: str = "BLOCK", edge: float = 4.5) -> OrderDe
         message="edge below cost", price=67_000.5, qty_requested=0.002, qty_raw=0.00213,
         qty=0.002, notional=134.0, expected_edge_bps=edge, cost_bps=7.5,
         cost_breakdown={"fee": 5.0, "spread": 1.5, "slippage": 1.0}, required_edge_bps=15.0,
-        stages_passed=["filter:spread", "sizer:risk"], details={"atr": 12.5, "tags": ["a"]},
+        details={"atr": 12.5, "tags": ["a"]},
         cause_seq=42 + i)
 
 
@@ -78,7 +78,6 @@ def test_round_trip_of_every_record_kind(tmp_path: Path) -> None:
         assert d["decision_id"] == 1 and d["decision"] == "BLOCK"
         assert d["reason_codes"] == ["EDGE_TOO_LOW_FOR_COST"]
         assert d["cost_breakdown"] == {"fee": 5.0, "spread": 1.5, "slippage": 1.0}
-        assert d["stages_passed"] == ["filter:spread", "sizer:risk"]
         assert d["details"] == {"atr": 12.5, "tags": ["a"]}
         assert d["expected_edge_bps"] == 4.5 and d["required_multiplier"] is None
         assert d["ts"] == T0 + 1000 and d["cause_seq"] == 43
@@ -119,7 +118,7 @@ def test_plain_sql_queries_work(tmp_path: Path) -> None:
 
 def test_batches_are_written_every_batch_size_rows_and_on_close(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
-    j = Journal(path, batch_size=10)
+    j = Journal(path, batch_size=10, writer="inline")
     for i in range(1, 16):
         j.decision(make_decision(i))
     # 10 rows hit the disk with the first batch; 5 wait in the buffer.
@@ -242,3 +241,70 @@ def test_badly_typed_field_is_stored_as_text_without_losing_the_batch(tmp_path: 
         assert [d["decision_id"] for d in r.decisions()] == [1, 2, 3]
         assert r.decisions()[1]["price"] == '{"oops":1}'
         assert r.counts()["equity"] == 4  # the retried batch has no duplicate rows
+
+
+# ------------------------------------------------------------------ the writer process
+
+
+def _weird_content(j: Journal) -> None:
+    bad = make_decision(2)
+    bad.price = {"oops": 1}  # type: ignore[assignment]
+    odd = make_decision(4)
+    odd.details = {"symbols": {"ETHUSDT", "BTCUSDT"}, "path": Path("a/b"), "nan": float("nan")}
+    j.equity(T0, 1 << 70, float("inf"))
+    for d in (make_decision(1), bad, make_decision(3), odd):
+        j.decision(d)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 10_000])
+def test_process_writer_stores_exactly_what_the_inline_writer_stores(
+        tmp_path: Path, batch_size: int) -> None:
+    digests = []
+    for writer in ("inline", "process"):
+        path = tmp_path / f"{writer}.sqlite"
+        with Journal(path, batch_size=batch_size, writer=writer) as j:
+            fill_journal(j)
+            _weird_content(j)
+            assert j.uses_process == (writer == "process")
+        assert not Path(str(path) + "-wal").exists()
+        with Journal.open_readonly(path) as r:
+            digests.append(r.digest())
+            assert r.counts()["decisions"] >= 4
+    assert digests[0] == digests[1]
+
+
+def test_auto_writer_starts_the_process_at_the_first_full_batch(tmp_path: Path) -> None:
+    small = Journal(tmp_path / "small.sqlite", batch_size=100)
+    for i in range(1, 50):
+        small.decision(make_decision(i))
+    small.close()
+    assert not small.uses_process
+    big = Journal(tmp_path / "big.sqlite", batch_size=10)
+    for i in range(1, 26):
+        big.decision(make_decision(i))
+    assert big.uses_process
+    # digest() waits for the child to commit what was sent, then reads the file
+    assert len(big.digest()) == 64
+    with Journal.open_readonly(tmp_path / "big.sqlite") as r:
+        assert r.counts()["decisions"] == 25
+    big.close()
+    with Journal.open_readonly(tmp_path / "big.sqlite") as r:
+        assert r.counts()["decisions"] == 25
+        idx = {row[0] for row in r._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "ix_decisions_signal" in idx
+
+
+def test_a_dead_writer_process_is_reported_not_ignored(tmp_path: Path) -> None:
+    from hean_framework.errors import HeanError
+
+    j = Journal(tmp_path / "j.sqlite", writer="process")
+    assert j._child is not None
+    j._child.kill()
+    j._child.wait()
+    with pytest.raises(HeanError, match=r"journal writer process .* failed"):
+        for i in range(1, 5):
+            j.decision(make_decision(i))
+            j.flush()
+        j.close()
+    assert j.closed

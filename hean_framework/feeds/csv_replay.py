@@ -68,13 +68,14 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import pairwise, repeat, starmap
+from itertools import islice, pairwise, repeat, starmap
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..blocks import BarBlock, TradeBlock
 from ..book import OrderBook
 from ..components import ComponentConfig, Feed
 from ..errors import DataError
@@ -784,6 +785,29 @@ class CsvFeed(Feed):
             # heapq.merge is stable: equal keys come out in the order of the iterables
             yield from heapq.merge(*streams, key=attrgetter("ts"))
 
+    def blocks(self) -> Iterator[Any]:
+        """One bars or trades file: its rows in column blocks of :data:`BLOCK_ROWS` (streamed,
+        memory stays flat) for the engine's fast path; several files or other kinds: the
+        merged events of :meth:`events`."""
+        if len(self._sources) != 1 or self._sources[0].kind not in ("bars", "trades"):
+            yield from self.events()
+            return
+        src = self._sources[0]
+        src.reset()
+        records = src.records()
+        while chunk := list(islice(records, BLOCK_ROWS)):
+            cols = list(zip(*chunk, strict=True))
+            n = len(chunk)
+            if src.kind == "bars":
+                yield BarBlock(src.symbol, src.interval_ms, array("q", cols[0]),
+                               array("d", cols[2]), array("d", cols[3]), array("d", cols[4]),
+                               array("d", cols[5]), array("d", cols[6]), 0, n)
+            else:
+                yield TradeBlock(src.symbol, array("q", cols[0]), array("d", cols[2]),
+                                 array("d", cols[3]),
+                                 array("b", [1 if sd == "buy" else 0 for sd in cols[4]]),
+                                 array("q", cols[5]), 0, n)
+
     def rejections(self) -> dict[str, int]:
         """Rejected rows (messages for some L2 reasons) per reason, summed over the files."""
         total: dict[str, int] = {}
@@ -815,6 +839,8 @@ class CsvFeed(Feed):
 
 
 _BAR, _TRADE, _QUOTE, _FUNDING, _OBJ = range(5)
+#: rows per column block streamed by :meth:`CsvFeed.blocks`
+BLOCK_ROWS = 8192
 _SIDES = ("sell", "buy")
 
 
@@ -884,12 +910,12 @@ class _Store:
             self.symbols.append(symbol)
         return i
 
-    def _run(self, code: int, n_before: int) -> None:
+    def _run(self, code: int, n_before: int, sym: int = -1) -> None:
         runs = self.runs
-        if runs and runs[-1][0] == code:
+        if runs and runs[-1][0] == code and runs[-1][3] == sym:
             runs[-1][2] = n_before + 1
         else:
-            runs.append([code, n_before, n_before + 1])
+            runs.append([code, n_before, n_before + 1, sym])
 
     def add(self, ev: Any) -> None:
         """Append one event."""
@@ -897,9 +923,10 @@ class _Store:
         self.count += 1
         if t is Bar:
             c = self.bars
-            self._run(_BAR, len(c.ts))
+            code = self.sym(ev.symbol)
+            self._run(_BAR, len(c.ts), code)
             c.ts.append(ev.ts)
-            c.sym.append(self.sym(ev.symbol))
+            c.sym.append(code)
             c.open.append(ev.open)
             c.high.append(ev.high)
             c.low.append(ev.low)
@@ -908,9 +935,10 @@ class _Store:
             c.interval.append(ev.interval_ms)
         elif t is Trade:
             ts, sy, p, s, sd, tid = self.trades
-            self._run(_TRADE, len(ts))
+            code = self.sym(ev.symbol)
+            self._run(_TRADE, len(ts), code)
             ts.append(ev.ts)
-            sy.append(self.sym(ev.symbol))
+            sy.append(code)
             p.append(ev.price)
             s.append(ev.size)
             sd.append(1 if ev.side == "buy" else 0)
@@ -938,32 +966,50 @@ class _Store:
 
     def replay(self) -> Iterator[MarketEvent]:
         """Fresh event objects, in the stored order."""
+        for code, a, b, _sym in self.runs:
+            yield from self._run_events(code, a, b)
+
+    def blocks(self) -> Iterator[Any]:
+        """Like :meth:`replay`, but each run of bars (trades) of one symbol comes as one
+        :class:`BarBlock` (:class:`TradeBlock`) over the stored arrays (no copy)."""
         syms = self.symbols
         bars = self.bars
-        bcols = (bars.ts, bars.sym, bars.open, bars.high, bars.low, bars.close, bars.volume,
-                 bars.interval)
-        objects = self.objects
-        for code, a, b in self.runs:
+        tr = self.trades
+        for code, a, b, sym in self.runs:
             if code == _BAR:
-                yield from map(Bar, *_slices(bcols, a, b, syms, 1))
+                yield BarBlock(syms[sym], bars.interval[a], bars.ts, bars.open, bars.high,
+                               bars.low, bars.close, bars.volume, a, b)
             elif code == _TRADE:
-                yield from map(Trade, *_slices(self.trades, a, b, syms, 1, 4))
-            elif code == _QUOTE:
-                yield from map(Quote, *_slices(self.quotes, a, b, syms, 1))
-            elif code == _FUNDING:
-                yield from map(Funding, *_slices(self.funding, a, b, syms, 1))
+                yield TradeBlock(syms[sym], tr[0], tr[2], tr[3], tr[4], tr[5], a, b)
             else:
-                for i in range(a, b):
-                    ev = objects[i]
-                    t = type(ev)
-                    if t is BookUpdate:
-                        # fresh shell, shared level lists (books never mutate them)
-                        yield BookUpdate(ev.ts, ev.symbol, ev.snapshot, ev.bids, ev.asks,
-                                         ev.first_id, ev.last_id, ev.prev_id)
-                    elif t is MarkPrice:
-                        yield MarkPrice(ev.ts, ev.symbol, ev.mark, ev.index)
-                    else:
-                        yield ev
+                yield from self._run_events(code, a, b)
+
+    def _run_events(self, code: int, a: int, b: int) -> Iterator[MarketEvent]:
+        syms = self.symbols
+        if code == _BAR:
+            bars = self.bars
+            yield from map(Bar, *_slices((bars.ts, bars.sym, bars.open, bars.high, bars.low,
+                                          bars.close, bars.volume, bars.interval),
+                                         a, b, syms, 1))
+        elif code == _TRADE:
+            yield from map(Trade, *_slices(self.trades, a, b, syms, 1, 4))
+        elif code == _QUOTE:
+            yield from map(Quote, *_slices(self.quotes, a, b, syms, 1))
+        elif code == _FUNDING:
+            yield from map(Funding, *_slices(self.funding, a, b, syms, 1))
+        else:
+            objects = self.objects
+            for i in range(a, b):
+                ev = objects[i]
+                t = type(ev)
+                if t is BookUpdate:
+                    # fresh shell, shared level lists (books never mutate them)
+                    yield BookUpdate(ev.ts, ev.symbol, ev.snapshot, ev.bids, ev.asks,
+                                     ev.first_id, ev.last_id, ev.prev_id)
+                elif t is MarkPrice:
+                    yield MarkPrice(ev.ts, ev.symbol, ev.mark, ev.index)
+                else:
+                    yield ev
 
 
 class MemoryFeed(Feed):
@@ -1036,7 +1082,16 @@ class MemoryFeed(Feed):
         columns.symbols = st.symbols
         st.bars = columns
         n = len(columns)
-        st.runs = [[_BAR, 0, n]] if n else []
+        runs: list[list[int]] = []
+        if len(columns.symbols) == 1:
+            runs = [[_BAR, 0, n, 0]] if n else []
+        else:
+            for i, code in enumerate(columns.sym):
+                if runs and runs[-1][3] == code:
+                    runs[-1][2] = i + 1
+                else:
+                    runs.append([_BAR, i, i + 1, code])
+        st.runs = runs
         st.count = n
         feed._rejections = {k: v for k, v in columns.rejections.items() if v}
         return feed
@@ -1047,6 +1102,10 @@ class MemoryFeed(Feed):
     def events(self) -> Iterator[MarketEvent]:
         """Replay all events (fresh objects each time)."""
         return self._store.replay()
+
+    def blocks(self) -> Iterator[Any]:
+        """Replay with bar/trade runs as column blocks (the engine's fast path)."""
+        return self._store.blocks()
 
     def rejections(self) -> dict[str, int]:
         """The rejection counts of the source feed at load time."""

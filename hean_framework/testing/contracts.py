@@ -6,6 +6,7 @@ return types, determinism, no crash on missing data).  Tests run on real package
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, ClassVar
 
@@ -101,6 +102,53 @@ class StrategyContract(_Contract):
         a = [(s.ts, s.side, s.entry_price, s.stop_loss) for s in self.replay()]
         b = [(s.ts, s.side, s.entry_price, s.stop_loss) for s in self.replay()]
         assert a == b
+
+    def replay_batched(self, cuts: int = 7) -> list[Signal]:
+        """The sample through ``on_bars`` as the engine's fast path calls it: blocks cut at
+        uneven places, resumed after every signal at the next row."""
+        from array import array
+
+        from ..blocks import BarBlock
+        from ..components import as_signals
+        from . import make_context, sample_bars
+
+        ctx = make_context(symbols=self.symbols)
+        strat = self.make(ctx)
+        bars = list(sample_bars(self.n_bars))
+        ts = array("q", [b.ts for b in bars])
+        o, h, lo, c, v = (array("d", [getattr(b, f) for b in bars])
+                          for f in ("open", "high", "low", "close", "volume"))
+        out: list[Signal] = []
+        edges = sorted({0, len(bars), *range(1, len(bars), max(1, len(bars) // cuts) + 13)})
+        for a, b in itertools.pairwise(edges):
+            blk = BarBlock(bars[0].symbol, bars[0].interval_ms, ts, o, h, lo, c, v, a, b)
+            i = a
+            while i < b:
+                res = strat.on_bars(blk, i, b)
+                if res is None:
+                    break
+                row, sig = res
+                assert i <= row < b, f"on_bars returned row {row} outside {i}..{b - 1}"
+                bar = bars[row]
+                ctx.now = bar.ts
+                ctx.market[bar.symbol].last = bar.close
+                out.extend(as_signals(sig))
+                i = row + 1
+        return out
+
+    def test_batch_form_matches_per_bar(self) -> None:
+        """A strategy overriding ``on_bars`` (the engine's fast path) must give exactly the
+        signals of ``on_bar`` over the same bars, however the rows are cut into blocks."""
+        from ..components import Strategy
+        from . import make_context
+
+        if type(self.make(make_context(symbols=self.symbols))).on_bars is Strategy.on_bars:
+            pytest.skip("the strategy does not override on_bars")
+        want = [(s.ts, s.side, s.entry_price, s.stop_loss, s.size, s.reduce_only, s.tag)
+                for s in self.replay()]
+        got = [(s.ts, s.side, s.entry_price, s.stop_loss, s.size, s.reduce_only, s.tag)
+               for s in self.replay_batched()]
+        assert got == want
 
     def test_unknown_params_are_ignored(self) -> None:
         from . import make_context

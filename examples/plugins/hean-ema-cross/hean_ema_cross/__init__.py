@@ -9,9 +9,12 @@ long: market SELL ``qty``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import Field
 
 from hean_framework import ComponentConfig, Strategy, hookimpl
+from hean_framework.blocks import BarBlock, TradeBlock, view
 from hean_framework.hookspecs import RegisterComponent
 from hean_framework.models import Bar, Signal, Trade
 
@@ -67,6 +70,55 @@ class EmaCross(Strategy):
 
     def on_trade(self, trade: Trade) -> Signal | None:
         return self._price(trade.symbol, trade.ts, trade.price)
+
+    # Batch forms (the engine's fast path): the same rules over a run of rows, returning at
+    # the first row that signals.  The contract suite checks they match on_bar / on_trade.
+
+    def on_bars(self, block: BarBlock, start: int, stop: int) -> tuple[int, Signal] | None:
+        return self._prices(block.symbol, block.ts, block.close, start, stop)
+
+    def on_trades(self, block: TradeBlock, start: int, stop: int) -> tuple[int, Signal] | None:
+        return self._prices(block.symbol, block.ts, block.price, start, stop)
+
+    def _prices(self, symbol: str, ts: Sequence[int], px: Sequence[float], start: int,
+                stop: int) -> tuple[int, Signal] | None:
+        st = self.state.get(symbol)
+        if st is None:
+            p0 = px[start]
+            st = self.state[symbol] = [p0, p0, 0.0, 0.0]
+        fast, slow, n, long = st
+        af, bf, aslow, bslow = self.af, self.bf, self.aslow, self.bslow
+        i = start
+        # warm-up rows: update the averages only
+        warm_stop = min(stop, start + max(0, int(self.warm - n)))
+        while i < warm_stop:
+            p = px[i]
+            fast = af * p + bf * fast
+            slow = aslow * p + bslow * slow
+            i += 1
+        n += i - start
+        found = -1
+        for p in view(px, i, stop):
+            fast = af * p + bf * fast
+            slow = aslow * p + bslow * slow
+            if fast > slow:
+                if long == 0.0:
+                    long = 1.0
+                    found = i
+                    break
+            elif long != 0.0:
+                long = 0.0
+                found = i
+                break
+            i += 1
+        if found < 0:
+            st[0], st[1], st[2], st[3] = fast, slow, n + (stop - warm_stop), long
+            return None
+        st[0], st[1], st[2], st[3] = fast, slow, n + (found - warm_stop + 1), long
+        if long:
+            return found, Signal(self.name, symbol, "buy", ts[found], px[found], size=self.qty)
+        return found, Signal(self.name, symbol, "sell", ts[found], px[found], size=self.qty,
+                             reduce_only=True, tag="EMA_CROSS_DOWN")
 
 
 @hookimpl

@@ -244,6 +244,11 @@ class Engine:
                 for sym in obj.symbols:
                     table.setdefault(sym, []).append(getattr(obj, meth))
             self._dispatch[etype] = table
+        #: strategy -> the order/fill/decision callbacks it overrides (others are not called)
+        self._callbacks: dict[str, frozenset[str]] = {
+            name: frozenset(m for m in ("on_fill", "on_order_update", "on_position_closed",
+                                        "on_decision") if _overrides(s, Strategy, m))
+            for name, s in self.strategies.items()}
         # batch fast path: the symbol's only bar (trade) listener is a strategy with on_bars
         self._batch: dict[tuple[type, str], tuple[Strategy, Callable[..., Any]]] = {}
         for etype, meth in ((Bar, "on_bars"), (Trade, "on_trades")):
@@ -390,9 +395,9 @@ class Engine:
         if self.observers["on_fill"]:
             self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
-        if owner is not None:
+        if owner is not None and _overrides(owner, Executor, "on_fill"):
             self._guard_fill(owner, owner.on_fill, fill)
-        strat = self._live_strategy(fill.strategy_id)
+        strat = self._live_strategy(fill.strategy_id, "on_fill")
         if strat is not None:
             self._signals(self._guard_fill(strat, strat.on_fill, fill), 0)
         if closed is not None:
@@ -410,11 +415,11 @@ class Engine:
                 self.journal.order(order)
         else:
             owner = self._order_owner.get(oid)
-        if owner is not None:
+        if owner is not None and _overrides(owner, Executor, "on_order_update"):
             self._guard(owner, owner.on_order_update, order)
         if self.observers["on_order_update"]:
             self._notify("on_order_update", order)
-        strat = self._live_strategy(order.strategy_id)
+        strat = self._live_strategy(order.strategy_id, "on_order_update")
         if strat is not None:
             self._signals(self._guard(strat, strat.on_order_update, order), 0)
 
@@ -423,13 +428,16 @@ class Engine:
             self.journal.closed_trade(closed)
         if self.observers["on_position_closed"]:
             self._notify("on_position_closed", closed)
-        strat = self._live_strategy(closed.strategy_id)
+        strat = self._live_strategy(closed.strategy_id, "on_position_closed")
         if strat is not None:
             self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
 
-    def _live_strategy(self, strategy_id: str) -> Strategy | None:
-        """The strategy instance owning a record, unless it was disabled after errors."""
-        return None if strategy_id in self._disabled else self.strategies.get(strategy_id)
+    def _live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
+        """The strategy owning a record when it overrides ``callback`` and was not disabled
+        after errors (the base class callbacks do nothing: they are not called)."""
+        if strategy_id in self._disabled or callback not in self._callbacks.get(strategy_id, ()):
+            return None
+        return self.strategies.get(strategy_id)
 
     # ================================================================= exits (TP / SL / time)
 
@@ -572,8 +580,8 @@ class Engine:
             self.journal.decision(d)
         if self.observers["on_decision"]:
             self._notify("on_decision", d)
-        strat = self.strategies.get(d.strategy_id)
-        if strat is not None:
+        if "on_decision" in self._callbacks.get(d.strategy_id, ()):
+            strat = self.strategies[d.strategy_id]
             self._guard(strat, strat.on_decision, d)
 
     # ================================================================= the loop

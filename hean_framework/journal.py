@@ -36,9 +36,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import queue
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from operator import attrgetter
@@ -454,7 +456,12 @@ class Journal:
         return self._conn
 
     def _start_child(self) -> None:
-        """Hand the file to the writer process (our connection is closed first)."""
+        """Hand the file to the writer process (our connection is closed first).
+
+        Frames go to the child through a sender thread: a pipe write releases the GIL, so
+        the engine keeps computing while the child catches up instead of blocking on a full
+        pipe.
+        """
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -462,23 +469,45 @@ class Journal:
         self._child = subprocess.Popen(
             [sys.executable, str(script), str(self.path)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pipe_error: BaseException | None = None
+        self._sender = threading.Thread(target=self._pump, name="hean-journal-sender",
+                                        daemon=True)
+        self._sender.start()
 
-    def _send(self, msg: tuple[Any, ...]) -> None:
+    def _pump(self) -> None:
+        """Sender thread: write queued frames to the child until ``None``."""
         child = self._child
         assert child is not None and child.stdin is not None
+        stdin = child.stdin
+        while (frame := self._outbox.get()) is not None:
+            if self._pipe_error is not None:
+                continue
+            try:
+                stdin.write(frame)
+                stdin.flush()
+            except (BrokenPipeError, OSError) as exc:
+                self._pipe_error = exc
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        if self._pipe_error is not None:
+            self._child_failed()
         try:
             payload = marshal.dumps(msg)
         except ValueError:  # a value marshal cannot encode: store it as JSON text
             payload = marshal.dumps(_bindable_msg(msg))
-        try:
-            child.stdin.write(len(payload).to_bytes(8, "little"))
-            child.stdin.write(payload)
-        except (BrokenPipeError, OSError):
+        self._outbox.put(len(payload).to_bytes(8, "little") + payload)
+
+    def _stop_sender(self) -> None:
+        self._outbox.put(None)
+        self._sender.join()
+        if self._pipe_error is not None:
             self._child_failed()
 
     def _child_failed(self) -> None:
         child = self._child
         assert child is not None
+        self._outbox.put(None)  # let the sender thread end
         err = b""
         if child.stderr is not None:
             with contextlib.suppress(OSError):
@@ -531,12 +560,9 @@ class Journal:
         if child is None:
             return
         self._send(("sync",))
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            child.stdin.flush()
-        except (BrokenPipeError, OSError):
-            self._child_failed()
+        assert child.stdout is not None
         if child.stdout.read(1) != b"k":
+            self._stop_sender()
             self._child_failed()
 
     def close(self) -> None:
@@ -549,6 +575,7 @@ class Journal:
             if self._child is not None:
                 # Secondary indexes are built once at the end: cheaper than per row.
                 self._send(("sql", _INDEXES))
+                self._stop_sender()
                 child = self._child
                 assert child.stdin is not None
                 with contextlib.suppress(BrokenPipeError, OSError):

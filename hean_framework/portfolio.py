@@ -318,7 +318,13 @@ class Portfolio:
 
     def sample(self, ts: int) -> None:
         """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve`."""
-        self.equity_curve.append((ts, self.equity(), self.gross_exposure()))
+        value = gross = 0.0
+        for symbol, q in self._net.items():
+            if q:
+                v = q * self._cs[symbol] * self.price(symbol)
+                value += v
+                gross += abs(v)
+        self.equity_curve.append((ts, self.cash + value, gross))
 
     def strategy_summary(self) -> dict[str, dict[str, Any]]:
         """Per strategy: realized, unrealized, fees, funding, net_pnl, trades, wins, fills,

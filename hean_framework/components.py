@@ -17,7 +17,7 @@ sizer          ``size(signal, decision)``                     Verdict or None; s
 gate           ``vote(signal, decision)``                     Verdict or None (every gate votes)
 executor       ``execute(signal, decision)``                  Verdict or None; places orders
 optimizer      ``optimize(problem)``                          OptimizationResult
-feed           ``events()``                                   iterator of market events
+feed           ``events()`` / ``blocks()``                    market events / column blocks
 venue          ``submit``/``cancel``/``on_market``            (see :class:`Venue`)
 =============  =============================================  ==================================
 """

@@ -18,27 +18,37 @@ from __future__ import annotations
 import marshal
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import Any
 
+#: connection settings of both journal writers while a run is written
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA temp_store=MEMORY")
 
-def _insert(conn: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
-    conn.execute("SAVEPOINT batch")
+
+def insert_rows(conn: sqlite3.Connection, sql: str, rows: list[Any],
+                convert: Callable[[Any], Any] | None = None) -> None:
+    """``executemany`` with a fallback shared by both journal writers: when a value cannot be
+    bound (a record field holding an unexpected type), the batch is rolled back to a savepoint
+    and written again with every value passed through ``convert`` (default: the journal's
+    ``_sql_value``, imported only then) -- a badly typed field never loses a batch."""
+    conn.execute("SAVEPOINT journal_batch")
     try:
         conn.executemany(sql, rows)
     except (sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError):
-        conn.execute("ROLLBACK TO batch")
-        # rare: the engine's own conversion, so both writers store the same text
-        from hean_framework.journal import _sql_value
+        conn.execute("ROLLBACK TO journal_batch")
+        if convert is None:
+            from hean_framework.journal import _sql_value
 
-        conn.executemany(sql, [tuple(map(_sql_value, r)) for r in rows])
-    conn.execute("RELEASE batch")
+            convert = _sql_value
+        conv: Callable[[Any], Any] = convert
+        conn.executemany(sql, [tuple(map(conv, r)) for r in rows])
+    conn.execute("RELEASE journal_batch")
 
 
 def main(path: str) -> int:
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA temp_store=MEMORY")
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
     inp = sys.stdin.buffer
     out = sys.stdout.buffer
     while True:
@@ -56,7 +66,7 @@ def main(path: str) -> int:
         try:
             if op == "rows":
                 for sql, rows in msg[1]:
-                    _insert(conn, sql, rows)
+                    insert_rows(conn, sql, rows)
             else:
                 for stmt in msg[1]:
                     conn.execute(stmt)

@@ -63,6 +63,7 @@ from .plugins import HeanPluginManager
 from .run import RunResult
 
 _BLOCKS = (BarBlock, TradeBlock)
+_BOTH = frozenset(("on_fill", "on_order_update"))
 CALLBACK_OF = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book",
                Funding: "on_funding", MarkPrice: "on_mark"}
 PROGRESS_EVERY = 1 << 15
@@ -122,6 +123,8 @@ class Engine:
         self.feed: Feed | None = None
         self.journal: Any = None
         self._progress_fn: Callable[..., None] | None = None
+        #: rows handed to strategies through on_bars/on_trades (the batch fast path)
+        self.batched_rows = 0
         self._next_sample: int | None = None
 
     # ================================================================= building
@@ -219,6 +222,12 @@ class Engine:
             "filter": filters, "sizer": sizers, "gate": gates,
             "executor": list(executors.values()), "venue": [ctx.venue],
         }
+        self._venue_sees = _overrides(ctx.venue, Venue, "on_market")
+        #: executor -> the order callbacks it overrides (the base ones do nothing)
+        self._executor_callbacks = {
+            ex.name: frozenset(m for m in ("on_fill", "on_order_update")
+                               if _overrides(ex, Executor, m))
+            for ex in executors.values()}
         self._build_dispatch()
         self._build_observers(filters, sizers, gates, list(executors.values()))
         self._built = True
@@ -395,7 +404,7 @@ class Engine:
         if self.observers["on_fill"]:
             self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
-        if owner is not None and _overrides(owner, Executor, "on_fill"):
+        if owner is not None and "on_fill" in self._executor_callbacks.get(owner.name, _BOTH):
             self._guard_fill(owner, owner.on_fill, fill)
         strat = self._live_strategy(fill.strategy_id, "on_fill")
         if strat is not None:
@@ -415,7 +424,8 @@ class Engine:
                 self.journal.order(order)
         else:
             owner = self._order_owner.get(oid)
-        if owner is not None and _overrides(owner, Executor, "on_order_update"):
+        if owner is not None and \
+                "on_order_update" in self._executor_callbacks.get(owner.name, _BOTH):
             self._guard(owner, owner.on_order_update, order)
         if self.observers["on_order_update"]:
             self._notify("on_order_update", order)
@@ -643,7 +653,7 @@ class Engine:
         ctx = self.ctx
         market = ctx.market
         venue = ctx.venue
-        venue_sees = _overrides(venue, Venue, "on_market")
+        venue_sees = self._venue_sees
         venue_on_market = venue.on_market
         timers = ctx._timers
         run_timers = ctx.run_timers
@@ -757,7 +767,7 @@ class Engine:
             return
         ts_col = blk.ts
         venue = ctx.venue
-        venue_sees = _overrides(venue, Venue, "on_market")
+        venue_sees = self._venue_sees
         timers = ctx._timers
         interval = self.config.report.equity_interval_ms
         progress = self._progress_fn
@@ -766,26 +776,30 @@ class Engine:
         owner, batch = found
         seq = self.events
         next_sample = self._next_sample
+        last_ts = self.end_ts
         assert next_sample is not None
 
+        def row_by_row(j: int) -> bool:
+            # row j must be seen by more than the strategy: open/in-flight orders, a due timer
+            return (venue_sees and not venue.idle) or bool(timers and timers[0][0] <= ts_col[j])
+
         def slow_rows(pos: list[int]) -> Iterator[Any]:
-            # row by row until the fast path is possible again; pos[0] = next row
+            # rows as events until the fast path is possible again; pos[0] = next row
             j = pos[0]
             while j < stop:
                 yield row(j)
                 j += 1
                 pos[0] = j
-                if not (venue_sees and not venue.idle) and \
-                        not (timers and j < stop and timers[0][0] <= ts_col[j]):
+                if j < stop and not row_by_row(j):
                     return
 
         while i < stop:
-            if (venue_sees and not venue.idle) or (timers and timers[0][0] <= ts_col[i]):
-                self.events, self._next_sample = seq, next_sample
+            if row_by_row(i):
+                self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
                 pos = [i]
                 self._loop(slow_rows(pos))
                 i = pos[0]
-                seq, next_sample = self.events, self._next_sample
+                seq, next_sample, last_ts = self.events, self._next_sample, self.end_ts
                 assert next_sample is not None
                 continue
             end = stop
@@ -809,15 +823,14 @@ class Engine:
                                     "return the index of the row that produced the signal")
             before = seq
             seq += last - i + 1
-            ts = ts_col[last]
+            self.batched_rows += last - i + 1
+            ts = last_ts = ts_col[last]
             ctx.now = ts
             st.ts = ts
             st.last = px_col[last]
             prices.extend(px_col[max(i, last + 1 - window):last + 1])
             if not is_bar:
                 st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
-            self.events = seq
-            self.end_ts = ts
             if out is not None:
                 self._signals(out, seq)
             if ts >= next_sample:
@@ -826,7 +839,7 @@ class Engine:
             if progress is not None and before // PROGRESS_EVERY != seq // PROGRESS_EVERY:
                 progress(seq, ts)
             i = last + 1
-        self.events, self._next_sample = seq, next_sample
+        self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
 
     def _other_event(self, ev: Any, st: Any, venue_sees: bool) -> list[Callable[[Any], Any]] | None:
         et = type(ev)

@@ -50,6 +50,7 @@ from typing import Any, Final
 
 import orjson
 
+from ._journal_child import PRAGMAS, insert_rows
 from .errors import HeanError
 from .models import ClosedTrade, Fill, Order, OrderDecision, Position
 
@@ -242,9 +243,8 @@ _JSON_COLUMNS: Final[dict[str, frozenset[str]]] = {
 
 
 def _connect_pragmas(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA temp_store=MEMORY")
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
 
 
 def _sql_value(v: Any) -> Any:
@@ -271,16 +271,9 @@ def _bindable_msg(msg: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
-    """``executemany`` with a fallback: when a value cannot be bound (a record field holding
-    an unexpected type), the batch is rolled back to a savepoint and written again with such
-    values stored as JSON text -- a badly typed field never loses a batch or stops a run."""
-    conn.execute("SAVEPOINT journal_batch")
-    try:
-        conn.executemany(sql, rows)
-    except (sqlite3.ProgrammingError, sqlite3.InterfaceError, OverflowError):
-        conn.execute("ROLLBACK TO journal_batch")
-        conn.executemany(sql, [tuple(map(_sql_value, r)) for r in rows])
-    conn.execute("RELEASE journal_batch")
+    """Insert ``rows``; unbindable values are stored as JSON text (see
+    :func:`~hean_framework._journal_child.insert_rows`, shared with the writer process)."""
+    insert_rows(conn, sql, rows, _sql_value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def test_csv_blocks_stream_one_file_in_chunks_and_merge_several() -> None:
 
 
 def _digest_of_run(pm: Any, raw: dict[str, Any] | None, config: Path | None, out: Path,
-                   use_blocks: bool) -> tuple[str, Any]:
+                   use_blocks: bool) -> tuple[str, Any, int]:
+    """(journal digest, run result, rows that went through the batch fast path)."""
     setup = load_setup(config, pm.registry, raw=raw,
                        sets=["report.progress=false", "report.html=false"])
     eng = Engine(setup, pm, out_dir=out, progress=False).build()
@@ -84,7 +85,7 @@ def _digest_of_run(pm: Any, raw: dict[str, Any] | None, config: Path | None, out
         res = eng.run(events=feed.blocks() if use_blocks else feed.events())
     finally:
         eng.close()
-    return Journal.open_readonly(out / "journal.sqlite").digest(), res
+    return Journal.open_readonly(out / "journal.sqlite").digest(), res, eng.batched_rows
 
 
 @pytest.mark.parametrize("kind,path", [("bars", BTC_5M), ("trades", BTC_TRADES)])
@@ -99,9 +100,11 @@ def test_fast_path_run_equals_the_row_by_row_run(tmp_path: Path, kind: str, path
         "report": {"equity_interval_ms": 600_000},
     }
     pm = _ema_plugins()
-    da, ra = _digest_of_run(pm, raw, None, tmp_path / "rows", use_blocks=False)
-    db, rb = _digest_of_run(pm, raw, None, tmp_path / "blocks", use_blocks=True)
+    da, ra, fast_a = _digest_of_run(pm, raw, None, tmp_path / "rows", use_blocks=False)
+    db, rb, fast_b = _digest_of_run(pm, raw, None, tmp_path / "blocks", use_blocks=True)
     assert ra.fills > 20
+    # the block run really took the fast path (all rows: market orders fill on arrival)
+    assert fast_a == 0 and fast_b == rb.events
     assert (rb.fills, rb.events, rb.final_equity, len(rb.equity_curve)) == \
         (ra.fills, ra.events, ra.final_equity, len(ra.equity_curve))
     assert da == db
@@ -120,9 +123,11 @@ def test_fast_path_with_latency_and_open_orders_equals_row_by_row(tmp_path: Path
         "pipeline": {"require_stop_loss": False},
     }
     pm = _ema_plugins()
-    da, ra = _digest_of_run(pm, raw, None, tmp_path / "rows", use_blocks=False)
-    db, rb = _digest_of_run(pm, raw, None, tmp_path / "blocks", use_blocks=True)
+    da, ra, _ = _digest_of_run(pm, raw, None, tmp_path / "rows", use_blocks=False)
+    db, rb, fast = _digest_of_run(pm, raw, None, tmp_path / "blocks", use_blocks=True)
     assert ra.fills > 20 and rb.fills == ra.fills
+    # both paths were taken: rows while orders were in flight went one by one
+    assert 0 < fast < rb.events
     assert da == db
 
 
@@ -132,9 +137,9 @@ def test_quickstart_through_blocks_equals_row_by_row(tmp_path: Path) -> None:
     pytest.importorskip("hean_momentum_trader")
     pm = load_plugins()
     cfg = EXAMPLES / "quickstart.yaml"
-    da, ra = _digest_of_run(pm, None, cfg, tmp_path / "rows", use_blocks=False)
-    db, rb = _digest_of_run(pm, None, cfg, tmp_path / "blocks", use_blocks=True)
-    assert ra.fills > 50 and rb.fills == ra.fills
+    da, ra, _ = _digest_of_run(pm, None, cfg, tmp_path / "rows", use_blocks=False)
+    db, rb, fast = _digest_of_run(pm, None, cfg, tmp_path / "blocks", use_blocks=True)
+    assert ra.fills > 50 and rb.fills == ra.fills and fast == 0
     assert da == db
 
 

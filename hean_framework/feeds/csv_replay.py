@@ -116,6 +116,10 @@ _INF = float("inf")
 # ============================================================================ config
 
 
+#: rows per column block streamed by :meth:`CsvFeed.blocks`
+BLOCK_ROWS = 8192
+
+
 def parse_interval(text: str) -> int:
     """``"5m"`` -> 300000.  Units: s, m, h, d, w.
 
@@ -839,8 +843,6 @@ class CsvFeed(Feed):
 
 
 _BAR, _TRADE, _QUOTE, _FUNDING, _OBJ = range(5)
-#: rows per column block streamed by :meth:`CsvFeed.blocks`
-BLOCK_ROWS = 8192
 _SIDES = ("sell", "buy")
 
 

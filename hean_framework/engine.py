@@ -45,6 +45,7 @@ from .config import ResolvedComponent, RunSetup
 from .context import RunContext
 from .errors import HeanError
 from .models import (
+    DONE_STATUSES,
     Bar,
     BookUpdate,
     ClosedTrade,
@@ -63,7 +64,6 @@ from .plugins import HeanPluginManager
 from .run import RunResult
 
 _BLOCKS = (BarBlock, TradeBlock)
-_BOTH = frozenset(("on_fill", "on_order_update"))
 CALLBACK_OF = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book",
                Funding: "on_funding", MarkPrice: "on_mark"}
 PROGRESS_EVERY = 1 << 15
@@ -228,6 +228,12 @@ class Engine:
             ex.name: frozenset(m for m in ("on_fill", "on_order_update")
                                if _overrides(ex, Executor, m))
             for ex in executors.values()}
+        #: configured executors that do not override on_fill / on_order_update (not called;
+        #: an executor the engine did not build gets both)
+        self._quiet_fill = frozenset(n for n, m in self._executor_callbacks.items()
+                                     if "on_fill" not in m)
+        self._quiet_update = frozenset(n for n, m in self._executor_callbacks.items()
+                                       if "on_order_update" not in m)
         self._build_dispatch()
         self._build_observers(filters, sizers, gates, list(executors.values()))
         self._built = True
@@ -258,6 +264,8 @@ class Engine:
             name: frozenset(m for m in ("on_fill", "on_order_update", "on_position_closed",
                                         "on_decision") if _overrides(s, Strategy, m))
             for name, s in self.strategies.items()}
+        #: callbacks at least one strategy overrides
+        self._any_callback = frozenset(m for ms in self._callbacks.values() for m in ms)
         # batch fast path: the symbol's only bar (trade) listener is a strategy with on_bars
         self._batch: dict[tuple[type, str], tuple[Strategy, Callable[..., Any]]] = {}
         for etype, meth in ((Bar, "on_bars"), (Trade, "on_trades")):
@@ -356,7 +364,8 @@ class Engine:
         An allocator (issue: risk core) publishes ``ctx.state["*"]["budgets"]``; without one the
         equity is split by the strategies' ``weight`` keys (equal by default).
         """
-        budgets = self.ctx.state.get("*", "budgets")
+        market_wide = self.ctx.state._data.get("*")  # ctx.state.get("*", "budgets")
+        budgets = market_wide.get("budgets") if market_wide is not None else None
         if budgets is not None and strategy_id in budgets:
             return float(budgets[strategy_id])
         return self.ctx.portfolio.equity() * self.weights.get(strategy_id, 1.0)
@@ -370,17 +379,20 @@ class Engine:
                      parent_id: int = 0) -> Order:
         """Create an order for ``decision`` and send it to the venue."""
         ctx = self.ctx
-        oid = ctx.next_id()
-        inst = ctx.instruments.get(signal.symbol)
+        oid = next(ctx._ids)
         if price is not None and order_type != "market":
-            price = inst.round_price(price, signal.side)
+            price = ctx.instruments.get(signal.symbol).round_price(price, signal.side)
+        # positional: Order's field order (models.Order)
         order = Order(oid, signal.strategy_id, signal.symbol, signal.side, qty, order_type,
                       price, post_only, signal.reduce_only if reduce_only is None else reduce_only,
-                      ctx.now, signal_id=signal.signal_id, decision_id=decision.decision_id,
-                      parent_id=parent_id, client_id=f"hean-{oid}", tag=tag or signal.tag,
-                      expected_price=price if price is not None else decision.price)
+                      ctx.now, "new", 0.0, 0.0, 0.0, signal.signal_id, decision.decision_id,
+                      parent_id, f"hean-{oid}", "", "", tag or signal.tag, 0, 0, 0.0,
+                      price if price is not None else decision.price)
         self._orders[oid] = order
-        self._order_signal[oid] = signal
+        if not signal.reduce_only and (signal.stop_loss is not None
+                                       or signal.take_profit is not None
+                                       or signal.max_hold_ms is not None):
+            self._order_signal[oid] = signal  # an entry with exits (see _update_exits)
         if executor is not None:
             self._order_owner[oid] = executor
         self.pipeline.orders += 1
@@ -394,28 +406,33 @@ class Engine:
 
     def on_fill(self, fill: Fill, order: Order) -> None:
         """The venue reports an execution (called synchronously by the venue)."""
-        ctx = self.ctx
+        pf = self.ctx.portfolio
         self.pipeline.fills += 1
-        closed = ctx.portfolio.apply_fill(fill)
+        closed = pf.apply_fill(fill)
         if self.journal is not None:
             self.journal.fill(fill)
-        self.sample_equity(fill.ts)
-        self._update_exits(order, fill)
-        if self.observers["on_fill"]:
+        pf.sample(fill.ts)
+        obs = self.observers
+        if obs["on_equity"]:
+            self._notify("on_equity", fill.ts, pf.equity_curve[-1][1])
+        if self.exit_plans or order.order_id in self._order_signal:
+            self._update_exits(order, fill)
+        if obs["on_fill"]:
             self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
-        if owner is not None and "on_fill" in self._executor_callbacks.get(owner.name, _BOTH):
+        if owner is not None and owner.name not in self._quiet_fill:
             self._guard_fill(owner, owner.on_fill, fill)
-        strat = self._live_strategy(fill.strategy_id, "on_fill")
-        if strat is not None:
-            self._signals(self._guard_fill(strat, strat.on_fill, fill), 0)
+        if "on_fill" in self._any_callback:
+            strat = self._live_strategy(fill.strategy_id, "on_fill")
+            if strat is not None:
+                self._signals(self._guard_fill(strat, strat.on_fill, fill), 0)
         if closed is not None:
             self._on_closed(closed)
 
     def on_order_update(self, order: Order) -> None:
         """The venue reports a status change (open, cancelled, rejected, filled)."""
         oid = order.order_id
-        if order.is_done:
+        if order.status in DONE_STATUSES:
             # done orders leave the engine's tables (they can no longer fill)
             self._orders.pop(oid, None)
             self._order_signal.pop(oid, None)
@@ -424,23 +441,24 @@ class Engine:
                 self.journal.order(order)
         else:
             owner = self._order_owner.get(oid)
-        if owner is not None and \
-                "on_order_update" in self._executor_callbacks.get(owner.name, _BOTH):
+        if owner is not None and owner.name not in self._quiet_update:
             self._guard(owner, owner.on_order_update, order)
         if self.observers["on_order_update"]:
             self._notify("on_order_update", order)
-        strat = self._live_strategy(order.strategy_id, "on_order_update")
-        if strat is not None:
-            self._signals(self._guard(strat, strat.on_order_update, order), 0)
+        if "on_order_update" in self._any_callback:
+            strat = self._live_strategy(order.strategy_id, "on_order_update")
+            if strat is not None:
+                self._signals(self._guard(strat, strat.on_order_update, order), 0)
 
     def _on_closed(self, closed: ClosedTrade) -> None:
         if self.journal is not None:
             self.journal.closed_trade(closed)
         if self.observers["on_position_closed"]:
             self._notify("on_position_closed", closed)
-        strat = self._live_strategy(closed.strategy_id, "on_position_closed")
-        if strat is not None:
-            self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
+        if "on_position_closed" in self._any_callback:
+            strat = self._live_strategy(closed.strategy_id, "on_position_closed")
+            if strat is not None:
+                self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
 
     def _live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
         """The strategy owning a record when it overrides ``callback`` and was not disabled
@@ -577,7 +595,7 @@ class Engine:
     def _signals(self, out: Any, cause_seq: int) -> None:
         if out is None:
             return
-        for sig in as_signals(out):
+        for sig in ((out,) if type(out) is Signal else as_signals(out)):
             if sig.strategy_id in self._disabled:
                 continue
             if not sig.ts:
@@ -778,6 +796,7 @@ class Engine:
         next_sample = self._next_sample
         last_ts = self.end_ts
         assert next_sample is not None
+        batched = 0
 
         def row_by_row(j: int) -> bool:
             # row j must be seen by more than the strategy: open/in-flight orders, a due timer
@@ -794,7 +813,8 @@ class Engine:
                     return
 
         while i < stop:
-            if row_by_row(i):
+            if (venue_sees and not venue.idle) or (timers and timers[0][0] <= ts_col[i]):
+                # row i must be seen by more than the strategy (same test as row_by_row)
                 self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
                 pos = [i]
                 self._loop(slow_rows(pos))
@@ -823,7 +843,7 @@ class Engine:
                                     "return the index of the row that produced the signal")
             before = seq
             seq += last - i + 1
-            self.batched_rows += last - i + 1
+            batched += last - i + 1
             ts = last_ts = ts_col[last]
             ctx.now = ts
             st.ts = ts
@@ -840,6 +860,7 @@ class Engine:
                 progress(seq, ts)
             i = last + 1
         self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
+        self.batched_rows += batched
 
     def _other_event(self, ev: Any, st: Any, venue_sees: bool) -> list[Callable[[Any], Any]] | None:
         et = type(ev)
@@ -934,8 +955,7 @@ class Engine:
                 self.journal.order(o)
             for p in pf.positions():
                 self.journal.position(p, self.end_ts)
-            for ts, eq, ex in pf.equity_curve:
-                self.journal.equity(ts, eq, ex)
+            self.journal.equity_curve(pf.equity_curve)
         per = pf.strategy_summary()
         for name in self.strategies:
             per.setdefault(name, {})

@@ -29,7 +29,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
@@ -129,8 +129,14 @@ class Instrument:
         """
         if qty == 0.0:
             return 0.0
-        sign = 1.0 if qty > 0 else -1.0
-        return sign * _on_grid(_steps(abs(qty), self.lot_size, "floor"), self.lot_size)
+        # _steps(|qty|, lot, "floor") and _on_grid spelled out: this runs once per order
+        lot = self.lot_size
+        n = (qty if qty > 0.0 else -qty) / lot
+        r = round(n)
+        steps = float(r) if abs(n - r) <= _SNAP * (n if n > 1.0 else 1.0) else \
+            float(math.floor(n))
+        v = round(steps * lot, _decimals(lot))
+        return v if qty > 0.0 else -v
 
     def round_price(self, price: float, side: str | None = None) -> float:
         """Round ``price`` to the tick grid.
@@ -355,12 +361,15 @@ class Instruments:
     0.001
     """
 
-    __slots__ = ("_items", "exchange", "source")
+    __slots__ = ("_items", "exchange", "find", "source")
 
     def __init__(self, exchange: str, items: dict[str, Instrument], source: str = "") -> None:
         self.exchange = exchange
         self._items = items
         self.source = source
+        #: ``find(symbol)``: the instrument, or None when unknown (no error, no frame: the hot
+        #: path's lookup)
+        self.find: Callable[[str], Instrument | None] = items.get
 
     @classmethod
     def load(cls, exchange: str, symbols: list[str] | None = None,

@@ -421,6 +421,16 @@ class Journal:
         if self._pending >= self.batch_size:
             self.flush(full=True)
 
+    def equity_curve(self, samples: Sequence[tuple[int, float, float]]) -> None:
+        """Buffer many ``(ts, equity, exposure)`` samples at once (the run's curve)."""
+        size = self.batch_size
+        for a in range(0, len(samples), size):
+            chunk = samples[a:a + size]
+            self._equity.extend(chunk)
+            self._pending += len(chunk)
+            if self._pending >= self.batch_size:
+                self.flush(full=True)
+
     def event(self, ts: int, kind: str, payload: dict[str, Any]) -> None:
         """Buffer a rare event: allocation change, risk-state change, lifecycle note ...
 

@@ -30,6 +30,8 @@ DecisionKind = Literal["CREATE", "SKIP", "BLOCK"]
 CREATE: Final = "CREATE"
 SKIP: Final = "SKIP"
 BLOCK: Final = "BLOCK"
+#: order statuses after which an order can no longer fill
+DONE_STATUSES: Final = frozenset(("filled", "cancelled", "rejected"))
 
 
 def opposite(side: str) -> str:
@@ -274,7 +276,7 @@ class Order:
     @property
     def is_done(self) -> bool:
         """True once the order can no longer fill."""
-        return self.status in ("filled", "cancelled", "rejected")
+        return self.status in DONE_STATUSES
 
 
 @dataclass(slots=True)

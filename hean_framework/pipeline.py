@@ -74,6 +74,8 @@ class Pipeline:
         self.on_decision = on_decision
         self.on_error = on_error
         self.counters = {s: StageCounter(s) for s in STAGES}
+        self._c_filter, self._c_sizer, self._c_gate, self._c_executor = (
+            self.counters[s] for s in STAGES)
         self.signals = 0
         self.exits = 0
         self.orders = 0
@@ -90,16 +92,19 @@ class Pipeline:
     def process(self, signal: Signal) -> OrderDecision:
         """Decide on one signal; returns the (already recorded) decision."""
         self._next_signal += 1
-        signal.signal_id = self._next_signal
+        signal.signal_id = sid = self._next_signal
         self._next_decision += 1
         ctx = self.ctx
-        price = signal.entry_price or ctx.market[signal.symbol].price
-        d = OrderDecision(self._next_decision, signal.signal_id, signal.strategy_id,
-                          signal.symbol, signal.side, ctx.now, price=price,
-                          qty_requested=signal.size or 0.0, cause_seq=signal.cause_seq)
-        regime = ctx.state.get(signal.symbol, "regime")
-        if regime:
-            d.regime = str(regime)
+        symbol = signal.symbol
+        price = signal.entry_price or ctx.market[symbol].price
+        d = OrderDecision(self._next_decision, sid, signal.strategy_id, symbol, signal.side,
+                          ctx.now, price=price, qty_requested=signal.size or 0.0,
+                          cause_seq=signal.cause_seq)
+        published = ctx.state._data.get(symbol)  # ctx.state.get(symbol, "regime")
+        if published is not None:
+            regime = published.get("regime")
+            if regime:
+                d.regime = str(regime)
         self.signals += 1
         strat = self.by_strategy.get(signal.strategy_id)
         if strat is None:
@@ -111,34 +116,43 @@ class Pipeline:
         if verdict is not None:
             return self._finish(d, verdict, "validation")
         # filters
-        c = self.counters["filter"]
+        c = self._c_filter
         c.inn += 1
         for f in self.filters:
-            v = self._call(f, f.check, signal, d)
+            try:
+                v = f.check(signal, d)
+            except Exception as exc:
+                v = self._failed(f, exc, signal)
             if v is not None:
                 c.reasons[v.code] += 1
                 return self._finish(d, v, "filter:" + f.name)
         c.out += 1
         # sizers
-        c = self.counters["sizer"]
+        c = self._c_sizer
         c.inn += 1
         d.qty_raw = signal.size or 0.0
-        for s in self.sizers:
-            v = self._call(s, s.size, signal, d)
+        for sz in self.sizers:
+            try:
+                v = sz.size(signal, d)
+            except Exception as exc:
+                v = self._failed(sz, exc, signal)
             if v is not None:
                 c.reasons[v.code] += 1
-                return self._finish(d, v, "sizer:" + s.name)
+                return self._finish(d, v, "sizer:" + sz.name)
         v = self._round(signal, d)
         if v is not None:
             c.reasons[v.code] += 1
             return self._finish(d, v, "sizer:exchange")
         c.out += 1
         # gates: everyone votes
-        c = self.counters["gate"]
+        c = self._c_gate
         c.inn += 1
         votes: list[tuple[str, Verdict]] = []
         for g in self.gates:
-            v = self._call(g, g.vote, signal, d)
+            try:
+                v = g.vote(signal, d)
+            except Exception as exc:
+                v = self._failed(g, exc, signal)
             if v is not None:
                 votes.append((g.name, v))
         if votes:
@@ -154,19 +168,24 @@ class Pipeline:
             return self._finish(d, merged, "gate:" + name, codes_set=True)
         c.out += 1
         # executor
-        c = self.counters["executor"]
+        c = self._c_executor
         c.inn += 1
         ex_name = self.strategy_executor.get(signal.strategy_id, self.default_executor)
         ex = self.executors[ex_name]
         before = self.orders
-        v = self._call(ex, ex.execute, signal, d)
+        try:
+            v = ex.execute(signal, d)
+        except Exception as exc:
+            v = self._failed(ex, exc, signal)
         if v is not None:
             c.reasons[v.code] += 1
             return self._finish(d, v, "executor:" + ex_name)
         c.out += 1
-        d.stage = "executor:" + ex_name
-        d.details.setdefault("orders", self.orders - before)
-        return self._finish(d, None, d.stage)
+        d.stage = stage = "executor:" + ex_name
+        details = d.details
+        if "orders" not in details:
+            details["orders"] = self.orders - before
+        return self._finish(d, None, stage)
 
     # ------------------------------------------------------------------ stages
 
@@ -174,12 +193,12 @@ class Pipeline:
         if signal.side not in ("buy", "sell"):
             return Verdict(BLOCK, "VALIDATION_FAIL", f"side must be 'buy' or 'sell', "
                            f"got {signal.side!r}")
-        if signal.symbol not in self.ctx.instruments:
+        if self.ctx.instruments.find(signal.symbol) is None:
             return Verdict(BLOCK, "VALIDATION_FAIL",
                            f"no instrument metadata for {signal.symbol!r}")
         if not d.price or d.price <= 0.0:
             return Verdict(SKIP, "VALIDATION_FAIL", "no usable price yet for " + signal.symbol)
-        pos = self.ctx.portfolio.position(signal.strategy_id, signal.symbol).qty
+        pos = self.ctx.portfolio.position_qty(signal.strategy_id, signal.symbol)
         if pos:
             if (pos > 0.0) == (signal.side == "buy"):
                 if not self.allow_pyramiding:
@@ -208,9 +227,12 @@ class Pipeline:
         inst = self.ctx.instruments.get(signal.symbol)
         qty = inst.round_qty(max(d.qty_raw, 0.0))
         d.qty = qty
-        d.notional = inst.notional(qty, d.price)
+        d.notional = notional = inst.notional(qty, d.price)
         if signal.stop_loss is not None:
             d.risk_amount = qty * inst.contract_size * abs(d.price - signal.stop_loss)
+        if qty >= inst.min_qty and qty >= inst.lot_size and notional >= inst.min_notional \
+                and qty > 0.0:
+            return None  # a whole number of lots meeting every minimum: no rounding up needed
         min_qty = inst.min_order_qty(d.price)
         if qty > 0.0 and qty + 1e-12 >= min_qty:
             return None
@@ -231,7 +253,7 @@ class Pipeline:
 
     def _exit(self, signal: Signal, d: OrderDecision) -> OrderDecision:
         self.exits += 1
-        pos_qty = self.ctx.portfolio.position(signal.strategy_id, signal.symbol).qty
+        pos_qty = self.ctx.portfolio.position_qty(signal.strategy_id, signal.symbol)
         qty = abs(pos_qty) if signal.size is None else min(signal.size, abs(pos_qty))
         want = "sell" if pos_qty > 0 else "buy"
         if qty <= 0.0 or signal.side != want:
@@ -241,7 +263,10 @@ class Pipeline:
         d.notional = inst.notional(qty, d.price)
         ex = self.executors["plain"] if "plain" in self.executors else \
             self.executors[self.default_executor]
-        v = self._call(ex, ex.execute, signal, d)
+        try:
+            v = ex.execute(signal, d)
+        except Exception as exc:
+            v = self._failed(ex, exc, signal)
         if v is not None:
             return self._finish(d, v, "exit")
         d.reason_codes = [signal.tag or "EXIT"]
@@ -249,17 +274,13 @@ class Pipeline:
 
     # ------------------------------------------------------------------ helpers
 
-    def _call(self, comp: Any, fn: Callable[[Signal, OrderDecision], Verdict | None],
-              signal: Signal, d: OrderDecision) -> Verdict | None:
-        try:
-            return fn(signal, d)
-        except Exception as exc:  # isolate the component; fail closed
-            if self.on_error is not None:
-                self.on_error(comp.name, exc, signal)
-            return Verdict(BLOCK, "COMPONENT_ERROR",
-                           f"{comp.kind} {comp.name!r} raised {type(exc).__name__}: {exc}",
-                           {"component": comp.name,
-                            "traceback": traceback.format_exc(limit=3)})
+    def _failed(self, comp: Any, exc: Exception, signal: Signal) -> Verdict:
+        """A component raised: report it and fail closed (BLOCK ``COMPONENT_ERROR``)."""
+        if self.on_error is not None:
+            self.on_error(comp.name, exc, signal)
+        return Verdict(BLOCK, "COMPONENT_ERROR",
+                       f"{comp.kind} {comp.name!r} raised {type(exc).__name__}: {exc}",
+                       {"component": comp.name, "traceback": traceback.format_exc(limit=3)})
 
     def _finish(self, d: OrderDecision, v: Verdict | None, stage: str,
                 codes_set: bool = False) -> OrderDecision:

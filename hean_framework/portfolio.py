@@ -139,18 +139,22 @@ class Portfolio:
             flat or flips, else None.
         """
         symbol = fill.symbol
-        cs = self._contract_size(symbol)
+        cs = self._cs.get(symbol)
+        if cs is None:
+            cs = self._contract_size(symbol)
         qty = fill.qty
         price = fill.price
+        fee = fill.fee
         if qty <= 0.0:
             raise HeanError(f"fill {fill.fill_id}: quantity must be positive, got {qty}")
-        signed = qty if fill.side == "buy" else -qty
+        buy = fill.side == "buy"
+        signed = qty if buy else -qty
         notional = qty * cs * price
 
         # ---- account
-        self.cash += -notional if signed > 0 else notional
-        self.cash -= fill.fee
-        self.fees += fill.fee
+        self.cash += -notional if buy else notional
+        self.cash -= fee
+        self.fees += fee
         self.turnover += notional
         self.fill_count += 1
         net = self._net.get(symbol, 0.0) + signed
@@ -160,23 +164,26 @@ class Portfolio:
         self._last_fill_price[symbol] = price
 
         # ---- strategy book
-        st = self._stat(fill.strategy_id)
-        st.fees += fill.fee
+        sid = fill.strategy_id
+        st = self._stats.get(sid)
+        if st is None:
+            st = self._stats[sid] = _StrategyStats()
+        st.fees += fee
         st.fills += 1
         st.turnover += notional
-        key = (fill.strategy_id, symbol)
+        key = (sid, symbol)
         pos = self._pos.get(key)
         if pos is None or pos.qty == 0.0:
-            pos = self._open(key, fill, signed, fill.fee)
+            self._open(key, fill, signed, fee, cs)
             return None
         trip = self._trip[key]
         pos.last_price = price
         old = pos.qty
-        if (old > 0.0) == (signed > 0.0):  # add to the position
+        if (old > 0.0) == buy:  # add to the position
             new = old + signed
             pos.avg_price = (old * pos.avg_price + signed * price) / new
             pos.qty = new
-            pos.fees += fill.fee
+            pos.fees += fee
             trip.entry_qty += qty
             trip.entry_notional += notional
             trip.max_qty = max(trip.max_qty, abs(new))
@@ -184,9 +191,10 @@ class Portfolio:
 
         # reduce, close or flip
         closing = min(qty, abs(old))
-        close_fee = fill.fee * (closing / qty)
-        direction = 1.0 if old > 0.0 else -1.0
-        pnl = (price - pos.avg_price) * closing * cs * direction
+        close_fee = fee * (closing / qty)
+        pnl = (price - pos.avg_price) * closing * cs
+        if old < 0.0:
+            pnl = -pnl
         pos.realized_pnl += pnl
         pos.fees += close_fee
         self.realized += pnl
@@ -202,37 +210,36 @@ class Portfolio:
         # flat (and maybe flipped): close the round trip
         flipped = remainder > _DUST * qty
         trade = ClosedTrade(
-            strategy_id=fill.strategy_id, symbol=symbol,
-            side="long" if old > 0.0 else "short",
-            qty=trip.exit_qty,
-            entry_price=trip.entry_notional / (trip.entry_qty * cs),
-            exit_price=trip.exit_notional / (trip.exit_qty * cs),
-            opened_ts=pos.opened_ts, closed_ts=fill.ts, pnl=pos.realized_pnl, fees=pos.fees,
-            funding=pos.funding, reason=reason or ("flip" if flipped else ""),
-            signal_id=pos.signal_id)
+            sid, symbol, "long" if old > 0.0 else "short", trip.exit_qty,
+            trip.entry_notional / (trip.entry_qty * cs), trip.exit_notional / (trip.exit_qty * cs),
+            pos.opened_ts, fill.ts, pos.realized_pnl, pos.fees, pos.funding,
+            reason or ("flip" if flipped else ""), pos.signal_id)
         self.closed_trades.append(trade)
         st.trades += 1
-        if trade.net_pnl > 0.0:
+        if trade.pnl - trade.fees + trade.funding > 0.0:  # net_pnl
             st.wins += 1
         pos.qty = 0.0
         self._by_symbol[symbol].remove(pos)
         del self._pos[key]
         del self._trip[key]
         if flipped:
-            self._open(key, fill, remainder if signed > 0 else -remainder,
-                       fill.fee - close_fee)
+            self._open(key, fill, remainder if buy else -remainder, fee - close_fee, cs)
         return trade
 
-    def _open(self, key: tuple[str, str], fill: Fill, signed: float, fee: float) -> Position:
+    def _open(self, key: tuple[str, str], fill: Fill, signed: float, fee: float,
+              cs: float) -> Position:
         """Start a new round trip with ``signed`` quantity at the fill price."""
-        cs = self._cs[fill.symbol]
-        pos = Position(fill.strategy_id, fill.symbol, qty=signed, avg_price=fill.price,
-                       fees=fee, opened_ts=fill.ts, last_price=fill.price,
-                       signal_id=fill.signal_id)
+        price = fill.price
+        pos = Position(fill.strategy_id, fill.symbol, signed, price, 0.0, fee, 0.0, fill.ts,
+                       price, None, None, None, fill.signal_id)
         a = abs(signed)
         self._pos[key] = pos
-        self._trip[key] = _RoundTrip(a, a * cs * fill.price, 0.0, 0.0, a)
-        self._by_symbol.setdefault(fill.symbol, []).append(pos)
+        self._trip[key] = _RoundTrip(a, a * cs * price, 0.0, 0.0, a)
+        by_symbol = self._by_symbol.get(fill.symbol)
+        if by_symbol is None:
+            self._by_symbol[fill.symbol] = [pos]
+        else:
+            by_symbol.append(pos)
         return pos
 
     # ------------------------------------------------------------------ funding
@@ -275,6 +282,11 @@ class Portfolio:
         pos = self._pos.get((strategy, symbol))
         return pos if pos is not None else Position(strategy, symbol)
 
+    def position_qty(self, strategy: str, symbol: str) -> float:
+        """The strategy's signed quantity in ``symbol`` (0.0 when flat)."""
+        pos = self._pos.get((strategy, symbol))
+        return pos.qty if pos is not None else 0.0
+
     def positions(self) -> list[Position]:
         """Every open (non-flat) strategy position."""
         return list(self._pos.values())
@@ -289,7 +301,11 @@ class Portfolio:
 
     def equity(self) -> float:
         """Cash plus the signed value of every account position."""
-        return self.cash + self.position_value()
+        value = 0.0  # position_value() spelled out: sizers ask for it on every signal
+        for symbol, q in self._net.items():
+            if q:
+                value += q * self._cs[symbol] * self.price(symbol)
+        return self.cash + value
 
     def unrealized(self) -> float:
         """Σ over strategy positions of qty × contract_size × (price − avg_price)."""

@@ -92,6 +92,8 @@ REJECT_CODES = ("unknown_symbol", "invalid_qty", "invalid_price", "invalid_order
                 "no_price")
 
 _EPS = 1e-9
+_ORDER_TYPES = frozenset(("market", "limit", "stop_market"))
+_SIDES = frozenset(("buy", "sell"))
 
 
 class SimVenueConfig(ComponentConfig):
@@ -153,35 +155,35 @@ class SimulatedVenue(Venue):
         self._counts["submitted"] += 1
         if not order.ts:
             order.ts = now
-        order.arrival_ts = now + self.config.latency_ms
+        order.arrival_ts = arrival = now + self.config.latency_ms
         order.status = "new"
-        if order.symbol not in ctx.instruments:
+        inst = ctx.instruments.find(order.symbol)
+        if inst is None:
             avail = ", ".join(sorted(ctx.instruments))
             return self._reject(order, "unknown_symbol",
                                 f"{order.symbol!r} is not an instrument of "
                                 f"{ctx.instruments.exchange} (available: {avail})")
-        inst = ctx.instruments.get(order.symbol)
-        if order.order_type not in ("market", "limit", "stop_market") \
-                or order.side not in ("buy", "sell") \
-                or (order.post_only and order.order_type != "limit"):
+        typ = order.order_type
+        if typ not in _ORDER_TYPES or order.side not in _SIDES \
+                or (order.post_only and typ != "limit"):
             return self._reject(order, "invalid_order_type",
-                                f"{order.side} {order.order_type} post_only={order.post_only}: "
+                                f"{order.side} {typ} post_only={order.post_only}: "
                                 "use side buy/sell, type market/limit/stop_market, post_only "
                                 "only on limit")
         if not order.qty > 0.0 or not inst.is_qty_on_grid(order.qty):
             return self._reject(order, "invalid_qty",
                                 f"quantity {order.qty!r} must be > 0 and a multiple of the lot "
                                 f"size {inst.lot_size} (use instrument.round_qty)")
-        if order.order_type != "market" and (order.price is None or not order.price > 0.0
-                                            or not inst.is_price_on_grid(order.price)):
+        if typ != "market" and (order.price is None or not order.price > 0.0
+                                or not inst.is_price_on_grid(order.price)):
             return self._reject(order, "invalid_price",
                                 f"limit price {order.price!r} must be > 0 and a multiple of the "
                                 f"tick size {inst.tick_size} (use instrument.round_price)")
         self._orders[order.order_id] = order
-        if order.arrival_ts <= now:
-            self._arrive(order)
+        if arrival <= now:
+            self._arrive(order, inst)
         else:
-            heapq.heappush(self._pending, (order.arrival_ts, next(self._seq), order))
+            heapq.heappush(self._pending, (arrival, next(self._seq), order))
             self.idle = False
         return order
 
@@ -240,13 +242,14 @@ class SimulatedVenue(Venue):
             if order.status == "new":
                 self._arrive(order)
 
-    def _arrive(self, order: Order) -> None:
+    def _arrive(self, order: Order, inst: Instrument | None = None) -> None:
         """The order reaches the matching engine: market-dependent checks, then fill or rest."""
         ctx = self.ctx
-        inst = ctx.instruments.get(order.symbol)
+        if inst is None:
+            inst = ctx.instruments.get(order.symbol)
         st = ctx.market.get(order.symbol)
         if order.reduce_only:
-            avail = self._reducible(order)
+            avail = self._reducible(order, inst)
             if avail <= 0.0:
                 self._reject(order, "reduce_only_no_position",
                              f"no {'long' if order.side == 'sell' else 'short'} account "
@@ -262,7 +265,7 @@ class SimulatedVenue(Venue):
         else:
             self._arrive_limit(order, inst, st)
 
-    def _reducible(self, order: Order) -> float:
+    def _reducible(self, order: Order, inst: Instrument | None = None) -> float:
         """Lot-rounded size of the opposite account position a reduce-only order may close."""
         pf = self.ctx.portfolio
         if pf is None:
@@ -271,7 +274,9 @@ class SimulatedVenue(Venue):
         avail = net if order.side == "sell" else -net
         if avail <= 0.0:
             return 0.0
-        return self.ctx.instruments.get(order.symbol).round_qty(avail)
+        if inst is None:
+            inst = self.ctx.instruments.get(order.symbol)
+        return inst.round_qty(avail)
 
     def _check_minimum(self, order: Order, inst: Instrument, price: float) -> bool:
         """Reject (and return False) when the order is below the exchange minimum."""
@@ -311,7 +316,9 @@ class SimulatedVenue(Venue):
             self._reject(order, "no_price",
                          f"{source} for {order.symbol} yet (market_fill={mode!r})")
             return
-        if not self._check_minimum(order, inst, price):
+        if self.config.enforce_minimums and not order.reduce_only \
+                and not inst.check_minimum(order.qty, price):
+            self._check_minimum(order, inst, price)  # rejects with the numbers
             return
         self._fill(order, inst, order.qty, price, False, liquidity)
 
@@ -559,13 +566,14 @@ class SimulatedVenue(Venue):
             rate = cfg.maker_fee if cfg.maker_fee is not None else inst.maker_fee
         else:
             rate = cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee
-        fee = inst.notional(qty, price) * rate
+        fee = (qty * inst.contract_size if inst.inverse else
+               qty * inst.contract_size * price) * rate  # inst.notional(qty, price) * rate
         ctx = self.ctx
         filled = order.filled + qty
         order.avg_price = (order.avg_price * order.filled + price * qty) / filled
         order.filled = filled
         order.fee += fee
-        fill = Fill(ctx.next_id(), order.order_id, order.strategy_id, order.symbol, order.side,
+        fill = Fill(next(ctx._ids), order.order_id, order.strategy_id, order.symbol, order.side,
                     qty, price, fee, maker, ctx.now, order.signal_id, order.expected_price,
                     liquidity)
         counts = self._counts
@@ -590,7 +598,8 @@ class SimulatedVenue(Venue):
         self._counts[status] += 1
         oid = order.order_id
         self._orders.pop(oid, None)
-        self._touch.pop(oid, None)
+        if self._touch:
+            self._touch.pop(oid, None)
         book = self._open.get(order.symbol)
         if book is not None and book.pop(oid, None) is not None and not book:
             del self._open[order.symbol]

@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 class SharedState:
     """Analyzer outputs, per symbol: ``ctx.state.get(symbol, "regime")``."""
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "of")
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, Any]] = {}
+        #: ``of(symbol)``: everything published for ``symbol`` (a dict), or None -- the
+        #: hot path's read (no frame); do not modify the dict it returns
+        self.of: Callable[[str], dict[str, Any] | None] = self._data.get
 
     def set(self, symbol: str, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for ``symbol`` (``"*"`` for market-wide values)."""
@@ -55,7 +58,8 @@ class RunContext:
     """
 
     __slots__ = ("_ids", "_timer_seq", "_timers", "config", "engine", "instruments", "journal",
-                 "log", "market", "now", "portfolio", "rng", "sections", "state", "venue")
+                 "log", "market", "next_id", "now", "portfolio", "rng", "sections", "state",
+                 "venue")
 
     def __init__(self, config: Any, seed: int = 0) -> None:
         self.config = config
@@ -70,6 +74,8 @@ class RunContext:
         self.journal: Journal | None = None
         self.engine: Any = None
         self._ids = itertools.count(1)
+        #: ``next_id()``: a run-unique increasing integer (order ids, fill ids, ...)
+        self.next_id: Callable[[], int] = self._ids.__next__
         self._timers: list[tuple[int, int, Callable[[int], None]]] = []
         self._timer_seq = itertools.count()
         #: name -> callable returning a JSON-ready block added to report.json (allocation, ...)
@@ -78,10 +84,6 @@ class RunContext:
     def add_section(self, name: str, fn: Callable[[], Any]) -> None:
         """Add a block to the run's report (``report.json[name] = fn()`` at the end)."""
         self.sections[name] = fn
-
-    def next_id(self) -> int:
-        """A run-unique increasing integer (order ids, fill ids, ...)."""
-        return next(self._ids)
 
     def schedule(self, ts: int, callback: Callable[[int], None]) -> None:
         """Call ``callback(now)`` once the clock reaches ``ts`` (before the event at ``ts``)."""

@@ -364,7 +364,7 @@ class Engine:
         An allocator (issue: risk core) publishes ``ctx.state["*"]["budgets"]``; without one the
         equity is split by the strategies' ``weight`` keys (equal by default).
         """
-        market_wide = self.ctx.state._data.get("*")  # ctx.state.get("*", "budgets")
+        market_wide = self.ctx.state.of("*")
         budgets = market_wide.get("budgets") if market_wide is not None else None
         if budgets is not None and strategy_id in budgets:
             return float(budgets[strategy_id])
@@ -379,7 +379,7 @@ class Engine:
                      parent_id: int = 0) -> Order:
         """Create an order for ``decision`` and send it to the venue."""
         ctx = self.ctx
-        oid = next(ctx._ids)
+        oid = ctx.next_id()
         if price is not None and order_type != "market":
             price = ctx.instruments.get(signal.symbol).round_price(price, signal.side)
         # positional: Order's field order (models.Order)

@@ -100,7 +100,7 @@ class Pipeline:
         d = OrderDecision(self._next_decision, sid, signal.strategy_id, symbol, signal.side,
                           ctx.now, price=price, qty_requested=signal.size or 0.0,
                           cause_seq=signal.cause_seq)
-        published = ctx.state._data.get(symbol)  # ctx.state.get(symbol, "regime")
+        published = ctx.state.of(symbol)
         if published is not None:
             regime = published.get("regime")
             if regime:

@@ -573,7 +573,7 @@ class SimulatedVenue(Venue):
         order.avg_price = (order.avg_price * order.filled + price * qty) / filled
         order.filled = filled
         order.fee += fee
-        fill = Fill(next(ctx._ids), order.order_id, order.strategy_id, order.symbol, order.side,
+        fill = Fill(ctx.next_id(), order.order_id, order.strategy_id, order.symbol, order.side,
                     qty, price, fee, maker, ctx.now, order.signal_id, order.expected_price,
                     liquidity)
         counts = self._counts

@@ -21,13 +21,10 @@ if TYPE_CHECKING:
 class SharedState:
     """Analyzer outputs, per symbol: ``ctx.state.get(symbol, "regime")``."""
 
-    __slots__ = ("_data", "of")
+    __slots__ = ("_data",)
 
     def __init__(self) -> None:
         self._data: dict[str, dict[str, Any]] = {}
-        #: ``of(symbol)``: everything published for ``symbol`` (a dict), or None -- the
-        #: hot path's read (no frame); do not modify the dict it returns
-        self.of: Callable[[str], dict[str, Any] | None] = self._data.get
 
     def set(self, symbol: str, key: str, value: Any) -> None:
         """Publish ``value`` under ``key`` for ``symbol`` (``"*"`` for market-wide values)."""

@@ -223,17 +223,12 @@ class Engine:
             "executor": list(executors.values()), "venue": [ctx.venue],
         }
         self._venue_sees = _overrides(ctx.venue, Venue, "on_market")
-        #: executor -> the order callbacks it overrides (the base ones do nothing)
-        self._executor_callbacks = {
-            ex.name: frozenset(m for m in ("on_fill", "on_order_update")
-                               if _overrides(ex, Executor, m))
-            for ex in executors.values()}
-        #: configured executors that do not override on_fill / on_order_update (not called;
-        #: an executor the engine did not build gets both)
-        self._quiet_fill = frozenset(n for n, m in self._executor_callbacks.items()
-                                     if "on_fill" not in m)
-        self._quiet_update = frozenset(n for n, m in self._executor_callbacks.items()
-                                       if "on_order_update" not in m)
+        #: configured executors that do not override on_fill / on_order_update: those are
+        #: not called (the base ones do nothing); an executor the engine did not build gets both
+        self._quiet_fill = frozenset(ex.name for ex in executors.values()
+                                     if not _overrides(ex, Executor, "on_fill"))
+        self._quiet_update = frozenset(ex.name for ex in executors.values()
+                                       if not _overrides(ex, Executor, "on_order_update"))
         self._build_dispatch()
         self._build_observers(filters, sizers, gates, list(executors.values()))
         self._built = True
@@ -364,8 +359,7 @@ class Engine:
         An allocator (issue: risk core) publishes ``ctx.state["*"]["budgets"]``; without one the
         equity is split by the strategies' ``weight`` keys (equal by default).
         """
-        market_wide = self.ctx.state.of("*")
-        budgets = market_wide.get("budgets") if market_wide is not None else None
+        budgets = self.ctx.state.get("*", "budgets")
         if budgets is not None and strategy_id in budgets:
             return float(budgets[strategy_id])
         return self.ctx.portfolio.equity() * self.weights.get(strategy_id, 1.0)
@@ -411,13 +405,10 @@ class Engine:
         closed = pf.apply_fill(fill)
         if self.journal is not None:
             self.journal.fill(fill)
-        pf.sample(fill.ts)
-        obs = self.observers
-        if obs["on_equity"]:
-            self._notify("on_equity", fill.ts, pf.equity_curve[-1][1])
+        self.sample_equity(fill.ts)
         if self.exit_plans or order.order_id in self._order_signal:
             self._update_exits(order, fill)
-        if obs["on_fill"]:
+        if self.observers["on_fill"]:
             self._notify("on_fill", fill)
         owner = self._order_owner.get(order.order_id)
         if owner is not None and owner.name not in self._quiet_fill:
@@ -813,8 +804,7 @@ class Engine:
                     return
 
         while i < stop:
-            if (venue_sees and not venue.idle) or (timers and timers[0][0] <= ts_col[i]):
-                # row i must be seen by more than the strategy (same test as row_by_row)
+            if row_by_row(i):
                 self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
                 pos = [i]
                 self._loop(slow_rows(pos))

@@ -129,14 +129,8 @@ class Instrument:
         """
         if qty == 0.0:
             return 0.0
-        # _steps(|qty|, lot, "floor") and _on_grid spelled out: this runs once per order
-        lot = self.lot_size
-        n = (qty if qty > 0.0 else -qty) / lot
-        r = round(n)
-        steps = float(r) if abs(n - r) <= _SNAP * (n if n > 1.0 else 1.0) else \
-            float(math.floor(n))
-        v = round(steps * lot, _decimals(lot))
-        return v if qty > 0.0 else -v
+        sign = 1.0 if qty > 0 else -1.0
+        return sign * _on_grid(_steps(abs(qty), self.lot_size, "floor"), self.lot_size)
 
     def round_price(self, price: float, side: str | None = None) -> float:
         """Round ``price`` to the tick grid.

@@ -74,8 +74,6 @@ class Pipeline:
         self.on_decision = on_decision
         self.on_error = on_error
         self.counters = {s: StageCounter(s) for s in STAGES}
-        self._c_filter, self._c_sizer, self._c_gate, self._c_executor = (
-            self.counters[s] for s in STAGES)
         self.signals = 0
         self.exits = 0
         self.orders = 0
@@ -100,11 +98,9 @@ class Pipeline:
         d = OrderDecision(self._next_decision, sid, signal.strategy_id, symbol, signal.side,
                           ctx.now, price=price, qty_requested=signal.size or 0.0,
                           cause_seq=signal.cause_seq)
-        published = ctx.state.of(symbol)
-        if published is not None:
-            regime = published.get("regime")
-            if regime:
-                d.regime = str(regime)
+        regime = ctx.state.get(symbol, "regime")
+        if regime:
+            d.regime = str(regime)
         self.signals += 1
         strat = self.by_strategy.get(signal.strategy_id)
         if strat is None:
@@ -116,43 +112,34 @@ class Pipeline:
         if verdict is not None:
             return self._finish(d, verdict, "validation")
         # filters
-        c = self._c_filter
+        c = self.counters["filter"]
         c.inn += 1
         for f in self.filters:
-            try:
-                v = f.check(signal, d)
-            except Exception as exc:
-                v = self._failed(f, exc, signal)
+            v = self._call(f, f.check, signal, d)
             if v is not None:
                 c.reasons[v.code] += 1
                 return self._finish(d, v, "filter:" + f.name)
         c.out += 1
         # sizers
-        c = self._c_sizer
+        c = self.counters["sizer"]
         c.inn += 1
         d.qty_raw = signal.size or 0.0
-        for sz in self.sizers:
-            try:
-                v = sz.size(signal, d)
-            except Exception as exc:
-                v = self._failed(sz, exc, signal)
+        for s in self.sizers:
+            v = self._call(s, s.size, signal, d)
             if v is not None:
                 c.reasons[v.code] += 1
-                return self._finish(d, v, "sizer:" + sz.name)
+                return self._finish(d, v, "sizer:" + s.name)
         v = self._round(signal, d)
         if v is not None:
             c.reasons[v.code] += 1
             return self._finish(d, v, "sizer:exchange")
         c.out += 1
         # gates: everyone votes
-        c = self._c_gate
+        c = self.counters["gate"]
         c.inn += 1
         votes: list[tuple[str, Verdict]] = []
         for g in self.gates:
-            try:
-                v = g.vote(signal, d)
-            except Exception as exc:
-                v = self._failed(g, exc, signal)
+            v = self._call(g, g.vote, signal, d)
             if v is not None:
                 votes.append((g.name, v))
         if votes:
@@ -168,15 +155,12 @@ class Pipeline:
             return self._finish(d, merged, "gate:" + name, codes_set=True)
         c.out += 1
         # executor
-        c = self._c_executor
+        c = self.counters["executor"]
         c.inn += 1
         ex_name = self.strategy_executor.get(signal.strategy_id, self.default_executor)
         ex = self.executors[ex_name]
         before = self.orders
-        try:
-            v = ex.execute(signal, d)
-        except Exception as exc:
-            v = self._failed(ex, exc, signal)
+        v = self._call(ex, ex.execute, signal, d)
         if v is not None:
             c.reasons[v.code] += 1
             return self._finish(d, v, "executor:" + ex_name)
@@ -227,12 +211,11 @@ class Pipeline:
         inst = self.ctx.instruments.get(signal.symbol)
         qty = inst.round_qty(max(d.qty_raw, 0.0))
         d.qty = qty
-        d.notional = notional = inst.notional(qty, d.price)
+        d.notional = inst.notional(qty, d.price)
         if signal.stop_loss is not None:
             d.risk_amount = qty * inst.contract_size * abs(d.price - signal.stop_loss)
-        if qty >= inst.min_qty and qty >= inst.lot_size and notional >= inst.min_notional \
-                and qty > 0.0:
-            return None  # a whole number of lots meeting every minimum: no rounding up needed
+        if qty >= inst.lot_size > 0.0 and inst.check_minimum(qty, d.price):
+            return None  # whole lots meeting every minimum: min_order_qty would agree
         min_qty = inst.min_order_qty(d.price)
         if qty > 0.0 and qty + 1e-12 >= min_qty:
             return None
@@ -263,10 +246,7 @@ class Pipeline:
         d.notional = inst.notional(qty, d.price)
         ex = self.executors["plain"] if "plain" in self.executors else \
             self.executors[self.default_executor]
-        try:
-            v = ex.execute(signal, d)
-        except Exception as exc:
-            v = self._failed(ex, exc, signal)
+        v = self._call(ex, ex.execute, signal, d)
         if v is not None:
             return self._finish(d, v, "exit")
         d.reason_codes = [signal.tag or "EXIT"]
@@ -274,13 +254,17 @@ class Pipeline:
 
     # ------------------------------------------------------------------ helpers
 
-    def _failed(self, comp: Any, exc: Exception, signal: Signal) -> Verdict:
-        """A component raised: report it and fail closed (BLOCK ``COMPONENT_ERROR``)."""
-        if self.on_error is not None:
-            self.on_error(comp.name, exc, signal)
-        return Verdict(BLOCK, "COMPONENT_ERROR",
-                       f"{comp.kind} {comp.name!r} raised {type(exc).__name__}: {exc}",
-                       {"component": comp.name, "traceback": traceback.format_exc(limit=3)})
+    def _call(self, comp: Any, fn: Callable[[Signal, OrderDecision], Verdict | None],
+              signal: Signal, d: OrderDecision) -> Verdict | None:
+        try:
+            return fn(signal, d)
+        except Exception as exc:  # isolate the component; fail closed
+            if self.on_error is not None:
+                self.on_error(comp.name, exc, signal)
+            return Verdict(BLOCK, "COMPONENT_ERROR",
+                           f"{comp.kind} {comp.name!r} raised {type(exc).__name__}: {exc}",
+                           {"component": comp.name,
+                            "traceback": traceback.format_exc(limit=3)})
 
     def _finish(self, d: OrderDecision, v: Verdict | None, stage: str,
                 codes_set: bool = False) -> OrderDecision:

@@ -139,9 +139,7 @@ class Portfolio:
             flat or flips, else None.
         """
         symbol = fill.symbol
-        cs = self._cs.get(symbol)
-        if cs is None:
-            cs = self._contract_size(symbol)
+        cs = self._contract_size(symbol)
         qty = fill.qty
         price = fill.price
         fee = fill.fee
@@ -165,9 +163,7 @@ class Portfolio:
 
         # ---- strategy book
         sid = fill.strategy_id
-        st = self._stats.get(sid)
-        if st is None:
-            st = self._stats[sid] = _StrategyStats()
+        st = self._stat(sid)
         st.fees += fee
         st.fills += 1
         st.turnover += notional
@@ -216,7 +212,7 @@ class Portfolio:
             reason or ("flip" if flipped else ""), pos.signal_id)
         self.closed_trades.append(trade)
         st.trades += 1
-        if trade.pnl - trade.fees + trade.funding > 0.0:  # net_pnl
+        if trade.net_pnl > 0.0:
             st.wins += 1
         pos.qty = 0.0
         self._by_symbol[symbol].remove(pos)
@@ -301,11 +297,7 @@ class Portfolio:
 
     def equity(self) -> float:
         """Cash plus the signed value of every account position."""
-        value = 0.0  # position_value() spelled out: sizers ask for it on every signal
-        for symbol, q in self._net.items():
-            if q:
-                value += q * self._cs[symbol] * self.price(symbol)
-        return self.cash + value
+        return self.cash + self.position_value()
 
     def unrealized(self) -> float:
         """Σ over strategy positions of qty × contract_size × (price − avg_price)."""

@@ -3,8 +3,8 @@
 * the exchange-rounding stage accepts a lot-rounded size without computing the minimum order
   quantity when the size already meets every minimum: the verdict must equal the full check
   (``qty >= instrument.min_order_qty(price)``) on real Binance and Bybit metadata;
-* ``Instruments.find`` / ``Portfolio.position_qty`` / ``SharedState.of`` are the lookups
-  without an exception or a new object, and agree with ``get`` / ``position``;
+* ``Instruments.find`` / ``Portfolio.position_qty`` are the lookups without an exception or a
+  new object, and agree with ``get`` / ``position``;
 * an executor the engine did not build still gets its orders' callbacks;
 * ``Journal.equity_curve`` stores what one ``equity`` call per sample stores.
 """
@@ -126,11 +126,7 @@ def test_equity_curve_in_bulk_equals_one_call_per_sample(tmp_path: Path) -> None
         assert r.equity() == samples
 
 
-def test_state_of_and_next_id_are_the_plain_reads() -> None:
+def test_next_id_is_run_unique_and_increasing() -> None:
     ctx = make_context(price=80_000.0)
-    assert ctx.state.of("BTC/USDT:USDT") is None
-    ctx.state.set("BTC/USDT:USDT", "regime", "RANGE")
-    published = ctx.state.of("BTC/USDT:USDT")
-    assert published == {"regime": "RANGE"} and ctx.state.get("BTC/USDT:USDT", "regime") == "RANGE"
     ids = [ctx.next_id() for _ in range(3)]
     assert ids == sorted(ids) and len(set(ids)) == 3

@@ -316,9 +316,7 @@ class SimulatedVenue(Venue):
             self._reject(order, "no_price",
                          f"{source} for {order.symbol} yet (market_fill={mode!r})")
             return
-        if self.config.enforce_minimums and not order.reduce_only \
-                and not inst.check_minimum(order.qty, price):
-            self._check_minimum(order, inst, price)  # rejects with the numbers
+        if not self._check_minimum(order, inst, price):
             return
         self._fill(order, inst, order.qty, price, False, liquidity)
 
@@ -566,8 +564,7 @@ class SimulatedVenue(Venue):
             rate = cfg.maker_fee if cfg.maker_fee is not None else inst.maker_fee
         else:
             rate = cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee
-        fee = (qty * inst.contract_size if inst.inverse else
-               qty * inst.contract_size * price) * rate  # inst.notional(qty, price) * rate
+        fee = inst.notional(qty, price) * rate
         ctx = self.ctx
         filled = order.filled + qty
         order.avg_price = (order.avg_price * order.filled + price * qty) / filled

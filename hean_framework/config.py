@@ -96,7 +96,7 @@ class JournalSection(Section):
     """``journal:`` -- the SQLite journal of the run."""
 
     enabled: bool = True
-    batch_size: int = Field(10_000, ge=1)
+    batch_size: int = Field(2_500, ge=1)
     writer: Literal["auto", "inline", "process"] = Field(
         "auto", description="inline: SQLite writes in the engine's process; process: in a "
                             "child process on another core; auto: inline until the first "

@@ -178,6 +178,7 @@ class Engine:
                     p.unlink()
             self.journal = ctx.journal = Journal(jpath, batch_size=cfg.journal.batch_size,
                                                  writer=cfg.journal.writer)
+            self.journal.follow_equity(ctx.portfolio.equity_curve)
         # components
         comps = setup.components
         default_syms = symbols
@@ -945,7 +946,6 @@ class Engine:
                 self.journal.order(o)
             for p in pf.positions():
                 self.journal.position(p, self.end_ts)
-            self.journal.equity_curve(pf.equity_curve)
         per = pf.strategy_summary()
         for name in self.strategies:
             per.setdefault(name, {})

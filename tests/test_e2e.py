@@ -112,6 +112,15 @@ def test_same_config_gives_identical_journals(tmp_path: Path) -> None:
     assert da == db
 
 
+def test_the_journal_holds_the_runs_equity_curve(tmp_path: Path) -> None:
+    raw = _ema_config(BTC_5M)
+    raw["journal"] = {"writer": "process", "batch_size": 50}  # many batches during the run
+    res = _run(raw, tmp_path / "r")
+    with Journal.open_readonly(tmp_path / "r" / "journal.sqlite") as r:
+        assert r.equity() == [tuple(s) for s in res.equity_curve]
+    assert len(res.equity_curve) > 100
+
+
 def test_no_look_ahead(tmp_path: Path) -> None:
     """Changing the data after time t leaves every decision before t unchanged."""
     with gzip.open(BTC_5M, "rt") as fh:

@@ -6,7 +6,9 @@
 * ``Instruments.find`` / ``Portfolio.position_qty`` are the lookups without an exception or a
   new object, and agree with ``get`` / ``position``;
 * an executor the engine did not build still gets its orders' callbacks;
-* ``Journal.equity_curve`` stores what one ``equity`` call per sample stores.
+* ``Journal.equity_curve`` stores what one ``equity`` call per sample stores, and a curve the
+  journal follows (``follow_equity``, how the engine journals the portfolio's curve) stores the
+  same again, written with the batches as the curve grows.
 """
 
 from __future__ import annotations
@@ -124,6 +126,32 @@ def test_equity_curve_in_bulk_equals_one_call_per_sample(tmp_path: Path) -> None
     assert da == db
     with Journal.open_readonly(tmp_path / "b.sqlite") as r:
         assert r.equity() == samples
+
+
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_a_followed_equity_curve_is_journaled_with_the_batches(tmp_path: Path,
+                                                               writer: str) -> None:
+    samples = [(1_000 + i, 100.0 + i * 0.5, float(i % 7)) for i in range(25)]
+    curve: list[tuple[int, float, float]] = []
+    with Journal(tmp_path / "f.sqlite", batch_size=4, writer=writer) as j:
+        j.follow_equity(curve)
+        for i, s in enumerate(samples):
+            curve.append(s)
+            j.decision(OrderDecision(i + 1, i + 1, "s", "BTC/USDT:USDT", "buy", s[0]))
+            if i == 10:  # a batch went out since the first sample: it took the samples along
+                assert j.rows_written >= 8 + 8
+        followed = j.digest()
+    with Journal(tmp_path / "b.sqlite", batch_size=4, writer=writer) as b:
+        for i, s in enumerate(samples):
+            b.decision(OrderDecision(i + 1, i + 1, "s", "BTC/USDT:USDT", "buy", s[0]))
+        b.equity_curve(samples)
+        assert b.digest() == followed
+    with Journal.open_readonly(tmp_path / "f.sqlite") as r:
+        assert r.equity() == samples
+        assert r.counts()["decisions"] == 25
+        indexes = {row[0] for row in r._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"ix_decisions_signal", "ix_orders_decision", "ix_fills_order"} <= indexes
 
 
 def test_next_id_is_run_unique_and_increasing() -> None:

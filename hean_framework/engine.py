@@ -789,6 +789,10 @@ class Engine:
         last_ts = self.end_ts
         assert next_sample is not None
         batched = 0
+        # first row at or after the next equity sample time (stop: none in this block); found
+        # once per sample time, not once per cut (the rows before it were all below it)
+        sample_for = -1
+        sample_row = stop
 
         def row_by_row(j: int) -> bool:
             # row j must be seen by more than the strategy: open/in-flight orders, a due timer
@@ -816,8 +820,11 @@ class Engine:
             end = stop
             if timers and timers[0][0] <= ts_col[stop - 1]:
                 end = bisect_left(ts_col, timers[0][0], i, stop)
-            if ts_col[end - 1] >= next_sample:
-                end = bisect_left(ts_col, next_sample, i, end) + 1
+            if next_sample != sample_for:
+                sample_for = next_sample
+                sample_row = bisect_left(ts_col, next_sample, i, stop)
+            if sample_row < end:
+                end = sample_row + 1
             try:
                 res = batch(blk, i, end)
             except Exception as exc:

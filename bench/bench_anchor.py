@@ -94,8 +94,8 @@ def plain_loop(mode: str, perf: Path) -> tuple[float, int, float, int]:
     os.environ["PERFDATA"] = str(perf)
     import importlib
 
-    import bt_purepython  # type: ignore[import-not-found]
-    import common  # type: ignore[import-not-found]
+    import bt_purepython  # type: ignore[import-not-found, unused-ignore]
+    import common  # type: ignore[import-not-found, unused-ignore]
 
     importlib.reload(common)
     importlib.reload(bt_purepython)

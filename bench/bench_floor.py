@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The floor under the anchor ratio: what HEAN's recording contract alone costs.
+
+The anchor workload (``../shared/bench``) run as the shared plain loop, plus, for every fill,
+only the records HEAN's design requires a run to keep -- no pipeline, venue, portfolio or
+engine logic:
+
+* ``records``: the :class:`~hean_framework.models.Signal`, :class:`OrderDecision`,
+  :class:`Order` and :class:`Fill` of each fill, a :class:`Position` on entries and a
+  :class:`ClosedTrade` on exits, built with the kernel's own model classes;
+* ``journal``: the same records handed to a real :class:`~hean_framework.journal.Journal`
+  (decisions, orders, fills, closed trades, the equity sample of each fill) and closed, as the
+  engine does -- with the default writer (SQLite inserts in a child process on the other core)
+  and with ``writer="inline"`` (every insert on the engine's core: the floor on one core).
+
+It prints the ratio of each to the plain loop timed in the same invocation.  A framework that
+keeps those records cannot run the workload faster than this floor; the anchor benchmark's
+ratio minus the floor ratio is what the engine's logic costs.  Not a test: run it by hand.
+
+Usage::
+
+    python bench/bench_floor.py [bars|ticks]
+
+Environment: ``PERFDATA`` as for ``bench_anchor.py``; ``ANCHOR_REPEAT`` (default 5).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_BENCH = ROOT.parent / "shared" / "bench"
+SYMBOL = "BTC/USDT:USDT"
+STRATEGY = "ema_cross"
+FAST, SLOW, FEE, QTY = 10, 30, 0.00055, 1.0
+
+
+def load(mode: str) -> tuple[list[float], Callable[[list[float]], tuple[int, float]]]:
+    """Prices of the workload and the shared plain loop (same code as ``bench_anchor``)."""
+    perf = Path(os.environ.get("PERFDATA", ROOT / "perfdata")).resolve()
+    if not (perf / "bars_1m.csv").is_file():
+        sys.exit(f"no benchmark data in {perf}: run bench/bench_anchor.py once (it generates it)")
+    sys.path.insert(0, str(SHARED_BENCH))
+    os.environ["PERFDATA"] = str(perf)
+    import bt_purepython  # type: ignore[import-not-found, unused-ignore]
+
+    return bt_purepython.load_prices(mode), bt_purepython.run
+
+
+def recorded_loop(prices: list[float], journal_dir: Path | None,
+                  writer: str = "auto") -> tuple[int, float]:
+    """The plain loop's rules, building HEAN's records for every fill (and journaling them
+    with the given journal writer)."""
+    from hean_framework.journal import Journal
+    from hean_framework.models import ClosedTrade, Fill, Order, OrderDecision, Position, Signal
+
+    journal = (Journal(journal_dir / "journal.sqlite", writer=writer)
+               if journal_dir is not None else None)
+    af = 2.0 / (FAST + 1)
+    bf = 1.0 - af
+    aslow = 2.0 / (SLOW + 1)
+    bslow = 1.0 - aslow
+    fast = slow = prices[0]
+    pos = cash = 0.0
+    fills = ids = 0
+    warm = SLOW - 1
+    entry: Position | None = None
+    curve: list[tuple[int, float, float]] = []
+    for i, px in enumerate(prices):
+        fast = af * px + bf * fast
+        slow = aslow * px + bslow * slow
+        if i < warm:
+            continue
+        if fast > slow:
+            if pos != 0.0:
+                continue
+            side = "buy"
+        elif pos != 0.0:
+            side = "sell"
+        else:
+            continue
+        ts = i * 60_000
+        fee = px * QTY * FEE
+        ids += 3
+        sig = Signal(STRATEGY, SYMBOL, side, ts, px, size=QTY, reduce_only=side == "sell",
+                     signal_id=ids, cause_seq=i + 1)
+        d = OrderDecision(ids, sig.signal_id, STRATEGY, SYMBOL, side, ts, price=px,
+                          qty_requested=QTY, cause_seq=i + 1)
+        d.qty_raw = d.qty = QTY
+        d.notional = px * QTY
+        d.stage, d.reason_codes, d.maker_or_taker = "executor:plain", ["ACCEPTED"], "taker"
+        d.details["orders"] = 1
+        o = Order(ids + 1, STRATEGY, SYMBOL, side, QTY, "market", None, False, sig.reduce_only,
+                  ts, "filled", QTY, px, fee, sig.signal_id, d.decision_id, 0, f"hean-{ids + 1}",
+                  "", "", sig.tag, ts, ts, 0.0, px)
+        f = Fill(ids + 2, o.order_id, STRATEGY, SYMBOL, side, QTY, px, fee, False, ts,
+                 sig.signal_id, px, "taker_last")
+        if side == "buy":
+            pos = QTY
+            cash -= px * QTY + fee
+            entry = Position(STRATEGY, SYMBOL, QTY, px, 0.0, fee, 0.0, ts, px, None, None,
+                             None, sig.signal_id)
+            closed = None
+        else:
+            assert entry is not None
+            cash += px * QTY - fee
+            pos = 0.0
+            closed = ClosedTrade(STRATEGY, SYMBOL, "long", QTY, entry.avg_price, px,
+                                 entry.opened_ts, ts, (px - entry.avg_price) * QTY,
+                                 entry.fees + fee, 0.0, "", entry.signal_id)
+        fills += 1
+        curve.append((ts, cash + pos * px, pos * px))
+        if journal is not None:
+            journal.fill(f)
+            if closed is not None:
+                journal.closed_trade(closed)
+            journal.order(o)
+            journal.decision(d)
+    if journal is not None:
+        journal.equity_curve(curve)
+        journal.close()
+    return fills, cash + pos * prices[-1]
+
+
+def median_time(fn: Callable[[], tuple[int, float]], repeat: int) -> tuple[float, int, float]:
+    """(median seconds, fills, pnl) over ``repeat`` calls."""
+    times = []
+    res = (0, 0.0)
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        res = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), res[0], res[1]
+
+
+def main() -> int:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "bars"
+    if mode not in ("bars", "ticks"):
+        sys.exit("usage: bench_floor.py [bars|ticks]")
+    repeat = int(os.environ.get("ANCHOR_REPEAT", "5"))
+    prices, plain = load(mode)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = iter(range(10**6))
+        rows = [
+            ("plain loop", *median_time(lambda: plain(prices), repeat)),
+            ("records", *median_time(lambda: recorded_loop(prices, None), repeat)),
+            ("records + journal", *median_time(
+                lambda: recorded_loop(prices, Path(tmp) / f"r{next(runs)}"), repeat)),
+            ("  (inline writer)", *median_time(
+                lambda: recorded_loop(prices, Path(tmp) / f"r{next(runs)}", "inline"), repeat)),
+        ]
+    base = rows[0][1]
+    for name, secs, fills, pnl in rows:
+        print(f"[{mode}] {name:<19} {secs:.3f}s  fills {fills}  pnl {pnl:,.2f}  "
+              f"floor ratio {secs / base:.2f}")
+    return 0 if len({(r[2], round(r[3], 2)) for r in rows}) == 1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

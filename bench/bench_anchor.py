@@ -5,7 +5,8 @@ feed (memory replay of the CSV) -> ema_cross strategy plugin -> pipeline (valida
 exchange rounding, executor) -> simulated venue -> portfolio -> journal (SQLite).
 
 Prints events/s, peak RSS and ``ratio X`` = HEAN run time / the plain loop
-(``../shared/bench/bt_purepython.py``) timed in the same invocation, and checks the reference
+(``../shared/bench/bt_purepython.py``) timed in the same invocation -- each HEAN run against the
+plain loop timed right before it, the median of those pair ratios -- and checks the reference
 fills and PnL.  Not a test: run it by hand.
 
 Usage::
@@ -88,25 +89,31 @@ def hean_run(mode: str, perf: Path, journal: bool,
     return load_s, run_s, result.fills, pnl, result.events
 
 
-def plain_loop(mode: str, perf: Path) -> tuple[float, int, float, int]:
-    """The shared pure-Python loop on the same prices; (median run_s, fills, pnl, n)."""
-    sys.path.insert(0, str(SHARED_BENCH))
-    os.environ["PERFDATA"] = str(perf)
-    import importlib
+class PlainLoop:
+    """The shared pure-Python loop (``bt_purepython.run``) on the same prices."""
 
-    import bt_purepython  # type: ignore[import-not-found, unused-ignore]
-    import common  # type: ignore[import-not-found, unused-ignore]
+    def __init__(self, mode: str, perf: Path) -> None:
+        sys.path.insert(0, str(SHARED_BENCH))
+        os.environ["PERFDATA"] = str(perf)
+        import importlib
 
-    importlib.reload(common)
-    importlib.reload(bt_purepython)
-    prices = bt_purepython.load_prices(mode)
-    times = []
-    res = (0, 0.0)
-    for _ in range(5):
-        t = time.perf_counter()
-        res = bt_purepython.run(prices)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), res[0], res[1], len(prices)
+        import bt_purepython  # type: ignore[import-not-found, unused-ignore]
+        import common  # type: ignore[import-not-found, unused-ignore]
+
+        importlib.reload(common)
+        importlib.reload(bt_purepython)
+        self.run = bt_purepython.run
+        self.prices = bt_purepython.load_prices(mode)
+        self.result = (0, 0.0)
+
+    def time(self, n: int = 3) -> float:
+        """Median seconds of ``n`` runs (the result is kept in :attr:`result`)."""
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            self.result = self.run(self.prices)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
 
 
 def peak_rss_mb() -> float:
@@ -125,18 +132,26 @@ def main() -> int:
     repeat = int(os.environ.get("ANCHOR_REPEAT", "3"))
     ok = True
     for mode in (["bars", "ticks"] if a.mode == "both" else [a.mode]):
-        runs = []
+        # The machine drifts: each HEAN run is paired with the plain loop timed right before
+        # it (median of 3), and the ratio is the median of the pairs' ratios.
+        plain = PlainLoop(mode, perf)
+        runs, plains = [], []
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(repeat):
+                plains.append(plain.time())
                 runs.append(hean_run(mode, perf, not a.no_journal, Path(tmp) / f"r{i}"))
-        plain_s, pfills, ppnl, n = plain_loop(mode, perf)
+        pfills, ppnl = plain.result
+        n = len(plain.prices)
+        plain_s = statistics.median(plains)
         run_s = statistics.median(r[1] for r in runs)
         load_s = statistics.median(r[0] for r in runs)
         _, _, fills, pnl, events = runs[-1]
-        ratio = run_s / plain_s
+        pairs = [r[1] / p for r, p in zip(runs, plains, strict=True)]
+        ratio = statistics.median(pairs)
         print(f"[{mode}] events {events:,}  load {load_s:.2f}s  run {run_s:.3f}s  "
               f"{events / run_s:,.0f} events/s  journal={'off' if a.no_journal else 'on'}")
-        print(f"[{mode}] plain loop {plain_s:.3f}s ({n / plain_s:,.0f} events/s)")
+        print(f"[{mode}] plain loop {plain_s:.3f}s ({n / plain_s:,.0f} events/s); "
+              f"pair ratios {' '.join(f'{x:.2f}' for x in pairs)}")
         print(f"[{mode}] fills {fills} pnl {pnl:,.2f} (plain loop: {pfills} / {ppnl:,.2f})")
         if not os.environ.get("ANCHOR_N"):
             ref_fills, ref_pnl = REFERENCE[mode]

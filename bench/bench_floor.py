@@ -21,12 +21,14 @@ Usage::
 
     python bench/bench_floor.py [bars|ticks]
 
-Environment: ``PERFDATA`` as for ``bench_anchor.py``; ``ANCHOR_REPEAT`` (default 5).
+Environment: ``PERFDATA`` as for ``bench_anchor.py`` (whose loader it uses, so the data is
+generated the same way when missing); ``ANCHOR_REPEAT`` (default 5).
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import statistics
 import sys
@@ -36,22 +38,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_BENCH = ROOT.parent / "shared" / "bench"
 SYMBOL = "BTC/USDT:USDT"
 STRATEGY = "ema_cross"
 FAST, SLOW, FEE, QTY = 10, 30, 0.00055, 1.0
-
-
-def load(mode: str) -> tuple[list[float], Callable[[list[float]], tuple[int, float]]]:
-    """Prices of the workload and the shared plain loop (same code as ``bench_anchor``)."""
-    perf = Path(os.environ.get("PERFDATA", ROOT / "perfdata")).resolve()
-    if not (perf / "bars_1m.csv").is_file():
-        sys.exit(f"no benchmark data in {perf}: run bench/bench_anchor.py once (it generates it)")
-    sys.path.insert(0, str(SHARED_BENCH))
-    os.environ["PERFDATA"] = str(perf)
-    import bt_purepython  # type: ignore[import-not-found, unused-ignore]
-
-    return bt_purepython.load_prices(mode), bt_purepython.run
 
 
 def recorded_loop(prices: list[float], journal_dir: Path | None,
@@ -146,11 +135,16 @@ def main() -> int:
     if mode not in ("bars", "ticks"):
         sys.exit("usage: bench_floor.py [bars|ticks]")
     repeat = int(os.environ.get("ANCHOR_REPEAT", "5"))
-    prices, plain = load(mode)
+    from bench_anchor import PlainLoop, ensure_data  # this folder: the anchor's own loader
+
+    perf = Path(os.environ.get("PERFDATA", ROOT / "perfdata")).resolve()
+    ensure_data(perf)
+    plain = PlainLoop(mode, perf)
+    prices = plain.prices
     with tempfile.TemporaryDirectory() as tmp:
-        runs = iter(range(10**6))
+        runs = itertools.count()
         rows = [
-            ("plain loop", *median_time(lambda: plain(prices), repeat)),
+            ("plain loop", *median_time(lambda: plain.run(prices), repeat)),
             ("records", *median_time(lambda: recorded_loop(prices, None), repeat)),
             ("records + journal", *median_time(
                 lambda: recorded_loop(prices, Path(tmp) / f"r{next(runs)}"), repeat)),

@@ -5,7 +5,6 @@ path, so the package and its imports are not loaded).  It reads frames from stdi
 little-endian length, then a :mod:`marshal` payload, one of
 
 * ``("rows", ((sql, rows), ...))``: write the batches in one transaction;
-* ``("sql", (statement, ...))``: run statements in one transaction (indexes, DDL);
 * ``("sync",)``: reply ``b"k"`` on stdout once everything before it is committed.
 
 At end of input it checkpoints the WAL, switches the file to ``journal_mode=DELETE`` (one
@@ -64,12 +63,8 @@ def main(path: str) -> int:
             continue
         conn.execute("BEGIN")
         try:
-            if op == "rows":
-                for sql, rows in msg[1]:
-                    insert_rows(conn, sql, rows)
-            else:
-                for stmt in msg[1]:
-                    conn.execute(stmt)
+            for sql, rows in msg[1]:  # op == "rows"
+                insert_rows(conn, sql, rows)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -11,7 +11,10 @@ engine logic:
 * ``journal``: the same records handed to a real :class:`~hean_framework.journal.Journal`
   (decisions, orders, fills, closed trades, the equity sample of each fill) and closed, as the
   engine does -- with the default writer (SQLite inserts in a child process on the other core)
-  and with ``writer="inline"`` (every insert on the engine's core: the floor on one core).
+  and with ``writer="inline"`` (every insert on the engine's core: the floor on one core);
+* ``inserts alone``: only the SQLite inserts of that journal's rows (already Python tuples,
+  in one-batch transactions, with the writers' settings, schema and indexes) -- what the writer
+  process must do whatever the engine does, so no run with this journal can be faster.
 
 It prints the ratio of each to the plain loop timed in the same invocation.  A framework that
 keeps those records cannot run the workload faster than this floor; the anchor benchmark's
@@ -30,6 +33,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -118,6 +122,49 @@ def recorded_loop(prices: list[float], journal_dir: Path | None,
     return fills, cash + pos * prices[-1]
 
 
+#: the journal tables a run of the anchor workload writes, in the writers' batch order
+TABLES = ("decisions", "orders", "fills", "closed_trades", "equity")
+
+
+def journal_rows(path: Path) -> dict[str, tuple[str, list[tuple[object, ...]]]]:
+    """Per table of the journal at ``path``: its INSERT statement and all its rows."""
+    out = {}
+    with sqlite3.connect(path) as conn:
+        for table in TABLES:
+            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
+                   f"VALUES ({', '.join('?' * len(cols))})")
+            out[table] = (sql, conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall())
+    return out
+
+
+def insert_alone(rows: dict[str, tuple[str, list[tuple[object, ...]]]], dest: Path,
+                 batch_size: int = 2_500) -> tuple[int, float]:
+    """Write ``rows`` into a new journal at ``dest`` the way the writers do: the journal's own
+    schema, indexes and connection settings, ``executemany`` per table, one transaction per
+    ``batch_size`` rows taken from every table in step.  Returns ``(rows written, 0.0)``."""
+    from hean_framework._journal_child import PRAGMAS
+    from hean_framework.journal import Journal
+
+    Journal(dest).close()  # schema and indexes
+    conn = sqlite3.connect(dest, isolation_level=None)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    total = sum(len(r) for _, r in rows.values())
+    step = max(1, batch_size * max(len(r) for _, r in rows.values()) // max(total, 1))
+    longest = max(len(r) for _, r in rows.values())
+    for a in range(0, longest, step):
+        conn.execute("BEGIN")
+        for sql, table_rows in rows.values():
+            part = table_rows[a:a + step]
+            if part:
+                conn.executemany(sql, part)
+        conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return total, 0.0
+
+
 def median_time(fn: Callable[[], tuple[int, float]], repeat: int) -> tuple[float, int, float]:
     """(median seconds, fills, pnl) over ``repeat`` calls."""
     times = []
@@ -151,10 +198,15 @@ def main() -> int:
             ("  (inline writer)", *median_time(
                 lambda: recorded_loop(prices, Path(tmp) / f"r{next(runs)}", "inline"), repeat)),
         ]
+        written = journal_rows(Path(tmp) / "r0" / "journal.sqlite")
+        alone = median_time(lambda: insert_alone(written, Path(tmp) / f"i{next(runs)}.sqlite"),
+                            repeat)
     base = rows[0][1]
     for name, secs, fills, pnl in rows:
         print(f"[{mode}] {name:<19} {secs:.3f}s  fills {fills}  pnl {pnl:,.2f}  "
               f"floor ratio {secs / base:.2f}")
+    print(f"[{mode}] {'inserts alone':<19} {alone[0]:.3f}s  rows {alone[1]}  "
+          f"floor ratio {alone[0] / base:.2f}")
     return 0 if len({(r[2], round(r[3], 2)) for r in rows}) == 1 else 1
 
 

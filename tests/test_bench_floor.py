@@ -59,3 +59,17 @@ def test_the_recorded_loop_trades_like_the_plain_loop(closes: list[float],
         assert (counts["decisions"], counts["orders"], counts["fills"], counts["equity"]) == (
             fills, fills, fills, fills)
         assert counts["closed_trades"] == fills // 2
+
+
+def test_inserts_alone_writes_exactly_the_journals_rows(closes: list[float],
+                                                         tmp_path: Path) -> None:
+    """The ``inserts alone`` line times every row of a real run's journal, no more, no less."""
+    floor = _module("bench_floor_for_test", ROOT / "bench" / "bench_floor.py")
+    floor.recorded_loop(closes, tmp_path / "src", "inline")
+    rows = floor.journal_rows(tmp_path / "src" / "journal.sqlite")
+    assert set(rows) == {"decisions", "orders", "fills", "closed_trades", "equity"}
+    written, _ = floor.insert_alone(rows, tmp_path / "copy.sqlite", batch_size=100)
+    assert written == sum(len(r) for _, r in rows.values()) > 4 * 100
+    copy = floor.journal_rows(tmp_path / "copy.sqlite")
+    for table, (_, table_rows) in rows.items():
+        assert copy[table][1] == table_rows, table

@@ -120,13 +120,17 @@ class Observer:
     * ``on_position_closed(trade)`` -- any round trip closed;
     * ``on_decision(decision)`` -- every pipeline decision;
     * ``on_equity(ts, equity)`` -- at every equity sample (each fill and each
-      ``report.equity_interval_ms``).
+      ``report.equity_interval_ms``);
+    * ``on_error(ts, source, kind, message)`` -- a component raised (``kind="handler"``,
+      ``source`` = its name, also journaled as a dead letter) or the venue rejected an order
+      (``kind="order_rejected"``, ``source`` = the symbol, ``message`` = the order's
+      ``"code: message"`` reason).  Not called for an error raised inside ``on_error``.
 
     Strategies receive their own fills/orders/closes through the Strategy callbacks instead.
     """
 
     OBSERVER_METHODS = ("on_fill", "on_order_update", "on_position_closed", "on_decision",
-                        "on_equity")
+                        "on_equity", "on_error")
 
 
 class MarketListener(Component):

@@ -113,6 +113,7 @@ class Engine:
         self._order_signal: dict[int, Signal] = {}
         self._dispatch: dict[type, dict[str, list[Callable[[Any], Any]]]] = {}
         self._errors: dict[str, int] = {}
+        self._telling_error = False  # set while on_error observers run (see _notify_error)
         self._disabled: set[str] = set()
         self.dead_letters = 0
         self.retried_fills = 0
@@ -431,6 +432,8 @@ class Engine:
             owner = self._order_owner.pop(oid, None)
             if self.journal is not None:
                 self.journal.order(order)
+            if order.status == "rejected" and self.observers["on_error"]:
+                self._notify_error(order.symbol, "order_rejected", order.reason)
         else:
             owner = self._order_owner.get(oid)
         if owner is not None and owner.name not in self._quiet_update:
@@ -564,12 +567,24 @@ class Engine:
                 origin.distribution if origin else "", origin.version if origin else "",
                 repr(payload)[:500], f"{type(exc).__name__}: {exc}",
                 traceback.format_exc(limit=5))
+        if self.observers["on_error"]:
+            self._notify_error(name, "handler", f"{type(exc).__name__}: {exc}")
         if isinstance(comp, Strategy) and \
                 self._errors[name] >= self.config.pipeline.max_component_errors:
             self._disabled.add(name)
             where = origin.describe() if origin else name
             self.ctx.log.error("strategy %r from %s disabled after %d errors (last: %s)",
                                name, where, self._errors[name], exc)
+
+    def _notify_error(self, source: str, kind: str, message: str) -> None:
+        """Tell the ``on_error`` observers -- except about an error raised by one of them."""
+        if self._telling_error:
+            return
+        self._telling_error = True
+        try:
+            self._notify("on_error", self.ctx.now, source, kind, message)
+        finally:
+            self._telling_error = False
 
     def _guard(self, comp: Any, fn: Callable[[Any], Any], arg: Any) -> Any:
         try:

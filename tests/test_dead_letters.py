@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "examples" / "plugins" / "hean-ema-cross"))
 from hean_ema_cross import EmaCross  # noqa: E402
 
 from hean_framework import hookimpl  # noqa: E402
-from hean_framework.components import Gate  # noqa: E402
+from hean_framework.components import Executor, Gate  # noqa: E402
 
 
 class FlakyFillStrategy(EmaCross):
@@ -42,6 +42,27 @@ class ExplodingGate(Gate):
         raise ValueError("gate bug")
 
 
+class OffGridExecutor(Executor):
+    """Sends a quantity off the lot grid: the venue rejects every order (invalid_qty)."""
+
+    def execute(self, signal, decision):  # type: ignore[no-untyped-def]
+        self.ctx.engine.submit_order(signal, decision, decision.qty + 0.0003, executor=self)
+        return None
+
+
+class ErrorListener(Gate):
+    """Records ``on_error`` calls, and raises in it when asked to."""
+
+    def on_start(self) -> None:
+        self.seen: list[tuple[int, str, str, str]] = []
+        self.explode = self.name == "listener_raising"
+
+    def on_error(self, ts: int, source: str, kind: str, message: str) -> None:
+        self.seen.append((ts, source, kind, message))
+        if self.explode:
+            raise RuntimeError("bug in on_error")
+
+
 class Plugin:
     @hookimpl
     def hean_register_strategies(self, register):  # type: ignore[no-untyped-def]
@@ -52,11 +73,17 @@ class Plugin:
     @hookimpl
     def hean_register_gates(self, register):  # type: ignore[no-untyped-def]
         register("exploding", ExplodingGate)
+        register("listener", ErrorListener)
+        register("listener_raising", ErrorListener)
+
+    @hookimpl
+    def hean_register_executors(self, register):  # type: ignore[no-untyped-def]
+        register("offgrid", OffGridExecutor)
 
 
-def _run(tmp: Path, gates: dict) -> tuple[Engine, object]:
+def _run(tmp: Path, gates: dict, **more: dict) -> tuple[Engine, object]:
     pm = isolated_plugins(Plugin(), names=["test_dlq"])
-    raw = {"account": {"capital": 10_000},
+    raw = {**more, "account": {"capital": 10_000},
            "data": {"files": [{"kind": "bars", "symbol": "BTC/USDT:USDT", "path": str(BTC_5M)}]},
            "strategies": {"flaky": {"qty": 0.01}}, "gates": gates,
            "pipeline": {"require_stop_loss": False}, "report": {"progress": False}}
@@ -89,3 +116,45 @@ def test_raising_gate_fails_closed(tmp_path: Path) -> None:
     gate = next(s for s in f["stages"] if s["stage"] == "gate")
     assert gate["reasons"] == {"COMPONENT_ERROR": f["decisions"]["BLOCK"]}
     assert res.dead_letters == f["decisions"]["BLOCK"]
+
+
+def _gate(eng: Engine, name: str):  # type: ignore[no-untyped-def]
+    return next(g for g in eng.components["gate"] if g.name == name)
+
+
+def test_component_errors_reach_the_governor_error_rate(tmp_path: Path) -> None:
+    """Dead letters are ``on_error`` calls; above the error rate the governor soft-brakes."""
+    eng, res = _run(tmp_path, {"exploding": {}, "listener": {},
+                               "governor": {"error_limit": 3, "error_window_minutes": 1440}})
+    seen = _gate(eng, "listener").seen
+    assert len(seen) == res.dead_letters > 3
+    assert {(src, kind) for _, src, kind, _ in seen} == {("exploding", "handler")}
+    assert seen[0][3] == "ValueError: gate bug"
+    gov = _gate(eng, "governor")
+    first = gov.transitions[0]
+    assert first["state"] == "SOFT_BRAKE" and first["trigger_type"] == "ERROR_RATE"
+    assert first["ts"] == seen[3][0]  # the 4th error within the window
+    with Journal.open_readonly(tmp_path / "journal.sqlite") as j:
+        ev = [e for e in j.events("risk_state") if e["payload"].get("trigger_type")]
+    assert ev[0]["payload"]["trigger_type"] == "ERROR_RATE"
+
+
+def test_order_rejections_reach_on_error(tmp_path: Path) -> None:
+    eng, res = _run(tmp_path, {"listener": {}, "governor": {"error_limit": 2,
+                                                            "error_window_minutes": 1440}},
+                    executors={"offgrid": {}})
+    assert res.fills == 0 and res.funnel["orders"] > 2
+    seen = _gate(eng, "listener").seen
+    assert len(seen) == res.funnel["orders"]
+    assert all(k == "order_rejected" and m.startswith("invalid_qty: ")
+               and s == "BTC/USDT:USDT" for _, s, k, m in seen)
+    reason = _gate(eng, "governor").transitions[0]["reason"]
+    assert "order_rejected" in reason and "invalid_qty" in reason
+
+
+def test_an_error_inside_on_error_is_a_dead_letter_not_a_loop(tmp_path: Path) -> None:
+    eng, res = _run(tmp_path, {"exploding": {}, "listener_raising": {}})
+    blocks = res.funnel["decisions"]["BLOCK"]
+    assert blocks > 0
+    assert len(_gate(eng, "listener_raising").seen) == blocks  # told once per gate error
+    assert res.dead_letters == 2 * blocks  # the gate's error and the listener's, no more

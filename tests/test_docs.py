@@ -101,3 +101,12 @@ def test_hookspec_docstring_names_every_parameter(hook: str) -> None:
     assert doc, f"hookspec {hook} has no docstring"
     missing = [a for a in hook_args(fn) if not re.search(rf":param {a}:", doc)]
     assert not missing, f"hookspec {hook}: docstring has no ':param x:' line for {missing}"
+
+
+def test_every_observer_callback_is_documented() -> None:
+    from hean_framework.components import Observer
+
+    text = HOOKS_DOC.read_text(encoding="utf-8")
+    section = text.split("### observer callbacks", 1)[-1].split("\n### ", 1)[0]
+    missing = [m for m in Observer.OBSERVER_METHODS if f"| `{m}(self" not in section]
+    assert not missing, f"{rel(HOOKS_DOC)}: the observer callbacks table lacks {missing}"

@@ -130,3 +130,60 @@ def test_symbol_quarantine_after_24h_loss() -> None:
 def test_config_validates_ladder() -> None:
     with pytest.raises(ValueError):
         GovernorConfig(soft_brake_pct=0.2, quarantine_pct=0.15)
+
+
+SEC = 1_000
+
+
+def _errors(g: RiskGovernor, times: list[int], kind: str = "handler",
+            message: str = "ValueError: bug") -> None:
+    for ts in times:
+        g.on_error(ts, "bad_gate", kind, message)
+
+
+def test_error_rate_above_10_in_5_min_soft_brakes() -> None:
+    """SPEC §5.8 [PROPOSED]: > 10 handler/exchange errors per 5 min -> SOFT_BRAKE."""
+    g = _gov()
+    g.on_equity(T0, 1000.0)
+    _errors(g, [T0 + k * 29 * SEC for k in range(10)])
+    assert g.state == "NORMAL"
+    _errors(g, [T0 + 10 * 29 * SEC])  # the 11th within 290 s
+    assert g.state == "SOFT_BRAKE"
+    assert g.ctx.state.get("*", "risk_size_multiplier") == 0.5
+    ev = [p for _, k, p in g.ctx.journal.events if k == "risk_state"]
+    assert ev[-1]["trigger_type"] == "ERROR_RATE" and ev[-1]["errors"] == 11
+    assert "bad_gate" in ev[-1]["reason"]
+    assert g.report()["errors"] == {"seen": 11, "limit": 10, "window_minutes": 5.0,
+                                    "triggers": 1}
+
+
+def test_errors_spread_over_more_than_5_min_do_not_trigger() -> None:
+    g = _gov()
+    _errors(g, [T0 + k * 30 * SEC for k in range(40)])  # 11th is exactly 300 s after the 1st
+    assert g.state == "NORMAL" and g.error_triggers == 0
+
+
+def test_post_only_rejects_are_outcomes_not_errors() -> None:
+    g = _gov()
+    _errors(g, [T0 + k * SEC for k in range(20)], "order_rejected",
+            "post_only_would_cross: buy limit 80000 >= ask 79990")
+    assert g.state == "NORMAL" and g.errors_seen == 0
+    _errors(g, [T0 + (20 + k) * SEC for k in range(11)], "order_rejected",
+            "below_exchange_minimum: 0.0001 at 80000 = 8 USDT; min notional 100 USDT")
+    assert g.state == "SOFT_BRAKE"
+
+
+def test_recovery_waits_until_the_error_rate_is_back_within_the_limit() -> None:
+    g = _gov()
+    for k in range(120):  # an error every 20 s for 40 min, equity (drawdown 0) every minute
+        ts = T0 + k * 20 * SEC
+        g.on_error(ts, "bad_gate", "handler", "ValueError: bug")
+        if k % 3 == 0:
+            g.on_equity(ts, 1000.0)
+    assert g.state == "SOFT_BRAKE"  # without the error rule: NORMAL 30 min after the trigger
+    g.on_equity(T0 + 41 * MIN, 1000.0)  # 11 errors in (36, 41] min: still above the limit
+    g.on_equity(T0 + 42 * MIN, 1000.0)  # 8 in (37, 42]: the 30 min of recovery start here
+    g.on_equity(T0 + 71 * MIN, 1000.0)
+    assert g.state == "SOFT_BRAKE"
+    g.on_equity(T0 + 72 * MIN, 1000.0)
+    assert g.state == "NORMAL"

@@ -15,7 +15,15 @@ and de-escalate only by rule, never on a bounce:
 
 Killswitch: equity ≤ initial × (1 − 30 %) → HARD_STOP and trading stopped until
 :meth:`RiskGovernor.reset` or the next UTC day (the governor state then still follows the
-rules above).  Published: ``ctx.state["*"]["risk_state"]`` and ``["risk_size_multiplier"]``
+rules above).
+
+Error rate: more than ``error_limit`` (10) errors within ``error_window_minutes`` (5 min) of data
+time -- components that raised (dead letters) and orders the venue rejected, except the reject
+codes in ``error_ignore_codes`` (a post-only order that would cross is an outcome, not an error)
+-- move NORMAL to SOFT_BRAKE (``trigger_type`` ``ERROR_RATE``); recovery to NORMAL also waits
+until the rate is back within the limit.
+
+Published: ``ctx.state["*"]["risk_state"]`` and ``["risk_size_multiplier"]``
 (base × drawdown factor, SPEC §5.8).  Votes: killswitch / HARD_STOP → SKIP
 ``TRADING_DISABLED``; a quarantined symbol → SKIP ``SYMBOL_BLOCKED`` (symbols are quarantined
 explicitly with :meth:`quarantine` or when a symbol lost more than ``symbol_loss_pct`` of
@@ -61,6 +69,13 @@ class GovernorConfig(ComponentConfig):
     symbol_loss_pct: float = Field(0.03, gt=0, lt=1, description="a symbol's net loss within "
                                    "24 h, as a share of equity, that quarantines it")
     symbol_quarantine_hours: float = Field(6.0, ge=0, description="quarantine duration")
+    error_limit: int = Field(10, ge=0, description="errors tolerated within "
+                             "error_window_minutes; one more moves NORMAL to SOFT_BRAKE")
+    error_window_minutes: float = Field(5.0, gt=0, description="window of the error rate "
+                                        "(data time)")
+    error_ignore_codes: list[str] = Field(
+        default_factory=lambda: ["post_only_would_cross"],
+        description="order reject codes that are outcomes, not errors (not counted)")
     history: int = Field(200, ge=1, description="state changes kept for the report")
 
     @model_validator(mode="after")
@@ -100,6 +115,9 @@ class RiskGovernor(Gate):
         self.killswitch_count = 0
         self.quarantined: dict[str, int] = {}  # symbol -> until ts
         self._symbol_losses: dict[str, deque[tuple[int, float]]] = {}
+        self._errors: deque[int] = deque()  # data times of the errors inside the window
+        self.errors_seen = 0
+        self.error_triggers = 0
         self.transitions: list[dict[str, Any]] = []
         self.votes = {"TRADING_DISABLED": 0, "SYMBOL_BLOCKED": 0}
         self._thresholds = (0.0, cfg.soft_brake_pct, cfg.quarantine_pct, cfg.hard_stop_pct)
@@ -174,7 +192,7 @@ class RiskGovernor(Gate):
         cfg = self.config
         hold = cfg.recover_minutes * MINUTE_MS
         since_esc_ok = self.last_escalation is None or ts - self.last_escalation >= hold
-        if self.drawdown < cfg.recover_pct:
+        if self.drawdown < cfg.recover_pct and self._error_count(ts) <= cfg.error_limit:
             if self._recover_since is None:
                 self._recover_since = ts
             if ts - self._recover_since >= hold and since_esc_ok:
@@ -233,7 +251,30 @@ class RiskGovernor(Gate):
         journal_event(self.ctx, "symbol_quarantine", {"symbol": symbol, "until": until,
                                                      "reason": reason})
 
+    def _error_count(self, ts: int) -> int:
+        """Errors within the window ending at ``ts``."""
+        q = self._errors
+        start = ts - self.config.error_window_minutes * MINUTE_MS
+        while q and q[0] <= start:
+            q.popleft()
+        return len(q)
+
     # ------------------------------------------------------------------ observers
+
+    def on_error(self, ts: int, source: str, kind: str, message: str) -> None:
+        """Count a component error or an order rejection; SOFT_BRAKE above the error rate."""
+        cfg = self.config
+        if kind == "order_rejected" and message.split(":", 1)[0] in cfg.error_ignore_codes:
+            return
+        self.errors_seen += 1
+        self._errors.append(ts)
+        n = self._error_count(ts)
+        if n > cfg.error_limit and self.level < SOFT_BRAKE:
+            self.error_triggers += 1
+            self._change(SOFT_BRAKE, ts, f"error rate: {n} errors in "
+                         f"{cfg.error_window_minutes:g} min > {cfg.error_limit} (last: {kind} "
+                         f"from {source}: {message[:200]})", trigger_type="ERROR_RATE",
+                         errors=n, threshold=cfg.error_limit)
 
     def on_equity(self, ts: int, equity: float) -> None:
         """Equity sample from the engine."""
@@ -298,6 +339,9 @@ class RiskGovernor(Gate):
                                "hard_stop": cfg.hard_stop_pct,
                                "recover": cfg.recover_pct, "killswitch": cfg.killswitch_pct},
                 "killswitch_triggers": self.killswitch_count,
+                "errors": {"seen": self.errors_seen, "limit": cfg.error_limit,
+                           "window_minutes": cfg.error_window_minutes,
+                           "triggers": self.error_triggers},
                 "quarantined": dict(self.quarantined), "votes": dict(self.votes),
                 "transitions": list(self.transitions)}
 

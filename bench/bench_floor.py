@@ -142,7 +142,8 @@ def insert_alone(rows: dict[str, tuple[str, list[tuple[object, ...]]]], dest: Pa
                  batch_size: int = 2_500) -> tuple[int, float]:
     """Write ``rows`` into a new journal at ``dest`` the way the writers do: the journal's own
     schema, indexes and connection settings, ``executemany`` per table, one transaction per
-    ``batch_size`` rows taken from every table in step.  Returns ``(rows written, 0.0)``."""
+    ``batch_size`` rows taken from every table in step.  Returns ``(rows written, 0.0)`` (the
+    shape :func:`median_time` takes)."""
     from hean_framework._journal_child import PRAGMAS
     from hean_framework.journal import Journal
 
@@ -151,8 +152,8 @@ def insert_alone(rows: dict[str, tuple[str, list[tuple[object, ...]]]], dest: Pa
     for pragma in PRAGMAS:
         conn.execute(pragma)
     total = sum(len(r) for _, r in rows.values())
-    step = max(1, batch_size * max(len(r) for _, r in rows.values()) // max(total, 1))
     longest = max(len(r) for _, r in rows.values())
+    step = max(1, batch_size * longest // max(total, 1))  # rows per table per transaction
     for a in range(0, longest, step):
         conn.execute("BEGIN")
         for sql, table_rows in rows.values():

@@ -135,9 +135,13 @@ class Engine:
         obj._origin = rc.spec.origin
         return obj
 
+    def _data_files(self) -> list[Any]:
+        """The ``data.files`` entries of the feed's config (none without a feed)."""
+        return getattr(self.setup.feed.config, "files", []) if self.setup.feed else []
+
     def data_symbols(self) -> list[str]:
         """Symbols named in the data section, in order of first appearance."""
-        files = getattr(self.setup.feed.config, "files", []) if self.setup.feed else []
+        files = self._data_files()
         out: list[str] = []
         for f in files:
             if f.symbol not in out:
@@ -561,14 +565,14 @@ class Engine:
         origin = self._origin(comp)
         name = getattr(comp, "name", type(comp).__name__)
         self._errors[name] = self._errors.get(name, 0) + 1
+        error = f"{type(exc).__name__}: {exc}"
         if self.journal is not None:
             self.journal.dead_letter(
                 self.ctx.now, name, origin.plugin if origin else "",
                 origin.distribution if origin else "", origin.version if origin else "",
-                repr(payload)[:500], f"{type(exc).__name__}: {exc}",
-                traceback.format_exc(limit=5))
+                repr(payload)[:500], error, traceback.format_exc(limit=5))
         if self.observers["on_error"]:
-            self._notify_error(name, "handler", f"{type(exc).__name__}: {exc}")
+            self._notify_error(name, "handler", error)
         if isinstance(comp, Strategy) and \
                 self._errors[name] >= self.config.pipeline.max_component_errors:
             self._disabled.add(name)
@@ -939,7 +943,7 @@ class Engine:
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: config, plugins with versions, data file hashes."""
-        files = getattr(self.setup.feed.config, "files", []) if self.setup.feed else []
+        files = self._data_files()
         hashes = {}
         for f in files:
             p = Path(self._path(f.path) or f.path)

@@ -309,13 +309,6 @@ class Pipeline:
             "by_strategy": {k: dict(v) for k, v in sorted(self.by_strategy.items())},
         }
 
-    def top_reasons(self, n: int = 10) -> list[dict[str, Any]]:
-        """The most frequent non-CREATE reason codes over all stages."""
-        tot: Counter[str] = Counter(self.validation_reasons)
-        for s in STAGES:
-            tot.update(self.counters[s].reasons)
-        return [{"code": k, "count": v} for k, v in tot.most_common(n)]
-
     def recent_dicts(self) -> list[dict[str, Any]]:
         """The last decisions as plain dicts (for report.json and ``hean why``)."""
         return [to_dict(d) for d in self.recent]

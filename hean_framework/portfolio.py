@@ -49,7 +49,6 @@ class _RoundTrip:
     entry_notional: float = 0.0
     exit_qty: float = 0.0
     exit_notional: float = 0.0
-    max_qty: float = 0.0
 
 
 @dataclass(slots=True)
@@ -182,7 +181,6 @@ class Portfolio:
             pos.fees += fee
             trip.entry_qty += qty
             trip.entry_notional += notional
-            trip.max_qty = max(trip.max_qty, abs(new))
             return None
 
         # reduce, close or flip
@@ -230,7 +228,7 @@ class Portfolio:
                        price, None, None, None, fill.signal_id)
         a = abs(signed)
         self._pos[key] = pos
-        self._trip[key] = _RoundTrip(a, a * cs * price, 0.0, 0.0, a)
+        self._trip[key] = _RoundTrip(a, a * cs * price)
         by_symbol = self._by_symbol.get(fill.symbol)
         if by_symbol is None:
             self._by_symbol[fill.symbol] = [pos]
@@ -301,10 +299,7 @@ class Portfolio:
 
     def unrealized(self) -> float:
         """Σ over strategy positions of qty × contract_size × (price − avg_price)."""
-        total = 0.0
-        for (_, symbol), pos in self._pos.items():
-            total += pos.qty * self._cs[symbol] * (self.price(symbol) - pos.avg_price)
-        return total
+        return sum((self.unrealized_of(pos) for pos in self._pos.values()), 0.0)
 
     def unrealized_of(self, pos: Position) -> float:
         """Unrealized PnL of one position at the current price."""

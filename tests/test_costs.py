@@ -23,7 +23,8 @@ def test_seed_worked_example_original_formula() -> None:
 
 
 def test_seed_worked_example_from_market_state() -> None:
-    """Same example through real market state: bid/ask 4 bps apart, 1 % moves."""
+    """Same example through the market state (a quote 4 bps wide, hand-made 1 % moves) instead
+    of explicit inputs."""
     ctx = make_context()
     st = ctx.market[SAMPLE_SYMBOL]
     mid = 100.0

@@ -420,9 +420,9 @@ def test_lifecycle_hooks_call_every_implementation() -> None:
 
 def test_lifecycle_hooks_without_implementations_are_noops() -> None:
     pm = isolated_plugins()
-    pm.run_started(object())
-    pm.run_finished(object(), {})
-    pm.params_updated("x", {}, "api", [])
+    results = (pm.run_started(object()), pm.run_finished(object(), {}),
+               pm.params_updated("x", {}, "api", []))
+    assert all(not r for r in results), results  # nothing ran, nothing answered
 
 
 # ---------------------------------------------------------------------- registration errors

@@ -31,7 +31,8 @@ def hean_register_gates(register: RegisterComponent) -> None:
     register("inflight", InFlightTracker, config=InFlightConfig,
              description="in-flight reservations with TTL and fair slot access")
     register("governor", RiskGovernor, config=GovernorConfig,
-             description="drawdown states NORMAL/SOFT_BRAKE/QUARANTINE/HARD_STOP and killswitch")
+             description="drawdown states NORMAL/SOFT_BRAKE/QUARANTINE/HARD_STOP, killswitch, "
+                         "symbol quarantine, error rate")
     register("risk_limits", RiskLimits, config=RiskLimitsConfig,
              description="open positions, one per symbol, daily attempts, loss lockout, R:R")
 

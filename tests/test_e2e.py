@@ -208,3 +208,23 @@ def test_plugins_new_scaffold_passes_its_own_tests(tmp_path: Path, kind: str) ->
         sys.path.remove(str(root))
         sys.modules.pop(f"hean_my_{kind}", None)
     assert ret == 0
+
+
+def test_every_fill_links_back_to_its_decision_and_market_event(tmp_path: Path) -> None:
+    """Fill -> order -> CREATE decision -> signal and the market event that caused it, on a
+    real run's journal (the causal chain the models promise)."""
+    res = _run(_ema_config(BTC_5M), tmp_path / "r")
+    with Journal.open_readonly(tmp_path / "r" / "journal.sqlite") as r:
+        orders = {o["order_id"]: o for o in r.orders()}
+        decisions = {d["decision_id"]: d for d in r.decisions()}
+        fills = r.fills()
+    assert len(fills) == res.fills > 100
+    seqs = []
+    for f in fills:
+        o = orders[f["order_id"]]
+        d = decisions[o["decision_id"]]
+        assert d["decision"] == "CREATE"
+        assert f["signal_id"] == o["signal_id"] == d["signal_id"]
+        assert (f["symbol"], f["side"]) == (o["symbol"], o["side"]) == (d["symbol"], d["side"])
+        seqs.append(d["cause_seq"])
+    assert all(0 < s <= res.events for s in seqs) and seqs == sorted(seqs)

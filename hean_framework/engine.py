@@ -336,6 +336,12 @@ class Engine:
     def _retry_fill(self, comp: Any, fn: Callable[[Any], Any], fill: Fill, attempt: int,
                     now: int) -> None:
         name = getattr(comp, "name", type(comp).__name__)
+        if isinstance(comp, Strategy) and name in self._disabled:
+            if self.journal is not None:  # disabled since: no more calls, retries included
+                self.journal.event(now, "dead_letter_dropped",
+                                   {"component": name, "fill_id": fill.fill_id,
+                                    "attempt": attempt, "reason": "strategy disabled"})
+            return
         try:
             out = fn(fill)
         except Exception as exc:
@@ -619,8 +625,8 @@ class Engine:
             self.journal.decision(d)
         if self.observers["on_decision"]:
             self._notify("on_decision", d)
-        if "on_decision" in self._callbacks.get(d.strategy_id, ()):
-            strat = self.strategies[d.strategy_id]
+        strat = self._live_strategy(d.strategy_id, "on_decision")
+        if strat is not None:
             self._guard(strat, strat.on_decision, d)
 
     # ================================================================= the loop

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "examples" / "plugins" / "hean-ema-cross"))
 from hean_ema_cross import EmaCross  # noqa: E402
 
 from hean_framework import hookimpl  # noqa: E402
-from hean_framework.components import Executor, Gate  # noqa: E402
+from hean_framework.components import Executor, Gate, Strategy  # noqa: E402
 
 
 class FlakyFillStrategy(EmaCross):
@@ -68,12 +68,37 @@ class RaisingErrorListener(ErrorListener):
         raise RuntimeError("bug in on_error")
 
 
+class RaisingDecisionStrategy(Strategy):
+    """Buys once with a one-hour time stop and raises in every callback it overrides."""
+
+    def on_start(self) -> None:
+        self.decisions: list[str] = []
+        self.fills = 0
+        self.entered = False
+
+    def on_bar(self, bar):  # type: ignore[no-untyped-def]
+        if self.entered:
+            return None
+        self.entered = True
+        return self.signal(bar.symbol, "buy", bar.ts, bar.close, size=0.01,
+                           max_hold_ms=3_600_000)
+
+    def on_decision(self, decision):  # type: ignore[no-untyped-def]
+        self.decisions.append(decision.decision)
+        raise RuntimeError("bug in on_decision")
+
+    def on_fill(self, fill):  # type: ignore[no-untyped-def]
+        self.fills += 1
+        raise RuntimeError("bug in on_fill")
+
+
 class Plugin:
     @hookimpl
     def hean_register_strategies(self, register):  # type: ignore[no-untyped-def]
         from hean_ema_cross import EmaCrossConfig
 
         register("flaky", FlakyFillStrategy, config=EmaCrossConfig)
+        register("raising_decision", RaisingDecisionStrategy)
 
     @hookimpl
     def hean_register_gates(self, register):  # type: ignore[no-untyped-def]
@@ -88,10 +113,11 @@ class Plugin:
 
 def _run(tmp: Path, gates: dict, **more: dict) -> tuple[Engine, object]:
     pm = isolated_plugins(Plugin(), names=["test_dlq"])
-    raw = {**more, "account": {"capital": 10_000},
+    raw = {"strategies": {"flaky": {"qty": 0.01}}, **more, "account": {"capital": 10_000},
            "data": {"files": [{"kind": "bars", "symbol": "BTC/USDT:USDT", "path": str(BTC_5M)}]},
-           "strategies": {"flaky": {"qty": 0.01}}, "gates": gates,
-           "pipeline": {"require_stop_loss": False}, "report": {"progress": False}}
+           "gates": gates,
+           "pipeline": {"require_stop_loss": False, **more.get("pipeline", {})},
+           "report": {"progress": False}}
     eng = Engine(load_setup(None, pm.registry, raw=raw), pm, out_dir=tmp, progress=False)
     res = eng.run()
     eng.close()
@@ -163,3 +189,23 @@ def test_an_error_inside_on_error_is_a_dead_letter_not_a_loop(tmp_path: Path) ->
     assert blocks > 0
     assert len(_gate(eng, "listener_raising").seen) == blocks  # told once per gate error
     assert res.dead_letters == 2 * blocks  # the gate's error and the listener's, no more
+
+
+def test_a_disabled_strategy_gets_no_more_callbacks(tmp_path: Path) -> None:
+    """Disabled after its first error, a strategy hears nothing of the exit the engine still
+    makes for its position (the time stop's decision and fill)."""
+    eng, res = _run(tmp_path, {}, strategies={"raising_decision": {}},
+                    pipeline={"max_component_errors": 1})
+    strat = eng.strategies["raising_decision"]
+    assert res.fills == 2  # the entry and the time stop's exit
+    with Journal.open_readonly(tmp_path / "journal.sqlite") as j:
+        assert [(d["side"], d["decision"]) for d in j.decisions()] == [("buy", "CREATE"),
+                                                                        ("sell", "CREATE")]
+        dls = j.dead_letters()
+        dropped = j.events("dead_letter_dropped")
+    # the entry's on_fill raised first and disabled it: its retry is dropped, not called, and
+    # neither the entry's on_decision nor anything of the exit reaches the strategy
+    assert [x["error"] for x in dls] == ["RuntimeError: bug in on_fill"]
+    assert strat.fills == 1 and strat.decisions == []
+    assert [e["payload"]["reason"] for e in dropped] == ["strategy disabled"]
+    assert res.dead_letters == 1

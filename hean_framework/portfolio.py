@@ -315,19 +315,24 @@ class Portfolio:
                 total += abs(q) * self._cs[symbol] * self.price(symbol)
         return total
 
-    def net_pnl(self) -> float:
-        """equity − initial cash = realized − fees + funding + unrealized."""
-        return self.equity() - self.initial_cash
-
-    def sample(self, ts: int) -> None:
-        """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve`."""
+    def equity_and_exposure(self) -> tuple[float, float]:
+        """``(equity(), gross_exposure())`` in one pass over the account positions."""
         value = gross = 0.0
         for symbol, q in self._net.items():
             if q:
                 v = q * self._cs[symbol] * self.price(symbol)
                 value += v
                 gross += abs(v)
-        self.equity_curve.append((ts, self.cash + value, gross))
+        return self.cash + value, gross
+
+    def net_pnl(self) -> float:
+        """equity − initial cash = realized − fees + funding + unrealized."""
+        return self.equity() - self.initial_cash
+
+    def sample(self, ts: int) -> None:
+        """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve`."""
+        equity, gross = self.equity_and_exposure()
+        self.equity_curve.append((ts, equity, gross))
 
     def strategy_summary(self) -> dict[str, dict[str, Any]]:
         """Per strategy: realized, unrealized, fees, funding, net_pnl, trades, wins, fills,

@@ -120,6 +120,11 @@ def test_strategies_are_booked_separately_but_net_on_the_account(
     assert pf.position("b", SYM).qty == pytest.approx(-0.005)
     market[SYM].last = 60200.0
     assert pf.gross_exposure() == pytest.approx(0.015 * 60200)
+    assert pf.equity_and_exposure() == (pf.equity(), pf.gross_exposure())
+    pf.apply_fill(fill("sell", 0.03, 60200, strategy="c"))  # the account turns net short
+    assert pf.equity_and_exposure() == (pf.equity(), pf.gross_exposure())
+    assert pf.gross_exposure() == pytest.approx(0.015 * 60200)
+    pf.apply_fill(fill("buy", 0.03, 60200, strategy="c"))
     assert pf.unrealized() == pytest.approx(0.02 * 200 - 0.005 * 100)
     paid = pf.apply_funding(Funding(9, SYM, 0.0001, 60000.0))
     assert paid == pytest.approx(-0.015 * 60000 * 0.0001)

@@ -131,8 +131,8 @@ class RiskSizer(Sizer):
             details["capped_by"] = "max_leverage"
             self.counts["capped_leverage"] += 1
         pf = ctx.portfolio
-        equity = pf.equity()
-        room = cfg.max_exposure_multiplier * equity - pf.gross_exposure()
+        equity, gross = pf.equity_and_exposure()
+        room = cfg.max_exposure_multiplier * equity - gross
         if room <= 0.0:
             return block("EXPOSURE_LIMIT", f"gross exposure already at "
                          f"{cfg.max_exposure_multiplier:g}x equity ({equity:.2f} USDT)",

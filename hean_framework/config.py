@@ -64,12 +64,38 @@ class AccountSection(Section):
     currency: str = "USDT"
 
 
+class InstrumentSpec(Section):
+    """``venue.instruments.<symbol>:`` -- exchange rules of one symbol.
+
+    For a symbol of the markets file the given fields replace the file's; a symbol the file
+    lacks is defined by them (then ``tick_size``, ``lot_size``, ``min_qty``, ``min_notional``
+    and the fees are required, the fees may come from ``venue.maker_fee``/``taker_fee``).
+    """
+
+    type: Literal["spot", "swap", "future"] | None = None
+    inverse: bool | None = Field(None, description="inverse contract (valued in the quote "
+                                 "currency, settled in the base)")
+    contract_size: float | None = Field(None, gt=0)
+    tick_size: float | None = Field(None, gt=0, description="price step")
+    lot_size: float | None = Field(None, gt=0, description="quantity step")
+    min_qty: float | None = Field(None, ge=0)
+    min_notional: float | None = Field(None, ge=0, description="minimum order value (quote)")
+    maker_fee: float | None = Field(None, description="fraction; < 0 = rebate")
+    taker_fee: float | None = Field(None, description="fraction")
+    max_qty: float | None = Field(None, ge=0)
+
+
 class VenueSection(Section):
     """``venue:`` kernel keys; the remaining keys go to the venue plugin's model."""
 
     name: str = "sim"
-    exchange: str = "binance"
+    exchange: str = Field("binance", description="whose market metadata (binance, bybit; any "
+                          "ccxt id with markets_file); 'ideal' = no exchange rules: any symbol, "
+                          "steps 1e-8, no minimums (benchmarks, synthetic data)")
     markets_file: str | None = None
+    instruments: dict[str, InstrumentSpec] = Field(
+        default_factory=dict, description="per-symbol exchange rules: add a symbol the "
+        "metadata lacks or change fields of one it has")
 
 
 class PipelineSection(Section):
@@ -160,6 +186,7 @@ class RunSetup:
     components: dict[str, list[ResolvedComponent]]
     venue: ResolvedComponent
     feed: ResolvedComponent | None
+    venue_section: VenueSection = field(default_factory=VenueSection)
 
 
 # ---------------------------------------------------------------------- reading & overrides
@@ -255,13 +282,17 @@ def _loc(prefix: str, loc: tuple[Any, ...]) -> str:
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Walk ``loc`` (minus the bad key) through nested models to list allowed keys."""
     cur: Any = model
+    map_key = False  # the next part is a key of a ``dict[str, Model]`` field
     for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+        if map_key or isinstance(part, int) \
+                or not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            map_key = False
             continue
         f = cur.model_fields.get(str(part))
         if f is None:
             return []
         ann = f.annotation
+        map_key = getattr(ann, "__origin__", None) is dict
         args = getattr(ann, "__args__", ())
         nested = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
         if not nested:
@@ -422,7 +453,7 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
                                    ("feed",))
     if problems or venue is None:
         raise ConfigError(problems or ["venue: could not be resolved"], source)
-    return RunSetup(cfg, raw, source, comps, venue, feed)
+    return RunSetup(cfg, raw, source, comps, venue, feed, vsec)
 
 
 def small_capital_defaults(cfg: RunConfig, registry: Registry,

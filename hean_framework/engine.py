@@ -152,12 +152,11 @@ class Engine:
         """Instantiate instruments, portfolio, venue, journal, feed and components."""
         if self._built:
             return self
-        from .instruments import Instruments
+        from .instruments import IDEAL, Instruments
         from .portfolio import Portfolio
 
         cfg, ctx, setup = self.config, self.ctx, self.setup
-        vsec = {k: cfg.venue[k] for k in ("exchange", "markets_file") if k in cfg.venue}
-        exchange = str(vsec.get("exchange", "binance"))
+        vsec = setup.venue_section
         symbols = self.data_symbols()
         for rc in setup.components["strategy"]:
             for s in rc.common.get("symbols") or ():
@@ -166,9 +165,14 @@ class Engine:
         vcfg = setup.venue.config
         overrides = {k: getattr(vcfg, k + "_fee") for k in ("maker", "taker")
                      if getattr(vcfg, k + "_fee", None) is not None}
-        ctx.instruments = Instruments.load(exchange, symbols or None,
-                                           markets_file=self._path(vsec.get("markets_file")),
-                                           fee_overrides=overrides or None)
+        ctx.instruments = Instruments.load(
+            vsec.exchange, symbols or None, markets_file=self._path(vsec.markets_file),
+            fee_overrides=overrides or None,
+            specs={s: spec.model_dump(exclude_none=True)
+                   for s, spec in vsec.instruments.items()} or None)
+        if ctx.instruments.exchange == IDEAL:
+            ctx.log.warning("venue.exchange 'ideal': no exchange rules (steps 1e-8, no "
+                            "minimums) -- results a real exchange would not allow")
         ctx.portfolio = Portfolio(cfg.account.capital, ctx.instruments, ctx.market)
         ctx.venue = self._make(setup.venue)
         if setup.feed is not None:
@@ -967,8 +971,17 @@ class Engine:
             "plugins": [{k: p[k] for k in ("name", "distribution", "version", "enabled")}
                         for p in self.plugins.plugin_list()],
             "data_sha256": hashes,
+            "instruments": self._instruments_manifest(),
             "seed": self.config.run.seed,
         }
+
+    def _instruments_manifest(self) -> dict[str, Any]:
+        """The exchange rules the run used: where they came from and each symbol's fields."""
+        inst = self.ctx.instruments
+        if inst is None:
+            return {}
+        return {"exchange": inst.exchange, "source": inst.source,
+                "symbols": {s: inst.get(s).to_dict() for s in inst.symbols()}}
 
     def _result(self, elapsed: float) -> RunResult:
         ctx, pf = self.ctx, self.ctx.portfolio

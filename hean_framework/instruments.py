@@ -39,8 +39,8 @@ from typing import Any
 
 from .errors import HeanError
 
-__all__ = ["FORMAT", "Instrument", "Instruments", "UnknownSymbolError", "build_markets",
-           "main", "parse_ccxt_markets"]
+__all__ = ["FORMAT", "IDEAL", "Instrument", "Instruments", "UnknownSymbolError",
+           "build_markets", "ideal_instrument", "main", "parse_ccxt_markets"]
 
 #: Format tag of the shipped market files.
 FORMAT = "hean-markets/1"
@@ -48,7 +48,15 @@ FORMAT = "hean-markets/1"
 _SNAP = 1e-9
 #: Exchange ids that share another id's market file.
 _ALIASES = {"binanceusdm": "binance", "binancecoinm": "binance"}
-_DISPLAY = {"binance": "Binance", "bybit": "Bybit", "okx": "OKX"}
+_DISPLAY = {"binance": "Binance", "bybit": "Bybit", "okx": "OKX", "ideal": "Ideal venue"}
+#: Pseudo exchange without exchange rules (benchmarks, synthetic data, "what if" runs): every
+#: symbol is a linear instrument of contract size 1 with price and quantity steps of 1e-8, no
+#: minimums and no fees unless the venue sets them.  Not reachable on a real exchange.
+IDEAL = "ideal"
+_IDEAL_STEP = 1e-8
+#: Fields a ``venue.instruments`` entry must give for a symbol the markets file lacks.
+_NEW_SYMBOL_NEEDS = ("tick_size", "lot_size", "min_qty", "min_notional", "maker_fee",
+                     "taker_fee")
 
 
 # ------------------------------------------------------------------------------ grid helpers
@@ -226,6 +234,9 @@ class Instrument:
 
 
 _FIELDS = tuple(Instrument.__dataclass_fields__)
+#: Fields a ``venue.instruments`` entry may set.
+_SPEC_FIELDS = ("type", "inverse", "contract_size", "tick_size", "lot_size", "min_qty",
+                "min_notional", "maker_fee", "taker_fee", "max_qty")
 
 
 # ------------------------------------------------------------------------------ errors
@@ -236,6 +247,39 @@ class UnknownSymbolError(HeanError, KeyError):
 
     def __str__(self) -> str:
         return HeanError.__str__(self)
+
+
+def _split_symbol(symbol: str) -> tuple[str, str, str]:
+    """``(base, quote, settle)`` of a ccxt symbol: ``BTC/USDT:USDT`` -> BTC, USDT, USDT;
+    ``BTC/USDT`` -> BTC, USDT, ""; anything without a slash -> symbol, "", ""."""
+    pair, _, settle = symbol.partition(":")
+    base, _, quote = pair.partition("/")
+    return base, quote, settle
+
+
+def _new_instrument(symbol: str, exchange: str, inverse: bool = False,
+                    **fields: Any) -> Instrument:
+    """An instrument that no markets file describes, from ``fields`` (see ``ideal_instrument``
+    for the defaults)."""
+    base, quote, settle = _split_symbol(symbol)
+    values: dict[str, Any] = {
+        "type": "swap" if settle else "spot", "contract_size": 1.0,
+        "tick_size": _IDEAL_STEP, "lot_size": _IDEAL_STEP, "min_qty": 0.0,
+        "min_notional": 0.0, "maker_fee": 0.0, "taker_fee": 0.0}
+    values.update(fields)
+    return Instrument(symbol=symbol, exchange=exchange, base=base, quote=quote, settle=settle,
+                      linear=not inverse, inverse=inverse, id=symbol, **values)
+
+
+def ideal_instrument(symbol: str, maker_fee: float = 0.0,
+                     taker_fee: float = 0.0) -> Instrument:
+    """The :data:`IDEAL` venue's instrument for ``symbol``: linear, contract size 1, price and
+    quantity steps 1e-8, no minimum quantity or notional.
+
+    >>> ideal_instrument("XRP/USDT:USDT", taker_fee=0.00055).min_order_qty(2.2)
+    1e-08
+    """
+    return _new_instrument(symbol, IDEAL, maker_fee=maker_fee, taker_fee=taker_fee)
 
 
 # ------------------------------------------------------------------------------ ccxt parsing
@@ -355,12 +399,14 @@ class Instruments:
     0.001
     """
 
-    __slots__ = ("_items", "exchange", "find", "source")
+    __slots__ = ("_ideal_fees", "_items", "exchange", "find", "source")
 
     def __init__(self, exchange: str, items: dict[str, Instrument], source: str = "") -> None:
         self.exchange = exchange
         self._items = items
         self.source = source
+        #: maker/taker rates of the ideal venue's instruments made on demand
+        self._ideal_fees: dict[str, float] = {}
         #: ``find(symbol)``: the instrument, or None when unknown (no error, no frame: the hot
         #: path's lookup)
         self.find: Callable[[str], Instrument | None] = items.get
@@ -368,20 +414,39 @@ class Instruments:
     @classmethod
     def load(cls, exchange: str, symbols: list[str] | None = None,
              markets_file: str | None = None,
-             fee_overrides: dict[str, Any] | None = None) -> Instruments:
+             fee_overrides: dict[str, Any] | None = None,
+             specs: dict[str, dict[str, Any]] | None = None) -> Instruments:
         """Load the metadata of ``exchange``.
 
         :param exchange: ``binance`` or ``bybit`` for the shipped files (``binanceusdm`` /
             ``binancecoinm`` are aliases of ``binance``); anything ccxt knows with
-            ``markets_file``.
+            ``markets_file``; :data:`IDEAL` for no exchange rules at all (any symbol, see
+            :func:`ideal_instrument`).
         :param symbols: keep only these ccxt symbols (unknown ones raise
             :class:`UnknownSymbolError`); None keeps all.
         :param markets_file: a file in the shipped format, or a raw ccxt markets JSON
             (``symbol -> market``) which is parsed with ccxt exactly like the builder does.
         :param fee_overrides: ``{"maker": x, "taker": y}`` for every symbol, and/or
             ``{symbol: {"maker": x, "taker": y}}`` per symbol (per-symbol wins).
+        :param specs: ``{symbol: {field: value}}`` (YAML ``venue.instruments``): replaces those
+            fields of a known symbol; a symbol the metadata lacks is defined by them and must
+            give ``tick_size``, ``lot_size``, ``min_qty``, ``min_notional`` and both fees
+            (fees may come from ``fee_overrides``); under :data:`IDEAL` every field is optional.
         """
         exid = _ALIASES.get(exchange, exchange)
+        if exid == IDEAL:
+            if markets_file is not None:
+                raise HeanError("venue.markets_file: the ideal venue has no market metadata",
+                                "drop markets_file, or name the exchange it belongs to")
+            result = cls(IDEAL, {}, "ideal venue: steps 1e-8, no minimums")
+            result._ideal_fees = {k: float(v) for k, v in (fee_overrides or {}).items()
+                                  if k in ("maker", "taker")}
+            result._apply_specs(specs or {}, fee_overrides or {})
+            if symbols is not None:
+                kept = cls(IDEAL, {s: result.get(s) for s in symbols}, result.source)
+                kept._ideal_fees = result._ideal_fees
+                result = kept
+            return result
         if markets_file is None:
             name = f"{exid}.json"
             ref = resources.files("hean_framework").joinpath("data", "markets", name)
@@ -413,6 +478,8 @@ class Instruments:
         result = cls(exid, items, source)
         if fee_overrides:
             result._apply_fees(fee_overrides)
+        if specs:
+            result._apply_specs(specs, fee_overrides or {})
         if symbols is not None:
             result = cls(exid, {s: result.get(s) for s in symbols}, source)
         return result
@@ -432,15 +499,43 @@ class Instruments:
             if isinstance(value, dict) and key not in self._items:
                 raise self._unknown(key)
 
+    def _apply_specs(self, specs: dict[str, dict[str, Any]],
+                     fee_overrides: dict[str, Any]) -> None:
+        """Apply ``venue.instruments`` entries (see :meth:`load`)."""
+        fees = {k + "_fee": float(v) for k, v in fee_overrides.items() if k in ("maker", "taker")}
+        for symbol, spec in specs.items():
+            given = {k: v for k, v in spec.items() if v is not None}
+            bad = sorted(set(given) - set(_SPEC_FIELDS))
+            if bad:
+                raise HeanError(f"venue.instruments.{symbol}: unknown field(s) {', '.join(bad)}",
+                                f"allowed: {', '.join(_SPEC_FIELDS)}")
+            inst = self._items.get(symbol)
+            if inst is None:
+                fields = {**fees, **given}
+                missing = [k for k in _NEW_SYMBOL_NEEDS if k not in fields]
+                if missing and self.exchange != IDEAL:
+                    raise HeanError(
+                        f"venue.instruments.{symbol}: {symbol!r} is not in the market metadata "
+                        f"of {self.exchange!r} ({self.source}); to define it, give "
+                        f"{', '.join(missing)}",
+                        "copy the exchange's rules for it (price step, quantity step, minimum "
+                        "quantity and order value, maker/taker fee; venue.maker_fee/taker_fee "
+                        "count), or use a markets_file that contains it")
+                self._items[symbol] = _new_instrument(symbol, self.exchange, **fields)
+                continue
+            if "inverse" in given:
+                given["linear"] = not given["inverse"]
+            self._items[symbol] = replace(inst, **given)
+
     def _unknown(self, symbol: str) -> UnknownSymbolError:
         avail = ", ".join(sorted(self._items)) or "(none)"
         return UnknownSymbolError(
             f"unknown symbol {symbol!r} for exchange {self.exchange!r}; available: {avail}",
             f"use one of the available ccxt symbols (spot 'BTC/USDT', linear perpetual "
-            f"'BTC/USDT:USDT'), or add {symbol!r}: pass markets_file= with a ccxt markets "
-            f"JSON that contains it, or rebuild the shipped file with `python -m "
-            f"hean_framework.instruments build --exchange {self.exchange} --source <ccxt "
-            f"markets.json> --out <file>`")
+            f"'BTC/USDT:USDT'), or add {symbol!r}: define it under venue.instruments in the "
+            f"run YAML, pass markets_file= with a ccxt markets JSON that contains it, or "
+            f"rebuild the shipped file with `python -m hean_framework.instruments build "
+            f"--exchange {self.exchange} --source <ccxt markets.json> --out <file>`")
 
     def get(self, symbol: str) -> Instrument:
         """The instrument for ``symbol``; raises :class:`UnknownSymbolError` (a KeyError)
@@ -448,6 +543,10 @@ class Instruments:
         try:
             return self._items[symbol]
         except KeyError:
+            if self.exchange == IDEAL:
+                inst = self._items[symbol] = ideal_instrument(
+                    symbol, self._ideal_fees.get("maker", 0.0), self._ideal_fees.get("taker", 0.0))
+                return inst
             raise self._unknown(symbol) from None
 
     __getitem__ = get

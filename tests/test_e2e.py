@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import importlib
 import json
@@ -102,6 +103,57 @@ def test_ema_cross_fees_and_pnl_equal_a_hand_computation(tmp_path: Path) -> None
     assert res.fills == fills
     assert res.fees == pytest.approx(fees, rel=1e-9)
     assert res.final_equity - res.initial_capital == pytest.approx(pnl, rel=1e-9, abs=1e-9)
+
+
+def _anchor_loop(prices: list[float]) -> tuple[int, float]:
+    """The anchor rules of ../shared/bench, written independently of the engine: EMA(10) /
+    EMA(30), long/flat 1 unit, fills at the event price, 0.055 % fee; PnL marked at the end."""
+    af, aslow, fee = 2 / 11, 2 / 31, 0.00055
+    fast = slow = prices[0]
+    pos, cash, fills = 0.0, 0.0, 0
+    for i, px in enumerate(prices):
+        fast = af * px + (1 - af) * fast
+        slow = aslow * px + (1 - aslow) * slow
+        if i >= 29:
+            if fast > slow and pos == 0.0:
+                pos, cash, fills = 1.0, cash - px * (1 + fee), fills + 1
+            elif not fast > slow and pos != 0.0:
+                pos, cash, fills = 0.0, cash + px * (1 - fee), fills + 1
+    return fills, round(cash + pos * prices[-1], 2)
+
+
+@pytest.mark.parametrize(("kind", "symbol", "name", "column"), [
+    # one unit of XRP (~2 USDT) is below Binance's 5 USDT minimum order value
+    ("bars", "XRP/USDT:USDT", "ohlcv/binance_usdm_perp_XRPUSDT_1m_20250504_20250603.csv.gz",
+     "close"),
+    # SOL/USDT spot is not in the shipped Binance market metadata
+    ("bars", "SOL/USDT", "ohlcv/binance_spot_SOLUSDT_5m_20221231_20240102.csv.gz", "close"),
+    ("trades", "ETH/USDT", "trades/binance_ETHUSDT_aggtrades_20230202.csv.gz", "price"),
+])
+def test_bench_config_on_other_files_equals_an_independent_loop(
+        tmp_path: Path, shared_data: Path, kind: str, symbol: str, name: str,
+        column: str) -> None:
+    """examples/bench_ema_cross.yaml pointed at other real files (any symbol, any price level)
+    gives exactly the fills and PnL of the anchor rules written as a plain loop."""
+    path = shared_data / name
+    with gzip.open(path, "rt", newline="") as fh:
+        prices = [float(row[column]) for row in csv.DictReader(fh)]
+    out = tmp_path / "run"
+    spec = f"data.files=[{{kind: {kind}, symbol: {symbol}, path: {path}}}]"
+    pm = _ema_plugins()
+    eng = Engine(load_setup(EXAMPLES / "bench_ema_cross.yaml", pm.registry, sets=[spec]), pm,
+                 out_dir=out, progress=False)
+    try:
+        res = eng.run()
+    finally:
+        eng.close()
+    want = _anchor_loop(prices)
+    assert (res.fills, round(res.final_equity - res.initial_capital, 2)) == want
+    assert want[0] > 20
+    with Journal.open_readonly(out / "journal.sqlite") as j:
+        inst = j.manifest()["instruments"]
+    assert inst["exchange"] == "ideal" and list(inst["symbols"]) == [symbol]
+    assert inst["symbols"][symbol]["min_notional"] == 0.0
 
 
 def test_same_config_gives_identical_journals(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hean_framework.errors import HeanError
 from hean_framework.instruments import (
     FORMAT,
+    IDEAL,
     Instrument,
     Instruments,
     UnknownSymbolError,
@@ -189,7 +190,8 @@ def test_unknown_symbol_message() -> None:
         inst.get("SOL/USDT:USDT")
     msg = str(err.value)
     assert "binance" in msg and "SOL/USDT:USDT" in msg and "BTC/USDT:USDT" in msg
-    assert "markets_file" in msg and "instruments build" in msg  # how to add one
+    # how to add one
+    assert "venue.instruments" in msg and "markets_file" in msg and "instruments build" in msg
     assert isinstance(err.value, UnknownSymbolError) and isinstance(err.value, HeanError)
     assert "SOL/USDT:USDT" not in inst and "BTC/USDT:USDT" in inst
     with pytest.raises(KeyError, match="SOL/USDT:USDT"):
@@ -210,6 +212,55 @@ def test_symbols_filter_fee_overrides_and_iteration() -> None:
     assert Instruments.load("binanceusdm").exchange == "binance"
     with pytest.raises(HeanError, match="no shipped market metadata"):
         Instruments.load("kraken")
+
+
+def test_ideal_venue_takes_any_symbol_without_rules() -> None:
+    inst = Instruments.load(IDEAL, ["XRP/USDT:USDT", "BTC/USD:BTC", "SOL/USDT"],
+                            fee_overrides={"taker": 0.00055})
+    assert inst.symbols() == ["BTC/USD:BTC", "SOL/USDT", "XRP/USDT:USDT"]
+    xrp = inst.get("XRP/USDT:USDT")
+    assert (xrp.type, xrp.base, xrp.quote, xrp.settle) == ("swap", "XRP", "USDT", "USDT")
+    assert xrp.linear and not xrp.inverse and xrp.contract_size == 1.0
+    assert xrp.taker_fee == 0.00055 and xrp.maker_fee == 0.0
+    # one unit at 2.2 USDT is a valid order: no minimum quantity or order value
+    assert xrp.check_minimum(1.0, 2.2) and xrp.round_qty(1.0) == 1.0
+    assert xrp.min_order_qty(2.2) == 1e-08 and xrp.round_price(2.23456789123) == 2.23456789
+    coin_m = inst.get("BTC/USD:BTC")  # linear too: the ideal venue has no inverse contracts
+    assert coin_m.linear and coin_m.notional(2.0, 60000.0) == 120000.0
+    assert inst.get("SOL/USDT").type == "spot"
+    # a symbol first asked for later gets the same rules and fees
+    late = inst.get("DOGE/USDT:USDT")
+    assert late.taker_fee == 0.00055 and late.min_notional == 0.0 and "DOGE/USDT:USDT" in inst
+    with pytest.raises(HeanError, match="no market metadata"):
+        Instruments.load(IDEAL, markets_file="markets.json")
+
+
+def test_venue_instruments_change_and_define_symbols() -> None:
+    specs = {"BTC/USDT:USDT": {"min_notional": 100.0, "taker_fee": 0.0003},
+             "SOL/USDT": {"tick_size": 0.01, "lot_size": 0.001, "min_qty": 0.001,
+                          "min_notional": 5.0, "maker_fee": 0.001}}
+    inst = Instruments.load("binance", ["BTC/USDT:USDT", "SOL/USDT"],
+                            fee_overrides={"taker": 0.001}, specs=specs)
+    shipped = Instruments.load("binance").get("BTC/USDT:USDT")
+    btc = inst.get("BTC/USDT:USDT")
+    assert btc.min_notional == 100.0 and btc.taker_fee == 0.0003  # the symbol's entry wins
+    assert (btc.lot_size, btc.tick_size, btc.min_qty) == (shipped.lot_size, shipped.tick_size,
+                                                          shipped.min_qty)
+    assert (shipped.min_notional, shipped.taker_fee) == (5.0, 0.0004)
+    sol = inst.get("SOL/USDT")
+    assert (sol.type, sol.base, sol.quote, sol.exchange) == ("spot", "SOL", "USDT", "binance")
+    assert sol.taker_fee == 0.001 and sol.maker_fee == 0.001  # taker from venue.taker_fee
+    assert sol.round_qty(0.12345) == 0.123 and sol.min_order_qty(150.0) == 0.034
+    inverse = Instruments.load("binance", specs={"BTC/USD:BTC": {"inverse": False}})
+    assert inverse.get("BTC/USD:BTC").linear
+    # a new symbol needs every rule, and the message says which ones and where
+    with pytest.raises(HeanError) as err:
+        Instruments.load("binance", specs={"SOL/USDT": {"tick_size": 0.01}})
+    msg = str(err.value)
+    assert msg.startswith("venue.instruments.SOL/USDT: ")
+    assert "lot_size, min_qty, min_notional, maker_fee, taker_fee" in msg
+    with pytest.raises(HeanError, match=r"unknown field\(s\) lot"):
+        Instruments.load("binance", specs={"BTC/USDT:USDT": {"lot": 1.0}})
 
 
 # ------------------------------------------------------------------ real data on the grid

@@ -68,3 +68,25 @@ def test_config_schema_covers_every_installed_component() -> None:
     assert "risk" in props["sizers"]["properties"]
     strat = props["sizers"]["properties"]["fixed_risk"]["properties"]
     assert "risk_pct" in strat
+
+
+def test_venue_instruments_errors_name_the_yaml_path() -> None:
+    import pytest
+
+    from hean_framework.config import load_setup
+    from hean_framework.errors import ConfigError
+    from hean_framework.testing import isolated_plugins
+
+    raw = {"venue": {"instruments": {"SOL/USDT": {"tick_size": 0, "lot": 0.001}}},
+           "run": {"mode": "paper"}}
+    with pytest.raises(ConfigError) as err:
+        load_setup(None, isolated_plugins().registry, raw=raw)
+    msg = str(err.value)
+    assert "venue.instruments.SOL/USDT.tick_size: Input should be greater than 0" in msg
+    assert "venue.instruments.SOL/USDT.lot: unknown key; allowed keys: contract_size, " in msg
+    ok = load_setup(None, isolated_plugins().registry,
+                    raw={"venue": {"exchange": "ideal",
+                                   "instruments": {"SOL/USDT": {"min_notional": 5}}},
+                         "run": {"mode": "paper"}})
+    assert ok.venue_section.exchange == "ideal"
+    assert ok.venue_section.instruments["SOL/USDT"].min_notional == 5.0

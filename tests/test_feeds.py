@@ -170,6 +170,15 @@ def test_wrong_kind_is_a_data_error(sample_data: Path) -> None:
         make_feed(sample_data, ("bbo", BTC, TRADES_BTC))
 
 
+def test_kind_aliases_and_the_allowed_kinds() -> None:
+    files = [{"kind": k, "symbol": BTC, "path": "x"} for k in
+             ("ohlcv", "candles", "orderbook", "book", "quotes", "aggtrades", "trades")]
+    got = [f.kind for f in CsvFeedConfig(files=files).files]
+    assert got == ["bars", "bars", "l2", "l2", "bbo", "trades", "trades"]
+    with pytest.raises(ValueError, match="'bars', 'trades', 'bbo', 'l2' or 'funding'"):
+        CsvFeedConfig(files=[{"kind": "ticks", "symbol": BTC, "path": "x"}])
+
+
 def test_bad_window_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="before end"):
         CsvFeedConfig(files=[{"kind": "bars", "symbol": BTC, "path": "x"}],

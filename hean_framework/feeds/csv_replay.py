@@ -155,16 +155,27 @@ def parse_time(value: int | str | None) -> int | None:
     return round(dt.timestamp() * 1000)
 
 
+#: Other names of the data kinds (the shared data folders say ohlcv/ and orderbook/).
+_KIND_ALIASES = {"ohlcv": "bars", "candles": "bars", "orderbook": "l2", "book": "l2",
+                 "quotes": "bbo", "aggtrades": "trades"}
+
+
 class DataFile(ComponentConfig):
     """One data file of the feed."""
 
     kind: Literal["bars", "trades", "bbo", "l2", "funding"] = Field(
-        description="what the file holds")
+        description="what the file holds (also accepted: ohlcv/candles for bars, "
+        "orderbook/book for l2, quotes for bbo, aggtrades for trades)")
     symbol: str = Field(description="ccxt symbol, e.g. 'BTC/USDT:USDT'")
     path: str = Field(description="path of the .csv or .csv.gz file (relative to base_dir)")
     interval: str | None = Field(
         None, description="bar interval ('1m', '5m', ...); inferred from the file name "
         "(e.g. '_5m_') or the first timestamps when absent")
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_alias(cls, v: Any) -> Any:
+        return _KIND_ALIASES.get(v, v) if isinstance(v, str) else v
 
     @field_validator("interval")
     @classmethod

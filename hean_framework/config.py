@@ -192,6 +192,23 @@ class RunSetup:
 # ---------------------------------------------------------------------- reading & overrides
 
 
+def resolve_path(path: str, base_dir: str | Path | None) -> Path:
+    """Where a relative path of the run config points.
+
+    ``~`` expands; an absolute path stays; a relative one resolves against ``base_dir`` (the
+    run config's directory) -- or against the current directory when no file exists under
+    ``base_dir`` but one does there (a path typed on the command line with ``--set``).  When
+    neither exists the ``base_dir`` candidate is returned, for the error message.
+    """
+    p = Path(os.path.expanduser(path))
+    if p.is_absolute() or not base_dir:
+        return p
+    under_base = Path(base_dir) / p
+    if not under_base.exists() and p.exists():
+        return p.resolve()
+    return under_base
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; raise :class:`ConfigError` with the file name on failure."""
     p = Path(path)

@@ -41,7 +41,7 @@ from .components import (
     Venue,
     as_signals,
 )
-from .config import ResolvedComponent, RunSetup
+from .config import ResolvedComponent, RunSetup, resolve_path
 from .context import RunContext
 from .errors import HeanError
 from .models import (
@@ -247,10 +247,7 @@ class Engine:
     def _path(self, p: str | None) -> str | None:
         if not p:
             return None
-        path = Path(p)
-        if not path.is_absolute() and self.config.base_dir:
-            path = Path(self.config.base_dir) / path
-        return str(path)
+        return str(resolve_path(p, self.config.base_dir))
 
     def _build_dispatch(self) -> None:
         """One list of bound methods per (event type, symbol): analyzers first."""

@@ -165,6 +165,27 @@ def test_missing_file_names_yaml_path(sample_data: Path) -> None:
     assert ei.value.hint
 
 
+def test_relative_paths_config_dir_first_then_current_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path typed with --set (relative to where the command runs) is found too; the run
+    config's directory wins when both hold the file."""
+    conf_dir, cwd = tmp_path / "conf", tmp_path / "cwd"
+    conf_dir.mkdir()
+    (cwd / "d").mkdir(parents=True)
+    bars = "timestamp,open,high,low,close,volume\n60000,10,11,9,10.5,1\n"
+    write_gz(cwd / "d" / "x_1m.csv.gz", bars)
+    monkeypatch.chdir(cwd)
+    feed = make_feed(conf_dir, ("bars", BTC, "d/x_1m.csv.gz"))
+    assert [e.close for e in feed.events()] == [10.5]
+    (conf_dir / "d").mkdir()
+    write_gz(conf_dir / "d" / "x_1m.csv.gz", bars.replace("10.5", "10.25"))
+    feed = make_feed(conf_dir, ("bars", BTC, "d/x_1m.csv.gz"))
+    assert [e.close for e in feed.events()] == [10.25]
+    with pytest.raises(DataError, match="data file not found") as ei:
+        make_feed(conf_dir, ("bars", BTC, "d/none.csv.gz"))
+    assert str(conf_dir) in str(ei.value) and str(cwd) in ei.value.hint
+
+
 def test_wrong_kind_is_a_data_error(sample_data: Path) -> None:
     with pytest.raises(DataError, match=r"data.files\[0\].*missing column"):
         make_feed(sample_data, ("bbo", BTC, TRADES_BTC))

@@ -78,6 +78,7 @@ from pydantic import Field, field_validator, model_validator
 from ..blocks import BarBlock, TradeBlock
 from ..book import OrderBook
 from ..components import ComponentConfig, Feed
+from ..config import resolve_path
 from ..errors import DataError
 from ..models import Bar, BookUpdate, Funding, MarketEvent, MarkPrice, Quote, Trade
 
@@ -278,13 +279,13 @@ class _Source:
         self.symbol = spec.symbol
         self.rank = KIND_ORDER[spec.kind]
         where = f"data.files[{index}].path"
-        p = Path(os.path.expanduser(spec.path))
-        self.path = p if p.is_absolute() else base_dir / p
+        self.path = resolve_path(spec.path, base_dir)
         if not self.path.is_file():
             raise DataError(
                 f"{where}: data file not found: {self.path}",
                 hint=f"check '{spec.path}'; relative paths are resolved against {base_dir} "
-                     "(the directory of the run config, or base_dir)")
+                     f"(the directory of the run config, or base_dir), then against the "
+                     f"current directory {Path.cwd()}")
         self.where = where
         self.start = -(1 << 62) if start is None else start
         self.end = 1 << 62 if end is None else end

@@ -1015,7 +1015,8 @@ class Engine:
             funding=pf.funding, turnover=pf.turnover, final_equity=pf.equity(),
             final_positions=pf.positions(), per_strategy=per, funnel=self.pipeline.funnel(),
             rejections=dict(rejections), config=self.config.model_dump(mode="json"),
-            manifest={"plugins": self.plugins.plugin_list()}, sections=sections,
+            manifest={"plugins": self.plugins.plugin_list(),
+                      "instruments": self._instruments_manifest()}, sections=sections,
             recent_decisions=self.pipeline.recent_dicts(), dead_letters=self.dead_letters,
             elapsed_s=elapsed, out_dir=self.out_dir if self.use_journal else None)
 

@@ -154,6 +154,8 @@ def test_bench_config_on_other_files_equals_an_independent_loop(
         inst = j.manifest()["instruments"]
     assert inst["exchange"] == "ideal" and list(inst["symbols"]) == [symbol]
     assert inst["symbols"][symbol]["min_notional"] == 0.0
+    assert inst["symbols"][symbol]["taker_fee"] == 0.00055
+    assert res.manifest["instruments"] == inst  # report.json's manifest says it too
 
 
 def test_same_config_gives_identical_journals(tmp_path: Path) -> None:

@@ -233,17 +233,56 @@ def parse_value(text: str) -> Any:
         return text
 
 
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _dotted_keys(dotted: str) -> list[str | int]:
+    """``data.files[0].path`` (or ``data.files.0.path``) -> ``["data", "files", 0, "path"]``."""
+    keys: list[str | int] = []
+    for part in dotted.split("."):
+        name = _INDEX.split(part)  # "files[0][1]" -> ["files", "0", "", "1", ""]
+        if name[0]:
+            keys.append(int(name[0]) if name[0].isdigit() else name[0])
+        keys.extend(int(i) for i in name[1::2])
+    return keys
+
+
 def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested dict, creating mappings on the way."""
-    keys = dotted.split(".")
-    cur = raw
-    for k in keys[:-1]:
+    """Set ``a.b.c`` in a nested dict, creating mappings on the way.
+
+    A number (``files[0]`` or ``files.0``) indexes a list; the index one past the end appends
+    (``data.files[1]={kind: trades, ...}`` adds a file).
+    """
+    keys = _dotted_keys(dotted)
+    cur: Any = raw
+    for i, k in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(k, int) and isinstance(cur, dict):
+            k = str(k)  # a numeric mapping key
+        if isinstance(k, int):
+            if not isinstance(cur, list) or k > len(cur):
+                where = dotted.split("[")[0] if "[" in dotted else dotted
+                have = f"a list of {len(cur)}" if isinstance(cur, list) else \
+                    f"not a list ({type(cur).__name__})"
+                raise ConfigError([f"--set {dotted}: index {k} does not exist ({where} is "
+                                   f"{have}; an index one past the end appends)"])
+            if k == len(cur):
+                cur.append(value if last else {})
+            elif last:
+                cur[k] = value
+            cur = cur[k]
+            continue
+        if not isinstance(cur, dict):
+            raise ConfigError([f"--set {dotted}: {k!r} is not a key of a mapping here"])
+        if last:
+            cur[k] = value
+            return
         nxt = cur.get(k)
-        if not isinstance(nxt, dict):
-            nxt = {}
+        want_list = isinstance(keys[i + 1], int)
+        if not (isinstance(nxt, dict) or (want_list and isinstance(nxt, list))):
+            nxt = [] if want_list else {}
             cur[k] = nxt
         cur = nxt
-    cur[keys[-1]] = value
 
 
 def apply_overrides(raw: dict[str, Any], sets: list[str] | tuple[str, ...] = (),

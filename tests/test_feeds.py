@@ -186,6 +186,27 @@ def test_relative_paths_config_dir_first_then_current_dir(
     assert str(conf_dir) in str(ei.value) and str(cwd) in ei.value.hint
 
 
+def test_an_interval_the_timestamps_contradict_is_an_error(tmp_path: Path) -> None:
+    """Declared 1m on 5m bars would show each bar 4 minutes before it closed."""
+    rows = "\n".join(f"{i * 300_000},10,11,9,10.5,1" for i in range(5))
+    text = "timestamp,open,high,low,close,volume\n" + rows + "\n"
+    write_gz(tmp_path / "x_5m.csv.gz", text)
+    write_gz(tmp_path / "y_1m.csv.gz", text)
+    write_gz(tmp_path / "z.csv.gz", text)
+    cfg = CsvFeedConfig(files=[{"kind": "bars", "symbol": BTC, "path": "x_5m.csv.gz",
+                                "interval": "1m"}])
+    with pytest.raises(DataError, match=r"data.files\[0\].interval: interval '1m', but the bars "
+                                        r"of x_5m.csv.gz are 300000 ms apart \(5m\)") as ei:
+        CsvFeed(cfg, ctx_for(tmp_path), name="csv")
+    assert "close before it did" in str(ei.value) and "interval: '5m'" in ei.value.hint
+    with pytest.raises(DataError, match=r"the file name's interval \(1m\).*close before"):
+        make_feed(tmp_path, ("bars", BTC, "y_1m.csv.gz"))
+    # inferred from the name or the timestamps: bars close 5 minutes after they open
+    for name in ("x_5m.csv.gz", "z.csv.gz"):
+        bars = list(make_feed(tmp_path, ("bars", BTC, name)).events())
+        assert [b.ts for b in bars] == [300_000 * (i + 1) for i in range(5)]
+
+
 def test_wrong_kind_is_a_data_error(sample_data: Path) -> None:
     with pytest.raises(DataError, match=r"data.files\[0\].*missing column"):
         make_feed(sample_data, ("bbo", BTC, TRADES_BTC))

@@ -90,3 +90,24 @@ def test_venue_instruments_errors_name_the_yaml_path() -> None:
                          "run": {"mode": "paper"}})
     assert ok.venue_section.exchange == "ideal"
     assert ok.venue_section.instruments["SOL/USDT"].min_notional == 5.0
+
+
+def test_set_indexes_lists() -> None:
+    import pytest
+
+    from hean_framework.config import set_dotted
+    from hean_framework.errors import ConfigError
+
+    raw: dict = {"data": {"files": [{"kind": "bars", "path": "a"}]}, "m": {"0": 1, "a": 2}}
+    set_dotted(raw, "data.files[0].path", "b")
+    set_dotted(raw, "data.files.0.symbol", "XRP/USDT:USDT")
+    set_dotted(raw, "data.files[1]", {"kind": "trades"})  # one past the end appends
+    set_dotted(raw, "new.files[0].path", "p")
+    set_dotted(raw, "m.0", 3)  # a numeric key of a mapping stays a key
+    assert raw == {"data": {"files": [{"kind": "bars", "path": "b", "symbol": "XRP/USDT:USDT"},
+                                      {"kind": "trades"}]},
+                   "m": {"0": 3, "a": 2}, "new": {"files": [{"path": "p"}]}}
+    with pytest.raises(ConfigError, match=r"index 5 does not exist \(data.files is a list of 2"):
+        set_dotted(raw, "data.files[5].path", "c")
+    applied = apply_overrides(raw, ["data.files[0].path=c.csv.gz"], {})
+    assert applied == ["--set data.files[0].path"] and raw["data"]["files"][0]["path"] == "c.csv.gz"

@@ -156,6 +156,14 @@ def parse_time(value: int | str | None) -> int | None:
     return round(dt.timestamp() * 1000)
 
 
+def _fmt_ms(ms: int) -> str:
+    """An interval in the config's notation: 60000 -> '1m', 3600000 -> '1h', 1500 -> '1500ms'."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
 #: Other names of the data kinds (the shared data folders say ohlcv/ and orderbook/).
 _KIND_ALIASES = {"ohlcv": "bars", "candles": "bars", "orderbook": "l2", "book": "l2",
                  "quotes": "bbo", "aggtrades": "trades"}
@@ -296,6 +304,7 @@ class _Source:
         self.interval_ms = 0
         if self.kind == "bars":
             self.interval_ms = interval_ms or self._bar_interval(first_rows)
+            self._check_interval(first_rows, interval_ms)
 
     # ------------------------------------------------------------------ setup
 
@@ -351,6 +360,14 @@ class _Source:
         m = _INTERVAL_IN_NAME_RE.search(self.path.name)
         if m:
             return parse_interval(m.group(1))
+        step = self._step(rows)
+        if step is None:
+            raise DataError(f"{self.where}: cannot infer the bar interval of {self.path}",
+                            hint=f"set data.files[{self.index}].interval, e.g. '5m'")
+        return step
+
+    def _step(self, rows: list[list[str]]) -> int | None:
+        """The smallest forward step between the timestamps of ``rows`` (None with < 2)."""
         its = self.cols["timestamp"]
         stamps = []
         for row in rows:
@@ -358,11 +375,25 @@ class _Source:
                 stamps.append(_to_ms(row[its]))
             except (ValueError, IndexError, OverflowError):
                 continue
-        diffs = [b - a for a, b in pairwise(stamps) if b > a]
-        if not diffs:
-            raise DataError(f"{self.where}: cannot infer the bar interval of {self.path}",
-                            hint=f"set data.files[{self.index}].interval, e.g. '5m'")
-        return min(diffs)
+        return min((b - a for a, b in pairwise(stamps) if b > a), default=None)
+
+    def _check_interval(self, rows: list[list[str]], given_ms: int | None) -> None:
+        """A declared (or file-name) interval must be the step of the file's timestamps: a
+        shorter one would show each bar before it closed (look-ahead), a longer one would
+        overlap the bars."""
+        step = self._step(rows)
+        if step is None or step == self.interval_ms:
+            return
+        said = (f"interval {self.spec.interval!r}" if self.spec.interval and given_ms is None
+                else f"interval {self.interval_ms} ms" if given_ms is not None
+                else f"the file name's interval ({self.interval_ms // 60_000}m)")
+        where = f"data.files[{self.index}].interval" if self.spec.interval else self.where
+        raise DataError(
+            f"{where}: {said}, but the bars of {self.path.name} are {step} ms apart "
+            f"({_fmt_ms(step)}): each bar would be taken to close "
+            f"{'before' if self.interval_ms < step else 'after'} it did",
+            hint=f"set data.files[{self.index}].interval: '{_fmt_ms(step)}' (or drop it: the "
+                 f"interval is then read from the file name or the timestamps)")
 
     # ------------------------------------------------------------------ reading
 

@@ -261,11 +261,11 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
             k = str(k)  # a numeric mapping key
         if isinstance(k, int):
             if not isinstance(cur, list) or k > len(cur):
-                where = dotted.split("[")[0] if "[" in dotted else dotted
                 have = f"a list of {len(cur)}" if isinstance(cur, list) else \
                     f"not a list ({type(cur).__name__})"
-                raise ConfigError([f"--set {dotted}: index {k} does not exist ({where} is "
-                                   f"{have}; an index one past the end appends)"])
+                raise ConfigError([f"--set {dotted}: index {k} does not exist "
+                                   f"({'.'.join(map(str, keys[:i]))} is {have}; an index one "
+                                   "past the end appends)"])
             if k == len(cur):
                 cur.append(value if last else {})
             elif last:

@@ -121,6 +121,8 @@ class Engine:
         self.start_ts = 0
         self.end_ts = 0
         self._built = False
+        #: the exchange rules of the run, for the manifests (set by build; fixed for the run)
+        self.instruments_info: dict[str, Any] = {}
         self.feed: Feed | None = None
         self.journal: Any = None
         self._progress_fn: Callable[..., None] | None = None
@@ -170,7 +172,11 @@ class Engine:
             fee_overrides=overrides or None,
             specs={s: spec.model_dump(exclude_none=True)
                    for s, spec in vsec.instruments.items()} or None)
-        if ctx.instruments.exchange == IDEAL:
+        inst = ctx.instruments
+        self.instruments_info = {
+            "exchange": inst.exchange, "source": inst.source,
+            "symbols": {s: inst.get(s).to_dict() for s in inst.symbols()}}
+        if inst.exchange == IDEAL:
             ctx.log.warning("venue.exchange 'ideal': no exchange rules (steps 1e-8, no "
                             "minimums) -- results a real exchange would not allow")
         ctx.portfolio = Portfolio(cfg.account.capital, ctx.instruments, ctx.market)
@@ -449,22 +455,22 @@ class Engine:
             owner = self._order_owner.get(oid)
         if owner is not None and owner.name not in self._quiet_update:
             self._guard(owner, owner.on_order_update, order)
-        if self.observers["on_order_update"]:
-            self._notify("on_order_update", order)
-        if "on_order_update" in self._any_callback:
-            strat = self._live_strategy(order.strategy_id, "on_order_update")
-            if strat is not None:
-                self._signals(self._guard(strat, strat.on_order_update, order), 0)
+        self._tell("on_order_update", order)
 
     def _on_closed(self, closed: ClosedTrade) -> None:
         if self.journal is not None:
             self.journal.closed_trade(closed)
-        if self.observers["on_position_closed"]:
-            self._notify("on_position_closed", closed)
-        if "on_position_closed" in self._any_callback:
-            strat = self._live_strategy(closed.strategy_id, "on_position_closed")
+        self._tell("on_position_closed", closed)
+
+    def _tell(self, callback: str, record: Order | ClosedTrade) -> None:
+        """Tell the observers of ``callback``, then the record's strategy when it overrides
+        it (what the strategy returns is sent through the pipeline)."""
+        if self.observers[callback]:
+            self._notify(callback, record)
+        if callback in self._any_callback:
+            strat = self._live_strategy(record.strategy_id, callback)
             if strat is not None:
-                self._signals(self._guard(strat, strat.on_position_closed, closed), 0)
+                self._signals(self._guard(strat, getattr(strat, callback), record), 0)
 
     def _live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
         """The strategy owning a record when it overrides ``callback`` and was not disabled
@@ -968,17 +974,9 @@ class Engine:
             "plugins": [{k: p[k] for k in ("name", "distribution", "version", "enabled")}
                         for p in self.plugins.plugin_list()],
             "data_sha256": hashes,
-            "instruments": self._instruments_manifest(),
+            "instruments": self.instruments_info,
             "seed": self.config.run.seed,
         }
-
-    def _instruments_manifest(self) -> dict[str, Any]:
-        """The exchange rules the run used: where they came from and each symbol's fields."""
-        inst = self.ctx.instruments
-        if inst is None:
-            return {}
-        return {"exchange": inst.exchange, "source": inst.source,
-                "symbols": {s: inst.get(s).to_dict() for s in inst.symbols()}}
 
     def _result(self, elapsed: float) -> RunResult:
         ctx, pf = self.ctx, self.ctx.portfolio
@@ -1016,7 +1014,7 @@ class Engine:
             final_positions=pf.positions(), per_strategy=per, funnel=self.pipeline.funnel(),
             rejections=dict(rejections), config=self.config.model_dump(mode="json"),
             manifest={"plugins": self.plugins.plugin_list(),
-                      "instruments": self._instruments_manifest()}, sections=sections,
+                      "instruments": self.instruments_info}, sections=sections,
             recent_decisions=self.pipeline.recent_dicts(), dead_letters=self.dead_letters,
             elapsed_s=elapsed, out_dir=self.out_dir if self.use_journal else None)
 

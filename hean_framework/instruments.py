@@ -401,12 +401,13 @@ class Instruments:
 
     __slots__ = ("_ideal_fees", "_items", "exchange", "find", "source")
 
-    def __init__(self, exchange: str, items: dict[str, Instrument], source: str = "") -> None:
+    def __init__(self, exchange: str, items: dict[str, Instrument], source: str = "",
+                 ideal_fees: dict[str, float] | None = None) -> None:
         self.exchange = exchange
         self._items = items
         self.source = source
-        #: maker/taker rates of the ideal venue's instruments made on demand
-        self._ideal_fees: dict[str, float] = {}
+        #: ``{"maker": x, "taker": y}`` of the ideal venue's instruments made on demand
+        self._ideal_fees = ideal_fees or {}
         #: ``find(symbol)``: the instrument, or None when unknown (no error, no frame: the hot
         #: path's lookup)
         self.find: Callable[[str], Instrument | None] = items.get
@@ -438,50 +439,18 @@ class Instruments:
             if markets_file is not None:
                 raise HeanError("venue.markets_file: the ideal venue has no market metadata",
                                 "drop markets_file, or name the exchange it belongs to")
-            result = cls(IDEAL, {}, "ideal venue: steps 1e-8, no minimums")
-            result._ideal_fees = {k: float(v) for k, v in (fee_overrides or {}).items()
-                                  if k in ("maker", "taker")}
-            result._apply_specs(specs or {}, fee_overrides or {})
-            if symbols is not None:
-                kept = cls(IDEAL, {s: result.get(s) for s in symbols}, result.source)
-                kept._ideal_fees = result._ideal_fees
-                result = kept
-            return result
-        if markets_file is None:
-            name = f"{exid}.json"
-            ref = resources.files("hean_framework").joinpath("data", "markets", name)
-            if not ref.is_file():
-                shipped = sorted(p.name.removesuffix(".json")
-                                 for p in resources.files("hean_framework")
-                                 .joinpath("data", "markets").iterdir()
-                                 if p.name.endswith(".json"))
-                raise HeanError(
-                    f"no shipped market metadata for exchange {exchange!r} "
-                    f"(shipped: {', '.join(shipped)})",
-                    "pass markets_file= (a ccxt markets JSON, e.g. from "
-                    "json.dump(ccxt.<exchange>().load_markets())) or build one with "
-                    "`python -m hean_framework.instruments build`")
-            doc = json.loads(ref.read_text(encoding="utf-8"))
-            source = f"hean_framework/data/markets/{name}"
+            fees = {k: float(v) for k, v in (fee_overrides or {}).items()
+                    if k in ("maker", "taker")}
+            result = cls(IDEAL, {}, "ideal venue: steps 1e-8, no minimums", fees)
         else:
-            path = Path(markets_file)
-            if not path.is_file():
-                raise HeanError(f"markets file not found: {path}",
-                                "give the path of a ccxt markets JSON or a shipped-format file")
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            source = str(path)
-        if isinstance(doc, dict) and doc.get("format") == FORMAT:
-            fields = doc["markets"]
-        else:
-            fields = parse_ccxt_markets(exid, doc)
-        items = {s: Instrument(symbol=s, exchange=exid, **_known(f)) for s, f in fields.items()}
-        result = cls(exid, items, source)
-        if fee_overrides:
-            result._apply_fees(fee_overrides)
+            result = cls(exid, *_read_markets(exid, markets_file))
+            if fee_overrides:
+                result._apply_fees(fee_overrides)
         if specs:
             result._apply_specs(specs, fee_overrides or {})
         if symbols is not None:
-            result = cls(exid, {s: result.get(s) for s in symbols}, source)
+            result = cls(exid, {s: result.get(s) for s in symbols}, result.source,
+                         result._ideal_fees)
         return result
 
     def _apply_fees(self, overrides: dict[str, Any]) -> None:
@@ -570,6 +539,40 @@ class Instruments:
 
     def __repr__(self) -> str:
         return f"Instruments({self.exchange!r}, {len(self._items)} symbols, from {self.source})"
+
+
+def _read_markets(exid: str, markets_file: str | None) -> tuple[dict[str, Instrument], str]:
+    """The instruments of the shipped file of ``exid`` (or of ``markets_file``) and where they
+    came from."""
+    if markets_file is None:
+        name = f"{exid}.json"
+        ref = resources.files("hean_framework").joinpath("data", "markets", name)
+        if not ref.is_file():
+            shipped = sorted(p.name.removesuffix(".json")
+                             for p in resources.files("hean_framework")
+                             .joinpath("data", "markets").iterdir()
+                             if p.name.endswith(".json"))
+            raise HeanError(
+                f"no shipped market metadata for exchange {exid!r} "
+                f"(shipped: {', '.join(shipped)})",
+                "pass markets_file= (a ccxt markets JSON, e.g. from "
+                "json.dump(ccxt.<exchange>().load_markets())) or build one with "
+                "`python -m hean_framework.instruments build`")
+        doc = json.loads(ref.read_text(encoding="utf-8"))
+        source = f"hean_framework/data/markets/{name}"
+    else:
+        path = Path(markets_file)
+        if not path.is_file():
+            raise HeanError(f"markets file not found: {path}",
+                            "give the path of a ccxt markets JSON or a shipped-format file")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        source = str(path)
+    if isinstance(doc, dict) and doc.get("format") == FORMAT:
+        fields = doc["markets"]
+    else:
+        fields = parse_ccxt_markets(exid, doc)
+    return ({s: Instrument(symbol=s, exchange=exid, **_known(f)) for s, f in fields.items()},
+            source)
 
 
 def _known(fields: dict[str, Any]) -> dict[str, Any]:

@@ -74,52 +74,40 @@ def test_backtest_cli_writes_report_and_funnel(tmp_path: Path) -> None:
     assert (out / "journal.sqlite").is_file()
 
 
-def test_ema_cross_fees_and_pnl_equal_a_hand_computation(tmp_path: Path) -> None:
-    """The engine's fills, fees and PnL equal an independent loop over the same real bars."""
-    res = _run(_ema_config(BTC_5M), tmp_path / "a")
-    closes = []
-    with gzip.open(BTC_5M, "rt") as fh:
-        next(fh)
-        for line in fh:
-            closes.append(float(line.split(",")[4]))
-    af, aslow, fee, qty = 2 / 11, 2 / 31, 0.00055, 0.01
-    fast = slow = closes[0]
-    pos, cash, fills, fees = 0.0, 0.0, 0, 0.0
-    for i, px in enumerate(closes):
-        fast = af * px + (1 - af) * fast
-        slow = aslow * px + (1 - aslow) * slow
-        if i >= 29:
-            if fast > slow and pos == 0.0:
-                pos = qty
-                cash -= px * qty
-                fees += px * qty * fee
-                fills += 1
-            elif not fast > slow and pos != 0.0:
-                cash += px * qty
-                fees += px * qty * fee
-                pos = 0.0
-                fills += 1
-    pnl = cash - fees + pos * closes[-1]
-    assert res.fills == fills
-    assert res.fees == pytest.approx(fees, rel=1e-9)
-    assert res.final_equity - res.initial_capital == pytest.approx(pnl, rel=1e-9, abs=1e-9)
-
-
-def _anchor_loop(prices: list[float]) -> tuple[int, float]:
+def _anchor_loop(prices: list[float], qty: float = 1.0) -> tuple[int, float, float]:
     """The anchor rules of ../shared/bench, written independently of the engine: EMA(10) /
-    EMA(30), long/flat 1 unit, fills at the event price, 0.055 % fee; PnL marked at the end."""
+    EMA(30), long/flat ``qty``, fills at the event price, 0.055 % fee; returns (fills, fees,
+    PnL marked at the last price)."""
     af, aslow, fee = 2 / 11, 2 / 31, 0.00055
     fast = slow = prices[0]
-    pos, cash, fills = 0.0, 0.0, 0
+    pos, cash, fills, fees = 0.0, 0.0, 0, 0.0
     for i, px in enumerate(prices):
         fast = af * px + (1 - af) * fast
         slow = aslow * px + (1 - aslow) * slow
         if i >= 29:
             if fast > slow and pos == 0.0:
-                pos, cash, fills = 1.0, cash - px * (1 + fee), fills + 1
+                pos, cash = qty, cash - px * qty
             elif not fast > slow and pos != 0.0:
-                pos, cash, fills = 0.0, cash + px * (1 - fee), fills + 1
-    return fills, round(cash + pos * prices[-1], 2)
+                pos, cash = 0.0, cash + px * qty
+            else:
+                continue
+            fees += px * qty * fee
+            fills += 1
+    return fills, fees, cash - fees + pos * prices[-1]
+
+
+def _column(path: Path, column: str) -> list[float]:
+    with gzip.open(path, "rt", newline="") as fh:
+        return [float(row[column]) for row in csv.DictReader(fh)]
+
+
+def test_ema_cross_fees_and_pnl_equal_a_hand_computation(tmp_path: Path) -> None:
+    """The engine's fills, fees and PnL equal an independent loop over the same real bars."""
+    res = _run(_ema_config(BTC_5M), tmp_path / "a")
+    fills, fees, pnl = _anchor_loop(_column(BTC_5M, "close"), qty=0.01)
+    assert res.fills == fills
+    assert res.fees == pytest.approx(fees, rel=1e-9)
+    assert res.final_equity - res.initial_capital == pytest.approx(pnl, rel=1e-9, abs=1e-9)
 
 
 @pytest.mark.parametrize(("kind", "symbol", "name", "column"), [
@@ -136,8 +124,6 @@ def test_bench_config_on_other_files_equals_an_independent_loop(
     """examples/bench_ema_cross.yaml pointed at other real files (any symbol, any price level)
     gives exactly the fills and PnL of the anchor rules written as a plain loop."""
     path = shared_data / name
-    with gzip.open(path, "rt", newline="") as fh:
-        prices = [float(row[column]) for row in csv.DictReader(fh)]
     out = tmp_path / "run"
     spec = f"data.files=[{{kind: {kind}, symbol: {symbol}, path: {path}}}]"
     pm = _ema_plugins()
@@ -147,9 +133,9 @@ def test_bench_config_on_other_files_equals_an_independent_loop(
         res = eng.run()
     finally:
         eng.close()
-    want = _anchor_loop(prices)
-    assert (res.fills, round(res.final_equity - res.initial_capital, 2)) == want
-    assert want[0] > 20
+    fills, _, pnl = _anchor_loop(_column(path, column))
+    assert (res.fills, round(res.final_equity - res.initial_capital, 2)) == (fills, round(pnl, 2))
+    assert fills > 20
     with Journal.open_readonly(out / "journal.sqlite") as j:
         inst = j.manifest()["instruments"]
     assert inst["exchange"] == "ideal" and list(inst["symbols"]) == [symbol]
@@ -282,3 +268,50 @@ def test_every_fill_links_back_to_its_decision_and_market_event(tmp_path: Path) 
         assert (f["symbol"], f["side"]) == (o["symbol"], o["side"]) == (d["symbol"], d["side"])
         seqs.append(d["cause_seq"])
     assert all(0 < s <= res.events for s in seqs) and seqs == sorted(seqs)
+
+
+def test_strategy_hears_its_order_updates_and_round_trips(tmp_path: Path) -> None:
+    """on_order_update for every status change of its orders, on_position_closed for every
+    round trip; a signal returned from on_position_closed goes through the pipeline."""
+    _ema_plugins()
+    from hean_ema_cross import EmaCross, EmaCrossConfig
+
+    from hean_framework import hookimpl
+
+    class Listening(EmaCross):
+        def on_start(self) -> None:
+            super().on_start()
+            self.updates: list[tuple[int, str]] = []
+            self.closed: list[float] = []
+            self.sent = None
+
+        def on_order_update(self, order):  # type: ignore[no-untyped-def]
+            self.updates.append((order.order_id, order.status))
+
+        def on_position_closed(self, trade):  # type: ignore[no-untyped-def]
+            self.closed.append(trade.net_pnl)
+            if self.sent is None:  # once: an exit with nothing left to close
+                self.sent = self.signal(trade.symbol, "sell", 0, 1.0, reduce_only=True)
+                return self.sent
+            return None
+
+    class Plugin:
+        @hookimpl
+        def hean_register_strategies(self, register):  # type: ignore[no-untyped-def]
+            register("listening", Listening, config=EmaCrossConfig)
+
+    raw = _ema_config(BTC_5M)
+    raw["strategies"] = {"listening": {"qty": 0.01}}
+    pm = isolated_plugins(Plugin(), names=["test_listening"])
+    eng = Engine(load_setup(None, pm.registry, raw=raw), pm, out_dir=tmp_path, progress=False)
+    res = eng.run()
+    eng.close()
+    strat = eng.strategies["listening"]
+    with Journal.open_readonly(tmp_path / "journal.sqlite") as j:
+        closed = j.closed_trades()
+        orders = j.orders()
+        extra = j.rows("decisions", "signal_id = ?", [strat.sent.signal_id])
+    assert strat.closed == pytest.approx([t["net_pnl"] for t in closed]) and len(closed) > 10
+    assert {(o["order_id"], o["status"]) for o in orders} <= set(strat.updates)
+    assert len(orders) == res.fills  # every market order filled
+    assert len(extra) == 1 and extra[0]["decision"] == "SKIP"

@@ -303,8 +303,10 @@ class _Source:
         self.error = ""
         self.interval_ms = 0
         if self.kind == "bars":
-            self.interval_ms = interval_ms or self._bar_interval(first_rows)
-            self._check_interval(first_rows, interval_ms)
+            step = self._step(first_rows)
+            self.interval_ms = interval_ms or self._bar_interval(step)
+            if step is not None and step != self.interval_ms:
+                self._interval_error(step, interval_ms)
 
     # ------------------------------------------------------------------ setup
 
@@ -354,13 +356,13 @@ class _Source:
             cols["seq"] = pos["seq"]
         return cols
 
-    def _bar_interval(self, rows: list[list[str]]) -> int:
+    def _bar_interval(self, step: int | None) -> int:
+        """The configured interval, else the file name's, else ``step`` (the timestamps')."""
         if self.spec.interval:
             return parse_interval(self.spec.interval)
         m = _INTERVAL_IN_NAME_RE.search(self.path.name)
         if m:
             return parse_interval(m.group(1))
-        step = self._step(rows)
         if step is None:
             raise DataError(f"{self.where}: cannot infer the bar interval of {self.path}",
                             hint=f"set data.files[{self.index}].interval, e.g. '5m'")
@@ -377,17 +379,18 @@ class _Source:
                 continue
         return min((b - a for a, b in pairwise(stamps) if b > a), default=None)
 
-    def _check_interval(self, rows: list[list[str]], given_ms: int | None) -> None:
-        """A declared (or file-name) interval must be the step of the file's timestamps: a
-        shorter one would show each bar before it closed (look-ahead), a longer one would
-        overlap the bars."""
-        step = self._step(rows)
-        if step is None or step == self.interval_ms:
-            return
-        said = (f"interval {self.spec.interval!r}" if self.spec.interval and given_ms is None
-                else f"interval {self.interval_ms} ms" if given_ms is not None
-                else f"the file name's interval ({self.interval_ms // 60_000}m)")
-        where = f"data.files[{self.index}].interval" if self.spec.interval else self.where
+    def _interval_error(self, step: int, given_ms: int | None) -> None:
+        """The interval (given, configured or from the file name) is not the step of the
+        file's timestamps: a shorter one would show each bar before it closed (look-ahead), a
+        longer one would overlap the bars."""
+        where = self.where
+        if given_ms is not None:
+            said = f"interval {given_ms} ms"
+        elif self.spec.interval:
+            said = f"interval {self.spec.interval!r}"
+            where = f"data.files[{self.index}].interval"
+        else:
+            said = f"the file name's interval ({_fmt_ms(self.interval_ms)})"
         raise DataError(
             f"{where}: {said}, but the bars of {self.path.name} are {step} ms apart "
             f"({_fmt_ms(step)}): each bar would be taken to close "

@@ -144,13 +144,11 @@ def insert_alone(rows: dict[str, tuple[str, list[tuple[object, ...]]]], dest: Pa
     schema, indexes and connection settings, ``executemany`` per table, one transaction per
     ``batch_size`` rows taken from every table in step.  Returns ``(rows written, 0.0)`` (the
     shape :func:`median_time` takes)."""
-    from hean_framework._journal_child import PRAGMAS
     from hean_framework.journal import Journal
+    from hean_framework.journal_schema import connect
 
     Journal(dest).close()  # schema and indexes
-    conn = sqlite3.connect(dest, isolation_level=None)
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
+    conn = connect(dest)
     total = sum(len(r) for _, r in rows.values())
     longest = max(len(r) for _, r in rows.values())
     step = max(1, batch_size * longest // max(total, 1))  # rows per table per transaction

@@ -16,13 +16,13 @@ import dataclasses
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from .metrics import compute_metrics_with_notes, downsample_minmax, strategy_trade_metrics
+from .report_format import HEADLINE_METRICS, fmt_metric, iso_ms
 from .run import RunResult
 
 if TYPE_CHECKING:
@@ -39,37 +39,10 @@ MANIFEST_EXCLUDE: Final = frozenset({"config", "env", "environment"})
 CORE_KEYS: Final = frozenset({"run", "metrics", "notes", "per_strategy", "funnel", "top_reasons",
                               "rejections", "decisions", "equity", "manifest"})
 
-#: Metrics shown first in summaries, with labels.
-HEADLINE_METRICS: Final[tuple[tuple[str, str], ...]] = (
-    ("net_pnl", "Net PnL"), ("total_return", "Return"),
-    ("annualized_return", "Annualised return"), ("sharpe", "Sharpe"),
-    ("sortino", "Sortino"), ("max_drawdown", "Max drawdown"), ("calmar", "Calmar"),
-    ("profit_factor", "Profit factor"), ("win_rate", "Win rate"), ("trades", "Trades"),
-    ("fills", "Fills"), ("fees", "Fees"), ("funding", "Funding"), ("turnover", "Turnover"),
-    ("exposure", "Time exposed"), ("avg_trade_pnl", "Avg trade PnL"),
-    ("max_consecutive_losses", "Max losing streak"),
-)
-_PERCENT: Final = frozenset({"total_return", "annualized_return", "max_drawdown", "win_rate",
-                             "exposure"})
-_MONEY: Final = frozenset({"net_pnl", "fees", "funding", "avg_trade_pnl", "gross_profit",
-                           "gross_loss", "best_trade_pnl", "worst_trade_pnl", "initial_capital",
-                           "final_equity", "avg_gross_exposure", "realized", "unrealized"})
-
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def iso_ms(ts: int | None) -> str | None:
-    """``ts`` (ms since epoch) as ISO-8601 UTC with ms: ``2024-01-01T00:00:00.000Z``."""
-    if ts is None:
-        return None
-    try:
-        dt = datetime.fromtimestamp(int(ts) / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def json_safe(obj: Any, _depth: int = 0) -> Any:
@@ -100,27 +73,6 @@ def json_safe(obj: Any, _depth: int = 0) -> Any:
         except Exception:  # pragma: no cover - defensive
             return str(obj)
     return str(obj)
-
-
-def fmt_metric(key: str, value: Any) -> str:
-    """Human formatting of one metric value (``—`` for ``None``)."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not isinstance(value, float):
-        return str(value)
-    if key in _PERCENT:
-        return f"{value * 100:,.2f} %"
-    if key in _MONEY or key.endswith(("pnl", "_usdt")):
-        return f"{value:,.2f}"
-    if key.endswith("_s"):
-        return f"{value:,.0f} s"
-    if abs(value) >= 1000:
-        return f"{value:,.1f}"
-    return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.2f}"
 
 
 def top_reasons(funnel: Mapping[str, Any], n: int = 10) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from .metrics import downsample_minmax, drawdown_series
-from .report import HEADLINE_METRICS, fmt_metric, iso_ms
+from .report_format import HEADLINE_METRICS, fmt_metric, iso_ms
 from .run import RunResult
 
 MAX_CHART_POINTS: Final = 2000

@@ -16,11 +16,13 @@ import click
 import orjson
 
 from . import __version__
-from .config import RunSetup, load_config, load_setup, read_yaml
+from .config import read_yaml
 from .errors import HeanError
-from .plugins import HeanPluginManager, load_plugins
+from .kinds import SCAFFOLD_KINDS
+from .plugins import load_plugins
+from .session import plugins_for, prepare
 
-KINDS_NEW = ("strategy", "filter", "sizer", "gate", "executor")
+__all__ = ["cli", "fail", "main", "plugins_for", "prepare"]
 
 
 def fail(exc: HeanError) -> None:
@@ -29,21 +31,6 @@ def fail(exc: HeanError) -> None:
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
     sys.exit(2)
-
-
-def plugins_for(config: str | Path | None, sets: Sequence[str] = ()) -> HeanPluginManager:
-    """A loaded plugin manager honouring ``plugins.disabled`` of ``config`` (if given)."""
-    disabled: list[str] = []
-    if config is not None:
-        cfg, _ = load_config(config, sets=tuple(sets))
-        disabled = cfg.plugins.disabled
-    return load_plugins(disabled)
-
-
-def prepare(config: str | Path, sets: Sequence[str] = ()) -> tuple[RunSetup, HeanPluginManager]:
-    """Load plugins and fully validate a run config (shared by every command taking one)."""
-    pm = plugins_for(config, sets)
-    return load_setup(config, pm.registry, sets=tuple(sets)), pm
 
 
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -109,7 +96,7 @@ def plugins_list(as_json: bool, config: str | None) -> None:
 
 @plugins.command("new")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(KINDS_NEW), required=True,
+@click.option("--kind", type=click.Choice(SCAFFOLD_KINDS), required=True,
               help="what the plugin provides")
 @click.option("--dir", "directory", default="plugins", show_default=True,
               type=click.Path(file_okay=False), help="where to create the plugin folder")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from .groups import OrderGroup
 from .models import (
     BLOCK,
     SKIP,
@@ -45,13 +46,15 @@ from .models import (
     Quote,
     Signal,
     Trade,
+    opposite,
 )
 
 if TYPE_CHECKING:
     from .blocks import BarBlock, TradeBlock
     from .context import RunContext
+    from .groups import GroupState
 
-SignalOut = Signal | Sequence[Signal] | None
+SignalOut = Signal | OrderGroup | Sequence[Signal | OrderGroup] | None
 
 
 class ComponentConfig(BaseModel):
@@ -283,8 +286,38 @@ class Executor(Component):
     kind = "executor"
 
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
-        """Place orders through ``self.ctx.venue``; return a verdict to decline."""
+        """Place orders through ``self.ctx.orders.submit(..., executor=self)``; return a
+        verdict to decline (before placing anything)."""
         raise NotImplementedError
+
+    def on_group_deadline(self, state: GroupState) -> None:
+        """An order group this executor placed is not complete when its policy says to act
+        (or a leg could not be placed).  The default cancels the open legs, then applies
+        ``state.group.policy.action``: ``unwind`` closes what filled with reduce-only market
+        orders (tag ``GROUP_UNWIND``), ``hedge`` completes the missing quantity of each leg
+        with market orders (tag ``GROUP_HEDGE``), ``none`` leaves the legs as they are.
+        Override to own that decision (e.g. re-quote the missing leg)."""
+        orders = self.ctx.orders
+        action = state.group.policy.action
+        if action == "none":
+            return
+        for ids in state.order_ids:
+            for oid in ids:
+                o = orders.get(oid)
+                if o is not None and not o.is_done:
+                    orders.cancel(oid, "group_deadline")
+        for i, leg in enumerate(state.group.legs):
+            d = state.decisions[i]
+            if action == "unwind":
+                qty, side, reduce, tag = state.filled[i], opposite(leg.side), True, "GROUP_UNWIND"
+            else:
+                qty, side, reduce, tag = (state.target(i) - state.filled[i], leg.side, False,
+                                          "GROUP_HEDGE")
+            if qty <= 1e-12:
+                continue
+            sig = Signal(leg.strategy_id, leg.symbol, side, self.ctx.now, d.price,
+                         reduce_only=reduce, tag=tag, signal_id=leg.signal_id)
+            orders.submit(sig, d, qty, reduce_only=reduce, executor=self, tag=tag)
 
     def on_order_update(self, order: Order) -> None:
         """An order this executor placed changed status."""
@@ -297,6 +330,8 @@ class Feed(Component):
     """A source of market events in timestamp order."""
 
     kind = "feed"
+    #: True for feeds that deliver live exchange data (paper/live runs need one)
+    live: bool = False
 
     def events(self) -> Iterator[MarketEvent]:
         """Yield events in non-decreasing ``ts`` order."""
@@ -320,6 +355,10 @@ class Venue(Component):
     #: A venue may set this True while it has nothing resting or in flight; the engine then
     #: skips ``on_market`` for that event (one attribute read instead of a call).
     idle: bool = False
+    #: True when :meth:`amend` changes orders in place (else the kernel cancels and replaces)
+    can_amend: bool = False
+    #: True for venues that trade on a live exchange (paper/live runs need one)
+    live: bool = False
 
     def submit(self, order: Order) -> Order:
         """Accept an order (status ``new``/``open``) or reject it (status ``rejected``)."""
@@ -327,6 +366,11 @@ class Venue(Component):
 
     def cancel(self, order_id: int, reason: str = "") -> Order | None:
         """Cancel a resting order; return it, or None when unknown/already done."""
+        raise NotImplementedError
+
+    def amend(self, order_id: int, *, qty: float | None = None,
+              price: float | None = None) -> Order | None:
+        """Change a resting order in place (only called when :attr:`can_amend`)."""
         raise NotImplementedError
 
     def on_market(self, event: MarketEvent) -> None:
@@ -367,23 +411,21 @@ class Optimizer(Component):
         raise NotImplementedError
 
 
-KIND_BASES: dict[str, type[Component]] = {
-    "strategy": Strategy,
-    "analyzer": Analyzer,
-    "filter": Filter,
-    "sizer": Sizer,
-    "gate": Gate,
-    "executor": Executor,
-    "optimizer": Optimizer,
-    "feed": Feed,
-    "venue": Venue,
-}
-
-
-def as_signals(out: SignalOut) -> Iterable[Signal]:
-    """Normalise a callback's return value to an iterable of signals."""
+def as_signals(out: SignalOut) -> Iterable[Signal | OrderGroup]:
+    """Normalise a callback's return value to an iterable of signals and order groups."""
     if out is None:
         return ()
-    if isinstance(out, Signal):
+    if isinstance(out, (Signal, OrderGroup)):
         return (out,)
     return out
+
+
+def signals_of(out: SignalOut) -> list[Signal]:
+    """Every signal of a callback's return value, the legs of order groups included."""
+    sigs: list[Signal] = []
+    for x in as_signals(out):
+        if isinstance(x, OrderGroup):
+            sigs.extend(x.legs)
+        else:
+            sigs.append(x)
+    return sigs

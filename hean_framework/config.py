@@ -22,25 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .kinds import KINDS, SECTION_KINDS, CommonKeys
 from .registry import ComponentSpec, Registry
 
 ENV_PREFIX = "HEAN__"
 SECRET_KEYS = re.compile(r"(api_?key|secret|password|passphrase|private_?key|token)$", re.I)
-
-#: Keys of a component section that the kernel consumes itself (not passed to the plugin).
-COMMON_KEYS: dict[str, tuple[str, ...]] = {
-    "strategy": ("plugin", "enabled", "symbols", "executor", "weight", "min_rr"),
-    "analyzer": ("plugin", "enabled", "symbols"),
-    "filter": ("plugin", "enabled"),
-    "sizer": ("plugin", "enabled"),
-    "gate": ("plugin", "enabled"),
-    "executor": ("plugin", "enabled"),
-    "optimizer": ("plugin", "enabled"),
-}
-SECTION_KINDS = {"strategies": "strategy", "analyzers": "analyzer", "filters": "filter",
-                 "sizers": "sizer", "gates": "gate", "executors": "executor",
-                 "optimizers": "optimizer"}
-
 
 class Section(BaseModel):
     """Base of kernel sections: unknown keys are errors."""
@@ -137,7 +123,10 @@ class PluginsSection(Section):
 
 class RunConfig(Section):
     """The whole YAML file.  Component sections are raw here and validated in a second pass
-    against the models their plugins registered (see :func:`resolve_components`)."""
+    against the models their plugins registered (see :func:`resolve_components`); so are the
+    top-level sections plugins own (``risk:``, ``small_capital:``), kept as extra keys here."""
+
+    model_config = ConfigDict(extra="allow")
 
     run: RunSection = Field(default_factory=RunSection)
     account: AccountSection = Field(default_factory=AccountSection)
@@ -150,14 +139,20 @@ class RunConfig(Section):
     gates: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     executors: dict[str, dict[str, Any] | None] | None = None
     optimizers: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
-    risk: dict[str, Any] = Field(default_factory=dict)
-    small_capital: dict[str, Any] = Field(default_factory=dict)
     pipeline: PipelineSection = Field(default_factory=PipelineSection)
     report: ReportSection = Field(default_factory=ReportSection)
     journal: JournalSection = Field(default_factory=JournalSection)
     plugins: PluginsSection = Field(default_factory=PluginsSection)
     base_dir: str = Field("", description="directory that relative paths resolve against "
                           "(default: the config file's directory)")
+
+    def plugin_sections(self) -> dict[str, Any]:
+        """The top-level keys no kernel section owns (validated by their plugins' models)."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+#: top-level keys the kernel owns (a plugin cannot register a section under these names)
+KERNEL_SECTIONS: frozenset[str] = frozenset(RunConfig.model_fields)
 
 
 #: Default pipeline when the YAML does not list sizers / executors.
@@ -167,13 +162,34 @@ DEFAULT_EXECUTORS: dict[str, dict[str, Any] | None] = {"plain": {}}
 
 @dataclass(slots=True)
 class ResolvedComponent:
-    """One component instance of the run: its name, plugin spec and validated config."""
+    """One component instance of the run: its name, plugin spec, validated config and the
+    validated kernel keys of its section (:mod:`hean_framework.kinds`)."""
 
     kind: str
     instance: str
     spec: ComponentSpec
     config: Any
-    common: dict[str, Any] = field(default_factory=dict)
+    common: CommonKeys = field(default_factory=CommonKeys)
+
+    @property
+    def symbols(self) -> list[str] | None:
+        """The ``symbols`` key of a strategy/analyzer section (None: not given)."""
+        return getattr(self.common, "symbols", None)
+
+    @property
+    def executor(self) -> str | None:
+        """The ``executor`` key of a strategy section."""
+        return getattr(self.common, "executor", None)
+
+    @property
+    def weight(self) -> float:
+        """The ``weight`` key of a strategy section (1.0 by default)."""
+        return float(getattr(self.common, "weight", 1.0))
+
+    @property
+    def min_rr(self) -> float | None:
+        """The ``min_rr`` key of a strategy section."""
+        return getattr(self.common, "min_rr", None)
 
 
 @dataclass(slots=True)
@@ -187,6 +203,12 @@ class RunSetup:
     venue: ResolvedComponent
     feed: ResolvedComponent | None
     venue_section: VenueSection = field(default_factory=VenueSection)
+    #: validated plugin-owned top-level sections (``risk``, ``small_capital``), by name
+    sections: dict[str, BaseModel] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        """The validated model of a plugin-owned section, or None when no plugin owns it."""
+        return self.sections.get(name)
 
 
 # ---------------------------------------------------------------------- reading & overrides
@@ -432,32 +454,21 @@ def _build(registry: Registry, kind: str, name: str, body: dict[str, Any], where
 def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
                  body: dict[str, Any] | None, problems: list[str]) -> ResolvedComponent | None:
     body = dict(body or {})
-    common_keys = COMMON_KEYS.get(kind, ("plugin",))
-    common = {k: body.pop(k) for k in list(body) if k in common_keys}
-    plugin = str(common.get("plugin") or instance)
+    common_model = KINDS[kind].common
+    reserved = KINDS[kind].reserved
     where = f"{section}.{instance}"
+    raw_common = {k: body.pop(k) for k in list(body) if k in reserved}
+    try:
+        common = common_model.model_validate(raw_common)
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, where, common_model))
+        return None
+    plugin = common.plugin or instance
     built = _build(registry, kind, plugin, body, where,
-                   f"{where}.plugin" if "plugin" in common else where, problems, common_keys)
+                   f"{where}.plugin" if common.plugin else where, problems, tuple(reserved))
     if built is None:
         return None
     spec, cfg = built
-    for key, typ, what in (("weight", (int, float), "a number >= 0"),
-                           ("min_rr", (int, float), "a number > 0"),
-                           ("executor", str, "an executor instance name"),
-                           ("enabled", bool, "true or false"),
-                           ("plugin", str, "a registered component name")):
-        val = common.get(key)
-        bad_bool = isinstance(val, bool) and typ is not bool
-        negative = key == "weight" and isinstance(val, (int, float)) and val < 0
-        if val is not None and (not isinstance(val, typ) or bad_bool or negative):
-            problems.append(f"{where}.{key}: must be {what} (got {val!r})")
-            return None
-    if kind in ("strategy", "analyzer"):
-        syms = common.get("symbols")
-        if syms is not None and (not isinstance(syms, list)
-                                 or not all(isinstance(s, str) for s in syms)):
-            problems.append(f"{where}.symbols: must be a list of symbols (got {syms!r})")
-            return None
     return ResolvedComponent(kind, instance, spec, cfg, common)
 
 
@@ -466,11 +477,12 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
     """Validate every component section against its registered model (all errors at once)."""
     problems: list[str] = []
     comps: dict[str, list[ResolvedComponent]] = {k: [] for k in SECTION_KINDS.values()}
-    small = small_capital_defaults(cfg, registry, problems)
+    sections = resolve_sections(cfg, registry, problems)
+    defaults = default_components(cfg, sections)
     for section, kind in SECTION_KINDS.items():
         entries = getattr(cfg, section)
-        if not entries and section in small:  # the user did not list this section
-            entries = small[section]
+        if not entries and section in defaults:  # the user did not list this section
+            entries = defaults[section]
         elif entries is None:
             entries = DEFAULT_SIZERS if section == "sizers" else \
                 DEFAULT_EXECUTORS if section == "executors" else {}
@@ -485,7 +497,7 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
                 comps[kind].append(rc)
     exec_names = [rc.instance for rc in comps["executor"]] or ["plain"]
     for rc in comps["strategy"]:
-        ex = rc.common.get("executor")
+        ex = rc.executor
         if ex is not None and ex not in exec_names and ex != "plain":
             problems.append(f"strategies.{rc.instance}.executor: unknown executor {ex!r}; "
                             f"configured executors: {', '.join(exec_names)}")
@@ -509,27 +521,49 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
                                    ("feed",))
     if problems or venue is None:
         raise ConfigError(problems or ["venue: could not be resolved"], source)
-    return RunSetup(cfg, raw, source, comps, venue, feed, vsec)
+    return RunSetup(cfg, raw, source, comps, venue, feed, vsec, sections)
 
 
-def small_capital_defaults(cfg: RunConfig, registry: Registry,
-                           problems: list[str]) -> dict[str, dict[str, Any]]:
-    """Components small-capital mode turns on for sections the YAML does not list.
+def resolve_sections(cfg: RunConfig, registry: Registry,
+                     problems: list[str]) -> dict[str, BaseModel]:
+    """Validate every plugin-owned top-level section (also the absent ones: their defaults).
 
-    Active when ``small_capital.enabled`` is true, or ``auto`` (default) and
-    ``account.capital`` is below ``small_capital.account_below`` (10,000 by default), and the
-    builtin cost plugin is enabled.  See docs/small_capital.md.
+    A top-level key that neither the kernel nor an installed plugin owns is a problem naming
+    the allowed keys.
     """
-    if registry.get("gate", "trade_gate") is None:
-        return {}
-    from .builtin.costs import SmallCapitalSection, small_capital_active, small_capital_components
+    given = cfg.plugin_sections()
+    out: dict[str, BaseModel] = {}
+    for name, spec in registry.sections.items():
+        body = given.pop(name, None)
+        if body is not None and not isinstance(body, dict):
+            problems.append(f"{name}: must be a mapping (got {body!r})")
+            continue
+        try:
+            out[name] = spec.model.model_validate(body or {})
+        except ValidationError as exc:
+            problems.extend(format_errors(exc, name, spec.model))
+    allowed = sorted(KERNEL_SECTIONS - {"base_dir"} | set(registry.sections))
+    for name in given:
+        problems.append(f"{name}: unknown key; allowed keys: {', '.join(allowed)}")
+    return out
 
-    try:
-        if small_capital_active(cfg.small_capital, cfg.account.capital):
-            return dict(small_capital_components(cfg.small_capital))
-    except ValidationError as exc:
-        problems.extend(format_errors(exc, "small_capital", SmallCapitalSection))
-    return {}
+
+def default_components(cfg: RunConfig, sections: dict[str, BaseModel]
+                       ) -> dict[str, dict[str, Any]]:
+    """Components that plugin-owned sections switch on for sections the YAML does not list.
+
+    A section model that defines ``default_components(config)`` (e.g. ``small_capital``:
+    market filters, the trade gate and the maker chase below 10,000 USDT) contributes
+    ``{section: {instance: body}}``; the first section to name a component section wins.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for model in sections.values():
+        fn = getattr(model, "default_components", None)
+        if fn is None:
+            continue
+        for section, entries in fn(cfg).items():
+            out.setdefault(section, dict(entries))
+    return out
 
 
 def _resolve_venue_like(registry: Registry, kind: str, section: str, name: str,
@@ -552,24 +586,30 @@ def load_setup(path: str | Path | None, registry: Registry, *, raw: dict[str, An
 
 
 def json_schema(registry: Registry) -> dict[str, Any]:
-    """A JSON Schema of the whole file covering every installed plugin's section."""
+    """A JSON Schema of the whole file covering every installed plugin's section, the kernel
+    keys of each component section and the plugin-owned top-level sections."""
     schema = RunConfig.model_json_schema()
     props = schema.setdefault("properties", {})
     defs = schema.setdefault("$defs", {})
+    schema["additionalProperties"] = False
 
-    def comp_schema(spec: ComponentSpec, common: tuple[str, ...]) -> dict[str, Any]:
-        s = spec.config_model.model_json_schema(ref_template="#/$defs/{model}")
+    def model_schema(model: type[BaseModel]) -> dict[str, Any]:
+        s = model.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(s.pop("$defs", {}))
+        return s
+
+    def comp_schema(spec: ComponentSpec, common: type[CommonKeys] | None) -> dict[str, Any]:
+        s = model_schema(spec.config_model)
         s.setdefault("properties", {})
-        for k in common:
-            s["properties"].setdefault(k, {"description": f"kernel key '{k}'"})
+        if common is not None:
+            for k, v in model_schema(common).get("properties", {}).items():
+                s["properties"].setdefault(k, v)
         s["description"] = f"{spec.kind} {spec.name!r} from {spec.origin.describe()}"
         return s
 
     for section, kind in SECTION_KINDS.items():
         specs = [registry.components[kind][n] for n in registry.names(kind)]
-        common = COMMON_KEYS.get(kind, ("plugin",))
-        by_name = {s.name: comp_schema(s, common) for s in specs}
+        by_name = {s.name: comp_schema(s, KINDS[kind].common) for s in specs}
         props[section] = {
             "type": "object",
             "properties": by_name,
@@ -579,5 +619,9 @@ def json_schema(registry: Registry) -> dict[str, Any]:
         }
     for section, kind in (("venue", "venue"), ("data", "feed")):
         specs = [registry.components[kind][n] for n in registry.names(kind)]
-        props[section] = {"anyOf": [comp_schema(s, ()) for s in specs] or [{"type": "object"}]}
+        props[section] = {"anyOf": [comp_schema(s, None) for s in specs] or [{"type": "object"}]}
+    for name, sec in registry.sections.items():
+        s = model_schema(sec.model)
+        s["description"] = f"section {name!r} from {sec.origin.describe()}"
+        props[name] = s
     return schema

@@ -1,4 +1,10 @@
-"""The run context handed to every component: clock, market, instruments, portfolio, venue."""
+"""The run context handed to every component: the ports of :mod:`hean_framework.ports`.
+
+``ctx.now`` is the current time in ms (also ``ctx.clock.now``); ``ctx.market``,
+``ctx.instruments`` and ``ctx.portfolio`` are the run's state; ``ctx.orders``, ``ctx.budgets``,
+``ctx.clock``, ``ctx.run``, ``ctx.sink`` and ``ctx.facts`` are the typed ports.  The engine
+(or the testing kit) fills them before ``on_start``; a component never reaches the engine.
+"""
 
 from __future__ import annotations
 
@@ -9,72 +15,102 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .facts import Facts
 from .market import MarketState
+from .ports import RunInfo
 
 if TYPE_CHECKING:
-    from .components import Venue
     from .instruments import Instruments
     from .journal import Journal
     from .portfolio import Portfolio
+    from .ports import BudgetPort, ExecutionSink, OrderPort
 
 
-class SharedState:
-    """Analyzer outputs, per symbol: ``ctx.state.get(symbol, "regime")``."""
+class Clock:
+    """``ctx.clock``: the run's time and timers (the :class:`~hean_framework.ports.ClockPort`).
 
-    __slots__ = ("_data",)
+    Timers fire in time order (ties in scheduling order) when the engine advances the clock:
+    before the market event at or after their time in a backtest, on wall-clock ticks too in a
+    pushed (live) run.  ``heap`` is public for the engine's loop (one read per event).
+    """
 
-    def __init__(self) -> None:
-        self._data: dict[str, dict[str, Any]] = {}
+    __slots__ = ("_cancelled", "_ctx", "_seq", "heap")
 
-    def set(self, symbol: str, key: str, value: Any) -> None:
-        """Publish ``value`` under ``key`` for ``symbol`` (``"*"`` for market-wide values)."""
-        self._data.setdefault(symbol, {})[key] = value
+    def __init__(self, ctx: RunContext) -> None:
+        self._ctx = ctx
+        self.heap: list[tuple[int, int, Callable[[int], None]]] = []
+        self._seq = itertools.count(1)
+        self._cancelled: set[int] = set()
 
-    def get(self, symbol: str, key: str, default: Any = None) -> Any:
-        """Read a published value, or ``default`` when no analyzer provides it."""
-        d = self._data.get(symbol)
-        return default if d is None else d.get(key, default)
+    @property
+    def now(self) -> int:
+        """Current time, ms since the epoch."""
+        return self._ctx.now
 
-    def snapshot(self) -> dict[str, dict[str, Any]]:
-        """A shallow copy of everything published."""
-        return {k: dict(v) for k, v in self._data.items()}
+    def schedule(self, ts: int, callback: Callable[[int], None]) -> int:
+        """Call ``callback(ts)`` once the clock reaches ``ts``; returns a handle."""
+        handle = next(self._seq)
+        heapq.heappush(self.heap, (int(ts), handle, callback))
+        return handle
+
+    def cancel(self, handle: int) -> bool:
+        """Cancel a scheduled callback; False when it already fired or is unknown."""
+        if handle in self._cancelled or not any(h == handle for _, h, _ in self.heap):
+            return False
+        self._cancelled.add(handle)
+        return True
+
+    @property
+    def next_ts(self) -> int | None:
+        """When the earliest live timer is due, if any."""
+        heap = self.heap
+        while heap and heap[0][1] in self._cancelled:
+            self._cancelled.discard(heapq.heappop(heap)[1])
+        return heap[0][0] if heap else None
+
+    def run_due(self, now: int) -> None:
+        """Fire every timer due at or before ``now`` (the engine calls this)."""
+        heap = self.heap
+        ctx = self._ctx
+        while heap and heap[0][0] <= now:
+            ts, handle, cb = heapq.heappop(heap)
+            if handle in self._cancelled:
+                self._cancelled.discard(handle)
+                continue
+            if ts > ctx.now:
+                ctx.now = ts
+            cb(ts)
 
 
 class RunContext:
-    """Everything a component may read or use during a run.
+    """Everything a component may read or use during a run (see the module docstring).
 
-    Attributes are set by the engine before ``on_start``:
-
-    * ``now`` -- current time in ms (the data's clock in a backtest);
-    * ``market`` -- :class:`~hean_framework.market.MarketState`;
-    * ``instruments`` -- exchange metadata (tick/lot size, minimums, fees);
-    * ``portfolio`` -- positions, PnL, equity (read-only for components);
-    * ``venue`` -- where executors send orders;
-    * ``state`` -- analyzer outputs; ``rng`` -- the run's seeded random generator;
-    * ``journal`` -- the run journal (may be None when journaling is off).
+    Also: ``config`` (the validated kernel config), ``rng`` (the run's seeded generator),
+    ``log``, ``journal`` (None when journaling is off), ``next_id()`` (run-unique increasing
+    integers) and ``add_section(name, fn)`` for report blocks.
     """
 
-    __slots__ = ("_ids", "_timer_seq", "_timers", "config", "engine", "instruments", "journal",
-                 "log", "market", "next_id", "now", "portfolio", "rng", "sections", "state",
-                 "venue")
+    __slots__ = ("budgets", "clock", "config", "facts", "instruments", "journal", "log",
+                 "market", "next_id", "now", "orders", "portfolio", "rng", "run", "sections",
+                 "sink")
 
     def __init__(self, config: Any, seed: int = 0) -> None:
         self.config = config
         self.now = 0
         self.market = MarketState()
-        self.state = SharedState()
+        self.facts = Facts()
         self.rng = random.Random(seed)
         self.log = logging.getLogger("hean")
+        self.clock = Clock(self)
+        self.run = RunInfo()
         self.instruments: Instruments = None  # type: ignore[assignment]
         self.portfolio: Portfolio = None  # type: ignore[assignment]
-        self.venue: Venue = None  # type: ignore[assignment]
+        self.orders: OrderPort = None  # type: ignore[assignment]
+        self.budgets: BudgetPort = None  # type: ignore[assignment]
+        self.sink: ExecutionSink = None  # type: ignore[assignment]
         self.journal: Journal | None = None
-        self.engine: Any = None
-        self._ids = itertools.count(1)
         #: ``next_id()``: a run-unique increasing integer (order ids, fill ids, ...)
-        self.next_id: Callable[[], int] = self._ids.__next__
-        self._timers: list[tuple[int, int, Callable[[int], None]]] = []
-        self._timer_seq = itertools.count()
+        self.next_id: Callable[[], int] = itertools.count(1).__next__
         #: name -> callable returning a JSON-ready block added to report.json (allocation, ...)
         self.sections: dict[str, Callable[[], Any]] = {}
 
@@ -82,19 +118,6 @@ class RunContext:
         """Add a block to the run's report (``report.json[name] = fn()`` at the end)."""
         self.sections[name] = fn
 
-    def schedule(self, ts: int, callback: Callable[[int], None]) -> None:
-        """Call ``callback(now)`` once the clock reaches ``ts`` (before the event at ``ts``)."""
-        heapq.heappush(self._timers, (ts, next(self._timer_seq), callback))
-
-    @property
-    def next_timer_ts(self) -> int | None:
-        """When the earliest scheduled callback is due, if any."""
-        return self._timers[0][0] if self._timers else None
-
-    def run_timers(self, now: int) -> None:
-        """Fire every callback due at or before ``now`` (the engine calls this)."""
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            ts, _, cb = heapq.heappop(timers)
-            self.now = max(self.now, ts)
-            cb(ts)
+    def schedule(self, ts: int, callback: Callable[[int], None]) -> int:
+        """Shorthand for ``ctx.clock.schedule``."""
+        return self.clock.schedule(ts, callback)

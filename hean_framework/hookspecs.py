@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .components import Component
+    from .context import RunContext
 
 hookspec = pluggy.HookspecMarker("hean")
 
@@ -47,6 +48,21 @@ class RegisterComponent(Protocol):
         :param config: pydantic model of the component's YAML section; defaults to the
             class attribute ``config_model``.
         :param description: one line shown by ``hean plugins list``.
+        """
+
+
+class RegisterSection(Protocol):
+    """The ``register`` callback handed to :func:`hean_register_sections`."""
+
+    def __call__(self, name: str, model: type[BaseModel]) -> None:
+        """Own the top-level YAML section ``name``, validated against ``model``.
+
+        :param name: the top-level key (``risk``, ``small_capital``); kernel sections
+            (``run``, ``account``, ``venue``, ...) cannot be taken.
+        :param model: pydantic model of the section (``extra="forbid"`` so typos are errors).
+            When the model defines ``default_components(config)`` returning
+            ``{section: {instance: body}}``, those components are added for the component
+            sections (``filters``, ``gates``, ``executors`` ...) the YAML does not list.
         """
 
 
@@ -205,6 +221,25 @@ def hean_register_venues(register: RegisterComponent) -> None:
 
 
 @hookspec
+def hean_register_sections(register: RegisterSection) -> None:
+    """Register top-level YAML sections owned by a plugin, validated before the run starts.
+
+    :param register: call ``register(name, Model)`` once per section.
+
+    Called once per process when the plugin manager loads; all implementations are called.
+    ``hean config validate`` and ``hean config schema`` cover registered sections; a typo
+    inside one is an error with its YAML path and the allowed keys.  Components read the
+    validated model with ``ctx.run.section(name)``.
+
+    Example::
+
+        @hookimpl
+        def hean_register_sections(register):
+            register("risk", RiskSection)
+    """
+
+
+@hookspec
 def hean_register_commands(register: RegisterCommand) -> None:
     """Add subcommands to the ``hean`` CLI.
 
@@ -224,27 +259,27 @@ def hean_register_commands(register: RegisterCommand) -> None:
 
 
 @hookspec
-def hean_run_started(run: Any) -> None:
+def hean_run_started(ctx: RunContext) -> None:
     """A run is about to process its first event.
 
-    :param run: the :class:`~hean_framework.engine.Engine` of the run (read its ``config``,
-        ``ctx`` and ``components``; do not mutate them).
+    :param ctx: the run's context: its ports (``ctx.run`` names the run and its mode,
+        ``ctx.config`` is the validated kernel config).  Read, do not mutate.
 
     Called once per run, before the first event; all implementations are called.
 
     Example::
 
         @hookimpl
-        def hean_run_started(run):
-            print("starting", run.config.run.name)
+        def hean_run_started(ctx):
+            print("starting", ctx.run.run_id, ctx.run.mode)
     """
 
 
 @hookspec
-def hean_run_finished(run: Any, report: dict[str, Any]) -> None:
+def hean_run_finished(ctx: RunContext, report: dict[str, Any]) -> None:
     """A run finished and its report was built.
 
-    :param run: the engine of the run.
+    :param ctx: the run's context (see :func:`hean_run_started`).
     :param report: the report dict (what ``report.json`` contains).
 
     Called once per run, after the last event and the report; all implementations are called.
@@ -252,7 +287,7 @@ def hean_run_finished(run: Any, report: dict[str, Any]) -> None:
     Example::
 
         @hookimpl
-        def hean_run_finished(run, report):
+        def hean_run_finished(ctx, report):
             notify(report["metrics"]["net_pnl"])
     """
 

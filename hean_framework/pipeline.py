@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .components import Executor, Filter, Gate, Sizer, Verdict
+from .facts import REGIME
+from .groups import GroupBook, OrderGroup
 from .models import BLOCK, CREATE, SKIP, OrderDecision, Signal, to_dict
 
 if TYPE_CHECKING:
@@ -84,33 +86,117 @@ class Pipeline:
         self.recent: deque[OrderDecision] = deque(maxlen=keep_recent)
         self._next_signal = 0
         self._next_decision = 0
+        self._next_group = 0
+        #: the run's live order groups (the order router's book; set by the assembly)
+        self.groups: GroupBook = GroupBook(ctx)
 
     # ------------------------------------------------------------------ entry point
 
     def process(self, signal: Signal) -> OrderDecision:
         """Decide on one signal; returns the (already recorded) decision."""
+        d = self._new_decision(signal, signal.entry_price)
+        if signal.reduce_only:
+            return self._exit(signal, d)
+        stop = self._screen(signal, d)
+        if stop is not None:
+            return self._finish(d, *stop)
+        # executor
+        c = self.counters["executor"]
+        c.inn += 1
+        ex_name = self.strategy_executor.get(signal.strategy_id, self.default_executor)
+        ex = self.executors[ex_name]
+        before = self.orders
+        v = self._call(ex, ex.execute, signal, d)
+        if v is not None:
+            c.reasons[v.code] += 1
+            return self._finish(d, v, "executor:" + ex_name)
+        c.out += 1
+        d.stage = stage = "executor:" + ex_name
+        details = d.details
+        if "orders" not in details:
+            details["orders"] = self.orders - before
+        return self._finish(d, None, stage)
+
+    def process_group(self, group: OrderGroup) -> list[OrderDecision]:
+        """Decide an order group: every leg passes or none is sent (see
+        :mod:`hean_framework.groups`); returns the legs' decisions."""
+        self._next_group += 1
+        group.group_id = gid = self._next_group
+        problem = group.problem()
+        ctx = self.ctx
+        decisions: list[OrderDecision] = []
+        stops: list[tuple[Verdict, str, bool] | None] = []
+        quote = group.kind == "quote"
+        for leg in group.legs:
+            if not leg.ts:
+                leg.ts = ctx.now
+            d = self._new_decision(leg, leg.entry_price or leg.limit_price)
+            d.details["group_id"] = gid
+            decisions.append(d)
+            if problem:
+                stops.append((Verdict(BLOCK, "INVALID_GROUP", problem), "validation", False))
+            else:
+                stops.append(self._screen(leg, d, quote=quote))
+        if any(st is not None for st in stops):
+            blockers = [decisions[i].decision_id for i, st in enumerate(stops) if st]
+            for d, st in zip(decisions, stops):
+                if st is None:
+                    st = (Verdict(BLOCK, "GROUP_LEG_BLOCKED", "another leg of the group was "
+                                  "stopped", {"blocked_by": blockers}), "group", False)
+                self._finish(d, *st)
+            return decisions
+        ex_name = self.strategy_executor.get(group.legs[0].strategy_id, self.default_executor)
+        ex = self.executors[ex_name]
+        c = self.counters["executor"]
+        state = self.groups.open(group, decisions, ex)
+        for i, (leg, d) in enumerate(zip(group.legs, decisions)):
+            if state.status != "open":  # an earlier leg aborted the group
+                self._finish(d, Verdict(SKIP, "GROUP_ABORTED", "an earlier leg could not be "
+                                        "placed"), "executor:" + ex_name)
+                continue
+            c.inn += 1
+            before = self.orders
+            v = self._call(ex, ex.execute, leg, d)
+            if v is not None:
+                c.reasons[v.code] += 1
+                self._finish(d, v, "executor:" + ex_name)
+                self.groups.abort(state, f"leg {i} declined: {v.code}")
+                continue
+            c.out += 1
+            d.details.setdefault("orders", self.orders - before)
+            self._finish(d, None, "executor:" + ex_name)
+        return decisions
+
+    def _new_decision(self, signal: Signal, price: float | None) -> OrderDecision:
+        """Number the signal, open its decision (at ``price``, else the market's) and count
+        it."""
         self._next_signal += 1
         signal.signal_id = sid = self._next_signal
         self._next_decision += 1
         ctx = self.ctx
         symbol = signal.symbol
-        price = signal.entry_price or ctx.market[symbol].price
         d = OrderDecision(self._next_decision, sid, signal.strategy_id, symbol, signal.side,
-                          ctx.now, price=price, qty_requested=signal.size or 0.0,
-                          cause_seq=signal.cause_seq)
-        regime = ctx.state.get(symbol, "regime")
+                          ctx.now, price=price or ctx.market[symbol].price,
+                          qty_requested=signal.size or 0.0, cause_seq=signal.cause_seq)
+        regime = ctx.facts.get(REGIME, symbol)
         if regime:
-            d.regime = str(regime)
+            d.regime = regime
         self.signals += 1
         strat = self.by_strategy.get(signal.strategy_id)
         if strat is None:
             strat = self.by_strategy[signal.strategy_id] = Counter()
         strat["signals"] += 1
-        if signal.reduce_only:
-            return self._exit(signal, d)
-        verdict = self._validate(signal, d)
+        return d
+
+    # ------------------------------------------------------------------ stages
+
+    def _screen(self, signal: Signal, d: OrderDecision, quote: bool = False
+                ) -> tuple[Verdict, str, bool] | None:
+        """Validation, filters, sizers, exchange rounding and gates: ``(verdict, stage,
+        codes_set)`` of the stage that stopped the signal, or None when it passed them all."""
+        verdict = self._validate(signal, d, quote)
         if verdict is not None:
-            return self._finish(d, verdict, "validation")
+            return verdict, "validation", False
         # filters
         c = self.counters["filter"]
         c.inn += 1
@@ -118,7 +204,7 @@ class Pipeline:
             v = self._call(f, f.check, signal, d)
             if v is not None:
                 c.reasons[v.code] += 1
-                return self._finish(d, v, "filter:" + f.name)
+                return v, "filter:" + f.name, False
         c.out += 1
         # sizers
         c = self.counters["sizer"]
@@ -128,11 +214,11 @@ class Pipeline:
             v = self._call(s, s.size, signal, d)
             if v is not None:
                 c.reasons[v.code] += 1
-                return self._finish(d, v, "sizer:" + s.name)
+                return v, "sizer:" + s.name, False
         v = self._round(signal, d)
         if v is not None:
             c.reasons[v.code] += 1
-            return self._finish(d, v, "sizer:exchange")
+            return v, "sizer:exchange", False
         c.out += 1
         # gates: everyone votes
         c = self.counters["gate"]
@@ -152,28 +238,12 @@ class Pipeline:
             for _, v in deciding[1:]:
                 merged.details.update(v.details)
             d.reason_codes = [v.code for _, v in deciding]
-            return self._finish(d, merged, "gate:" + name, codes_set=True)
+            return merged, "gate:" + name, True
         c.out += 1
-        # executor
-        c = self.counters["executor"]
-        c.inn += 1
-        ex_name = self.strategy_executor.get(signal.strategy_id, self.default_executor)
-        ex = self.executors[ex_name]
-        before = self.orders
-        v = self._call(ex, ex.execute, signal, d)
-        if v is not None:
-            c.reasons[v.code] += 1
-            return self._finish(d, v, "executor:" + ex_name)
-        c.out += 1
-        d.stage = stage = "executor:" + ex_name
-        details = d.details
-        if "orders" not in details:
-            details["orders"] = self.orders - before
-        return self._finish(d, None, stage)
+        return None
 
-    # ------------------------------------------------------------------ stages
-
-    def _validate(self, signal: Signal, d: OrderDecision) -> Verdict | None:
+    def _validate(self, signal: Signal, d: OrderDecision, quote: bool = False
+                  ) -> Verdict | None:
         if signal.side not in ("buy", "sell"):
             return Verdict(BLOCK, "VALIDATION_FAIL", f"side must be 'buy' or 'sell', "
                            f"got {signal.side!r}")
@@ -182,7 +252,8 @@ class Pipeline:
                            f"no instrument metadata for {signal.symbol!r}")
         if not d.price or d.price <= 0.0:
             return Verdict(SKIP, "VALIDATION_FAIL", "no usable price yet for " + signal.symbol)
-        pos = self.ctx.portfolio.position_qty(signal.strategy_id, signal.symbol)
+        pos = 0.0 if quote else self.ctx.portfolio.position_qty(signal.strategy_id,
+                                                                signal.symbol)
         if pos:
             if (pos > 0.0) == (signal.side == "buy"):
                 if not self.allow_pyramiding:

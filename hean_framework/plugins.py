@@ -18,13 +18,17 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import __version__, hookspecs
 from .errors import PluginError
-from .registry import HOOK_KINDS, PluginInfo, Registry
+from .kinds import HOOK_KINDS
+from .registry import PluginInfo, Registry
+
+if TYPE_CHECKING:
+    from .context import RunContext
 
 ENTRY_POINT_GROUP = "hean"
 ENV_DISABLE_AUTOLOAD = "HEAN_DISABLE_PLUGIN_AUTOLOAD"
@@ -161,6 +165,15 @@ class HeanPluginManager:
                     self.registry.add(_k, name, component_class, config, _o, description)
 
                 self._call_impl(impl, origin, register=register)
+        from .config import KERNEL_SECTIONS
+
+        for impl in self.pm.hook.hean_register_sections.get_hookimpls():
+            origin = self._origin(impl.plugin_name)
+
+            def register_section(name: str, model: Any, _o: PluginInfo = origin) -> None:
+                self.registry.add_section(name, model, _o, KERNEL_SECTIONS)
+
+            self._call_impl(impl, origin, register=register_section)
         for impl in self.pm.hook.hean_register_commands.get_hookimpls():
             origin = self._origin(impl.plugin_name)
             self._call_impl(impl, origin,
@@ -207,13 +220,13 @@ class HeanPluginManager:
 
     # ----------------------------------------------------------------- typed lifecycle hooks
 
-    def run_started(self, run: Any) -> None:
+    def run_started(self, ctx: RunContext) -> None:
         """Fire :func:`~hean_framework.hookspecs.hean_run_started`."""
-        self.pm.hook.hean_run_started(run=run)
+        self.pm.hook.hean_run_started(ctx=ctx)
 
-    def run_finished(self, run: Any, report: dict[str, Any]) -> None:
+    def run_finished(self, ctx: RunContext, report: dict[str, Any]) -> None:
         """Fire :func:`~hean_framework.hookspecs.hean_run_finished`."""
-        self.pm.hook.hean_run_finished(run=run, report=report)
+        self.pm.hook.hean_run_finished(ctx=ctx, report=report)
 
     def params_updated(self, strategy_id: str, params: dict[str, Any], source: str,
                        accepted: list[str]) -> None:

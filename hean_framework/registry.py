@@ -8,26 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .components import KIND_BASES, Component
+from .components import Component
 from .errors import PluginError
+from .kinds import HOOK_KINDS, KINDS
 
 if TYPE_CHECKING:
     import click
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-#: registration hook name -> component kind
-HOOK_KINDS: dict[str, str] = {
-    "hean_register_strategies": "strategy",
-    "hean_register_analyzers": "analyzer",
-    "hean_register_filters": "filter",
-    "hean_register_sizers": "sizer",
-    "hean_register_gates": "gate",
-    "hean_register_executors": "executor",
-    "hean_register_optimizers": "optimizer",
-    "hean_register_feeds": "feed",
-    "hean_register_venues": "venue",
-}
+__all__ = ["HOOK_KINDS", "ComponentSpec", "PluginInfo", "Registry", "SectionSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +53,23 @@ class ComponentSpec:
         return self.config_model.model_validate(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class SectionSpec:
+    """One plugin-owned top-level YAML section (``risk:``, ``small_capital:``)."""
+
+    name: str
+    model: type[BaseModel]
+    origin: PluginInfo
+
+
 @dataclass(slots=True)
 class Registry:
     """All registered components, by kind and name, plus CLI commands."""
 
     components: dict[str, dict[str, ComponentSpec]] = field(
-        default_factory=lambda: {k: {} for k in KIND_BASES})
+        default_factory=lambda: {k: {} for k in KINDS})
     commands: list[tuple[click.Command, PluginInfo]] = field(default_factory=list)
+    sections: dict[str, SectionSpec] = field(default_factory=dict)
 
     def add(self, kind: str, name: str, cls: Any, config: Any, origin: PluginInfo,
             description: str = "") -> None:
@@ -79,7 +79,7 @@ class Registry:
             raise PluginError(
                 f"{where} registered a {kind} with invalid name {name!r}",
                 "names are lowercase letters, digits and '_', starting with a letter")
-        base = KIND_BASES[kind]
+        base = KINDS[kind].base
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginError(
                 f"{where} registered {kind} {name!r} with {cls!r}, which is not a subclass of "
@@ -90,6 +90,15 @@ class Registry:
             raise PluginError(
                 f"{where} registered {kind} {name!r} with config={model!r}, not a pydantic model",
                 "pass config=YourModel (a subclass of hean_framework.ComponentConfig)")
+        if KINDS[kind].section is not None:
+            clash = sorted(KINDS[kind].reserved & set(model.model_fields))
+            if clash:
+                raise PluginError(
+                    f"{where} registered {kind} {name!r} whose config {model.__name__} has "
+                    f"field(s) {', '.join(clash)} -- kernel keys of every {kind} section "
+                    f"({', '.join(sorted(KINDS[kind].reserved))}): the plugin would never "
+                    "see their values",
+                    "rename the field(s) in the plugin's config model")
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(
@@ -109,7 +118,27 @@ class Registry:
 
     def all(self) -> list[ComponentSpec]:
         """Every spec, ordered by kind then name."""
-        return [s for k in KIND_BASES for _, s in sorted(self.components[k].items())]
+        return [s for k in KINDS for _, s in sorted(self.components[k].items())]
+
+    def add_section(self, name: str, model: Any, origin: PluginInfo,
+                    reserved: frozenset[str] = frozenset()) -> None:
+        """Store a plugin-owned top-level YAML section; raises :class:`PluginError`."""
+        where = origin.describe()
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise PluginError(f"{where} registered a YAML section with invalid name {name!r}",
+                              "names are lowercase letters, digits and '_'")
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise PluginError(f"{where} registered section {name!r} with {model!r}, not a "
+                              "pydantic model", "pass a subclass of pydantic.BaseModel")
+        if name in reserved:
+            raise PluginError(f"{where} registered section {name!r}, which the kernel owns",
+                              "choose another top-level name")
+        existing = self.sections.get(name)
+        if existing is not None:
+            raise PluginError(f"YAML section {name!r} is registered twice: by "
+                              f"{existing.origin.describe()} and by {where}",
+                              f"disable one of them (YAML plugins.disabled: [{origin.plugin}])")
+        self.sections[name] = SectionSpec(name, model, origin)
 
 
 def _first_line(doc: str | None) -> str:

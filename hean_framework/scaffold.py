@@ -61,7 +61,7 @@ BODIES = {
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         """Send one market order for the decided quantity."""
         decision.maker_or_taker = "taker"
-        self.ctx.engine.submit_order(signal, decision, decision.qty, executor=self)
+        self.ctx.orders.submit(signal, decision, decision.qty, executor=self)
         return None
 ''',
 }

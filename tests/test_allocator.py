@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from hean_framework.facts import BUDGETS, PHASE
 from hean_framework.models import ClosedTrade
 from hean_framework.risk.allocator import (
     AllocatorConfig,
@@ -49,7 +50,7 @@ def _trade(sid: str, pnl: float, ts: int) -> ClosedTrade:
 def test_seed_table_300_usd() -> None:
     a = _alloc(weights={k: v / 100 for k, v in SEED.items()})
     assert a.deployable() == pytest.approx(240.0)
-    budgets = a.ctx.state.get("*", "budgets")
+    budgets = a.ctx.facts.get(BUDGETS)
     assert [round(budgets[k], 6) for k in SEED] == pytest.approx(SEED_USD)
     assert sum(budgets.values()) == pytest.approx(240.0)
     # published for engine.budget() from on_start, journaled and in the report
@@ -114,7 +115,7 @@ def test_rebalance_shrinkage_drift_cooldown_and_step() -> None:
     # step limited to 10 % of deployable: 0.5 -> 0.6 (not 0.675)
     assert a.weights["good"] == pytest.approx(0.6)
     assert a.budgets()["good"] == pytest.approx(0.6 * 240)
-    assert a.ctx.state.get("*", "budgets")["good"] == pytest.approx(144.0)
+    assert a.ctx.facts.get(BUDGETS)["good"] == pytest.approx(144.0)
     # cooldown 1 h
     assert not a.maybe_rebalance(ts + 30 * 60_000)
     assert a.maybe_rebalance(ts + 3_600_000)
@@ -138,7 +139,7 @@ def test_position_closed_triggers_rebalance() -> None:
 def test_phase_affinity() -> None:
     a = _alloc(weights={"funding_harvester": 0.5, "momentum_trader": 0.5})
     assert a.phase_weights() == pytest.approx(a.prior)
-    a.ctx.state.set("*", "phase", "ICE")
+    a.ctx.facts.set(PHASE, "ICE")
     pw = a.phase_weights()
     # ice: funding ×2·1.0, momentum ×0.5 -> 0.8 / 0.2
     assert pw["funding_harvester"] == pytest.approx(0.8)
@@ -149,7 +150,7 @@ def test_budgets_follow_equity() -> None:
     a = _alloc(weights={"x": 1.0, "y": 1.0})
     a.ctx.portfolio.cash = 200.0
     a.on_equity(1, 200.0)
-    assert a.ctx.state.get("*", "budgets")["x"] == pytest.approx(80.0)
+    assert a.ctx.facts.get(BUDGETS)["x"] == pytest.approx(80.0)
 
 
 def test_config_rejects_bad_bounds() -> None:

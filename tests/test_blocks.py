@@ -164,6 +164,8 @@ def test_a_strategy_returning_a_row_outside_its_block_is_an_error(tmp_path: Path
         return None if res is None else (stop + 5, res[1])
 
     strat.on_bars = broken  # type: ignore[method-assign]
-    eng._build_dispatch()
+    from hean_framework.assembly import build_dispatch
+
+    eng.parts.dispatch, eng.parts.batch = build_dispatch(eng.parts.analyzers, eng.strategies)
     with pytest.raises(HeanError, match="outside the rows"):
         eng.run()

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
-from hean_framework.risk.capital_plan import capital_plan, plan_for_engine
+from hean_framework.risk.capital_plan import capital_plan, plan_for_run
 from hean_framework.testing import isolated_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,10 @@ def _engine(*sets: str) -> Engine:
     pm = isolated_plugins("hean_momentum_trader.plugin")
     setup = load_setup(CONFIG, pm.registry, sets=sets, environ={})
     return Engine(setup, pm, journal=False, progress=False).build()
+
+
+def plan_for_engine(engine: Engine, capital: float) -> dict:
+    return plan_for_run(engine.ctx, engine.setup, capital)
 
 
 def test_plan_at_300_btc_not_viable_eth_viable() -> None:

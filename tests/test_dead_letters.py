@@ -46,7 +46,7 @@ class OffGridExecutor(Executor):
     """Sends a quantity off the lot grid: the venue rejects every order (invalid_qty)."""
 
     def execute(self, signal, decision):  # type: ignore[no-untyped-def]
-        self.ctx.engine.submit_order(signal, decision, decision.qty + 0.0003, executor=self)
+        self.ctx.orders.submit(signal, decision, decision.qty + 0.0003, executor=self)
         return None
 
 
@@ -131,7 +131,7 @@ def test_failed_fill_handler_is_retried_for_that_handler_only(tmp_path: Path) ->
     # the strategy exactly once successfully, and only the failed handler was re-called
     assert strat.ok == res.fills
     assert strat.calls == res.fills + 2
-    assert eng.retried_fills == 1
+    assert eng.parts.faults.retried_fills == 1
     j = Journal.open_readonly(tmp_path / "journal.sqlite")
     dls = j.dead_letters()
     assert len(dls) == 2 and "boom in on_fill" in dls[0]["error"]

@@ -18,9 +18,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def run_backtest(config: Path, out: Path, sets: tuple[str, ...] = ()) -> dict[str, Any]:
     """prepare -> Engine -> run -> write_report, as ``hean backtest`` does."""
-    from hean_framework.cli import prepare
     from hean_framework.engine import Engine
     from hean_framework.report import write_report
+    from hean_framework.session import prepare
 
     setup, pm = prepare(config, sets)
     engine = Engine(setup, pm, out_dir=out, progress=False)

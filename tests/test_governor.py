@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from hean_framework.models import ClosedTrade, OrderDecision, Signal
-from hean_framework.risk.governor import GovernorConfig, RiskGovernor
+from hean_framework.risk.governor import (
+    RISK_SIZE_MULTIPLIER,
+    RISK_STATE,
+    GovernorConfig,
+    RiskGovernor,
+)
 from hean_framework.testing import make_context
 
 T0 = 1_741_305_600_000  # 2025-03-07 00:00 UTC
@@ -42,17 +47,17 @@ def _vote(g: RiskGovernor, equity: float, ts: int) -> Any:
 def test_ladder_and_multipliers() -> None:
     g = _gov()
     g.on_equity(T0, 1000.0)
-    assert g.state == "NORMAL" and g.ctx.state.get("*", "risk_size_multiplier") == 1.0
+    assert g.state == "NORMAL" and g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == 1.0
     g.on_equity(T0 + MIN, 930.0)  # 7 %: still NORMAL, drawdown factor 0.7
     assert g.state == "NORMAL"
-    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.7)
+    assert g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == pytest.approx(0.7)
     g.on_equity(T0 + 2 * MIN, 890.0)  # 11 %
     assert g.state == "SOFT_BRAKE"
-    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.25)
-    assert g.ctx.state.get("*", "risk_state") == "SOFT_BRAKE"
+    assert g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == pytest.approx(0.25)
+    assert g.ctx.facts.get(RISK_STATE) == "SOFT_BRAKE"
     g.on_equity(T0 + 3 * MIN, 840.0)  # 16 %
     assert g.state == "QUARANTINE"
-    assert g.ctx.state.get("*", "risk_size_multiplier") == pytest.approx(0.75 * 0.3)
+    assert g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == pytest.approx(0.75 * 0.3)
 
 
 def test_22_percent_hard_stop_bounce_to_17_stays_hard_stop() -> None:
@@ -66,7 +71,7 @@ def test_22_percent_hard_stop_bounce_to_17_stays_hard_stop() -> None:
     for k in range(1, 200):  # 17 % for more than 3 hours
         g.on_equity(T0 + k * MIN, 830.0)
     assert g.state == "HARD_STOP"
-    assert g.ctx.state.get("*", "risk_size_multiplier") == 0.0
+    assert g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == 0.0
     # 12 % (< 15 % − 2 pp) for 30 min -> one step down to QUARANTINE, not further
     t = T0 + 300 * MIN
     g.on_equity(t, 880.0)
@@ -104,7 +109,7 @@ def test_killswitch_until_next_utc_day_or_manual_reset() -> None:
     v = _vote(g, 690.0, T0 + 60 * MIN)  # −31 %
     assert g.killswitch and g.state == "HARD_STOP"
     assert v.code == "TRADING_DISABLED" and v.details["killswitch"] is True
-    assert g.ctx.state.get("*", "risk_state") == "KILLSWITCH"
+    assert g.ctx.facts.get(RISK_STATE) == "KILLSWITCH"
     # next UTC day: the killswitch clears, the governor state still follows its rules
     v = _vote(g, 750.0, T0 + 86_400_000 + MIN)
     assert not g.killswitch and g.state == "HARD_STOP"
@@ -149,7 +154,7 @@ def test_error_rate_above_10_in_5_min_soft_brakes() -> None:
     assert g.state == "NORMAL"
     _errors(g, [T0 + 10 * 29 * SEC])  # the 11th within 290 s
     assert g.state == "SOFT_BRAKE"
-    assert g.ctx.state.get("*", "risk_size_multiplier") == 0.5
+    assert g.ctx.facts.get(RISK_SIZE_MULTIPLIER) == 0.5
     ev = [p for _, k, p in g.ctx.journal.events if k == "risk_state"]
     assert ev[-1]["trigger_type"] == "ERROR_RATE" and ev[-1]["errors"] == 11
     assert "bad_gate" in ev[-1]["reason"]

@@ -41,6 +41,7 @@ from hean_framework.components import OptimizationProblem, OptimizationResult
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
 from hean_framework.errors import PluginError
+from hean_framework.facts import REGIME
 from hean_framework.plugins import BUILTIN_MODULES, HeanPluginManager
 from hean_framework.registry import ComponentSpec
 from hean_framework.testing import build_component, isolated_plugins, make_context, sample_bars
@@ -131,7 +132,7 @@ def test_hook_hean_register_strategies() -> None:
 
 class Trend(Analyzer):
     def on_bar(self, bar: Bar) -> None:
-        self.ctx.state.set(bar.symbol, "regime", "MARKUP" if bar.close > bar.open else "RANGE")
+        self.ctx.facts.set(REGIME, "MARKUP" if bar.close > bar.open else "RANGE", bar.symbol)
 
 
 def test_hook_hean_register_analyzers() -> None:
@@ -147,7 +148,7 @@ def test_hook_hean_register_analyzers() -> None:
     analyzer = build_component(pm, "analyzer", "trend", ctx)
     bar = next(sample_bars(1))
     assert analyzer.on_bar(bar) is None
-    assert ctx.state.get(SYMBOL, "regime") in ("MARKUP", "RANGE")
+    assert ctx.facts.get(REGIME, SYMBOL) in ("MARKUP", "RANGE")
 
 
 class MaxPriceConfig(ComponentConfig):
@@ -222,7 +223,7 @@ def test_hook_hean_register_gates() -> None:
 
 class LimitOnly(Executor):
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
-        self.ctx.engine.submit_order(signal, decision, decision.qty, order_type="limit",
+        self.ctx.orders.submit(signal, decision, decision.qty, order_type="limit",
                                      price=signal.entry_price, executor=self)
         return None
 
@@ -239,7 +240,7 @@ def test_hook_hean_register_executors() -> None:
     ex = build_component(pm, "executor", "limit_only", ctx)
     sig = signal()
     assert ex.execute(sig, decision(sig)) is None
-    [order] = ctx.engine.orders
+    [order] = ctx.orders.orders
     assert (order.order_type, order.price, order.status) == ("limit", 80_000.0, "open")
 
 
@@ -350,6 +351,49 @@ def test_hook_hean_register_commands() -> None:
     assert builtin["backtest"].plugin == "builtin.commands"
 
 
+def test_hook_hean_register_sections() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from hean_framework.config import json_schema
+    from hean_framework.errors import ConfigError, PluginError
+
+    class AlertsSection(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        webhook: str = ""
+        min_pnl: float = 0.0
+
+    class Plugin:
+        @hookimpl
+        def hean_register_sections(self, register: Any) -> None:
+            register("alerts", AlertsSection)
+
+    pm = load_with(Plugin())
+    spec = pm.registry.sections["alerts"]
+    assert spec.model is AlertsSection and spec.origin.plugin == "test_plugin"
+    # the kernel's own sections come through the same hook
+    assert pm.registry.sections["risk"].origin.builtin
+    raw = {"run": {"mode": "paper"}, "alerts": {"min_pnl": 5}}
+    setup = load_setup(None, pm.registry, raw=raw, environ={})
+    assert setup.section("alerts").min_pnl == 5.0
+    assert "alerts" in json_schema(pm.registry)["properties"]
+    # a typo inside a registered section: its YAML path and the allowed keys, before the run
+    with pytest.raises(ConfigError) as e:
+        load_setup(None, pm.registry, raw={**raw, "alerts": {"min_pnll": 5}}, environ={})
+    assert "alerts.min_pnll: unknown key; allowed keys: min_pnl, webhook" in str(e.value)
+    # a top-level key nobody owns lists the allowed top-level keys
+    with pytest.raises(ConfigError) as e:
+        load_setup(None, pm.registry, raw={**raw, "alertz": {}}, environ={})
+    assert "alertz: unknown key; allowed keys:" in str(e.value) and "alerts" in str(e.value)
+
+    class Thief:
+        @hookimpl
+        def hean_register_sections(self, register: Any) -> None:
+            register("account", AlertsSection)
+
+    with pytest.raises(PluginError, match="'account', which the kernel owns"):
+        load_with(Thief())
+
+
 # ---------------------------------------------------------------------- lifecycle hooks
 
 
@@ -360,12 +404,12 @@ class Recorder:
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     @hookimpl
-    def hean_run_started(self, run: Any) -> None:
-        self.calls.append(("started", {"run": run, "events_seen": getattr(run, "events", None)}))
+    def hean_run_started(self, ctx: Any) -> None:
+        self.calls.append(("started", {"ctx": ctx, "now": getattr(ctx, "now", None)}))
 
     @hookimpl
-    def hean_run_finished(self, run: Any, report: dict[str, Any]) -> None:
-        self.calls.append(("finished", {"run": run, "report": report}))
+    def hean_run_finished(self, ctx: Any, report: dict[str, Any]) -> None:
+        self.calls.append(("finished", {"ctx": ctx, "report": report}))
 
     @hookimpl
     def hean_params_updated(self, strategy_id: str, params: dict[str, Any], source: str,
@@ -378,24 +422,25 @@ def test_hook_hean_run_started() -> None:
     rec = Recorder()
     pm = isolated_plugins(rec, names=["recorder"])
     run = object()
-    pm.run_started(run)
-    assert rec.calls == [("started", {"run": run, "events_seen": None})]
+    pm.run_started(run)  # type: ignore[arg-type]
+    assert rec.calls == [("started", {"ctx": run, "now": None})]
     # the engine fires it once, before the first event
     rec.calls.clear()
     setup = load_setup(None, pm.registry, raw={"run": {"mode": "paper"}})
     engine = Engine(setup, pm, journal=False, progress=False)
     result = engine.run(events=list(sample_bars(5)))
     assert result.events == 5
-    assert [(name, kw["run"], kw["events_seen"]) for name, kw in rec.calls] == [
-        ("started", engine, 0)]
+    # with the run's context, before the first event (the clock has not moved yet)
+    assert [(name, kw["ctx"], kw["now"]) for name, kw in rec.calls] == [
+        ("started", engine.ctx, 0)]
 
 
 def test_hook_hean_run_finished() -> None:
     rec = Recorder()
     pm = isolated_plugins(rec, names=["recorder"])
     run, report = object(), {"metrics": {"net_pnl": 1.5}}
-    pm.run_finished(run, report)
-    assert rec.calls == [("finished", {"run": run, "report": report})]
+    pm.run_finished(run, report)  # type: ignore[arg-type]
+    assert rec.calls == [("finished", {"ctx": run, "report": report})]
 
 
 def test_hook_hean_params_updated() -> None:
@@ -420,7 +465,7 @@ def test_lifecycle_hooks_call_every_implementation() -> None:
 
 def test_lifecycle_hooks_without_implementations_are_noops() -> None:
     pm = isolated_plugins()
-    results = (pm.run_started(object()), pm.run_finished(object(), {}),
+    results = (pm.run_started(object()), pm.run_finished(object(), {}),  # type: ignore[arg-type]
                pm.params_updated("x", {}, "api", []))
     assert all(not r for r in results), results  # nothing ran, nothing answered
 

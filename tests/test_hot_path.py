@@ -40,7 +40,7 @@ from hean_framework.testing import make_context
 def test_exchange_rounding_verdict_equals_the_full_minimum_check(
         exchange: str, symbol: str, price: float) -> None:
     ctx = make_context(exchange=exchange, symbols=[symbol], capital=1e9, price=price)
-    ctx.engine.budget_value = 1e9
+    ctx.budgets.budget_value = 1e9
     sizer = FixedRiskSizer(FixedRiskConfig(), ctx, name="fixed_risk")
     pipe = Pipeline(ctx, sizers=[sizer],
                     executors={"plain": PlainExecutor(PlainConfig(), ctx, name="plain")},
@@ -98,7 +98,7 @@ def test_executor_the_engine_did_not_build_gets_its_callbacks(tmp_path: Path) ->
     setup = load_setup(Path(__file__).parents[1] / "examples" / "quickstart.yaml", pm.registry,
                        sets=["strategies={}", "journal.enabled=false"])
     engine = Engine(setup, pm, out_dir=tmp_path, journal=False, progress=False).build()
-    engine._start()
+    engine.start()
     ctx = engine.ctx
     sym = next(iter(ctx.instruments))
     st = ctx.market[sym]
@@ -107,7 +107,7 @@ def test_executor_the_engine_did_not_build_gets_its_callbacks(tmp_path: Path) ->
     inst = ctx.instruments.get(sym)
     qty = inst.min_order_qty(100.0)
     d = OrderDecision(1, 1, "s", sym, "buy", ctx.now, price=100.0)
-    engine.submit_order(Signal("s", sym, "buy", ctx.now, 100.0), d, qty, executor=ex)
+    ctx.orders.submit(Signal("s", sym, "buy", ctx.now, 100.0), d, qty, executor=ex)
     assert [f.side for f in ex.fills] == ["buy"]
     assert ex.updates == ["filled"]
 

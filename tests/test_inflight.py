@@ -6,27 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from hean_framework.models import Fill, Order, OrderDecision, Signal
-from hean_framework.risk.inflight import InFlightConfig, InFlightTracker
+from hean_framework.risk.inflight import INFLIGHT_COUNT, InFlightConfig, InFlightTracker
+from hean_framework.ports import RunInfo, StrategyInfo
 from hean_framework.testing import make_context
 
 T0 = 1_741_305_600_000
 SYMS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT", "XRP/USDT:USDT"]
 
 
-class Eng:
-    """FakeEngine-like stand-in that also names the strategies."""
-
-    def __init__(self, ctx: Any, names: list[str]) -> None:
-        self.ctx = ctx
-        self.strategies = dict.fromkeys(names)
-
-    def budget(self, sid: str) -> float:
-        return 1000.0
-
-
 def _tracker(names: tuple[str, ...] = ("fast", "slow"), **cfg: Any) -> InFlightTracker:
     ctx = make_context(capital=1000.0, price=100.0, now=T0, symbols=SYMS)
-    ctx.engine = Eng(ctx, list(names))
+    ctx.run = RunInfo(strategies={n: StrategyInfo(n, n, tuple(SYMS)) for n in names})
     t = InFlightTracker(InFlightConfig(**cfg), ctx, name="inflight")
     t.on_start()
     return t
@@ -54,7 +44,7 @@ def test_reserve_symbol_and_capacity() -> None:
     t = _tracker(max_open_positions=2, fair_share=False)
     v, _ = _vote(t, "fast", SYMS[0])
     assert v is None and t.count() == 1
-    assert t.ctx.state.get("*", "inflight_count") == 1
+    assert t.ctx.facts.get(INFLIGHT_COUNT) == 1
     v, _ = _vote(t, "slow", SYMS[0])
     assert v.code == "INFLIGHT_LIMIT" and v.decision == "SKIP"
     v, _ = _vote(t, "slow", SYMS[1])

@@ -31,18 +31,18 @@ def _tick(ctx: Any, bid: float, ask: float | None = None) -> None:
     st = ctx.market[SYM]
     st.bid, st.ask = bid, ask if ask is not None else bid + 0.1
     ctx.now += 2000
-    ctx.run_timers(ctx.now)
+    ctx.clock.run_due(ctx.now)
 
 
 def _open(ctx: Any) -> list[Any]:
-    return [o for o in ctx.engine.orders if o.status == "open"]
+    return [o for o in ctx.orders.orders if o.status == "open"]
 
 
 def test_posts_at_touch_and_requotes_only_closer() -> None:
     ctx, ex = _setup()
     d = _go(ctx, ex)
     assert d.maker_or_taker == "maker"
-    first = ctx.engine.orders[0]
+    first = ctx.orders.orders[0]
     assert first.post_only and first.price == 60000.0 and first.order_type == "limit"
     _tick(ctx, 59990.0)  # touch moved toward us: keep resting
     assert _open(ctx) == [first]
@@ -52,14 +52,14 @@ def test_posts_at_touch_and_requotes_only_closer() -> None:
     assert second.price == 60003.0
     _tick(ctx, 60001.0)  # back below our price: never re-quoted farther
     assert _open(ctx) == [second]
-    prices = [o.price for o in ctx.engine.orders]
+    prices = [o.price for o in ctx.orders.orders]
     assert prices == sorted(prices)
 
 
 def test_sell_side_mirrors() -> None:
     ctx, ex = _setup()
     _go(ctx, ex, side="sell")
-    assert ctx.engine.orders[0].price == 60000.1
+    assert ctx.orders.orders[0].price == 60000.1
     _tick(ctx, 59995.0, 59995.1)
     assert _open(ctx)[0].price == 59995.1
 
@@ -69,12 +69,12 @@ def test_gives_up_after_max_chases_without_fallback() -> None:
     _go(ctx, ex)
     for px in (60001.0, 60002.0, 60003.0):
         _tick(ctx, px)
-    assert len(ctx.engine.orders) == 4 and ex.counts["requotes"] == 3
+    assert len(ctx.orders.orders) == 4 and ex.counts["requotes"] == 3
     _tick(ctx, 60004.0)
     assert _open(ctx) == []
-    assert ctx.engine.orders[-1].reason == "chase_exhausted"
+    assert ctx.orders.orders[-1].reason == "chase_exhausted"
     assert ex.counts["exhausted"] == 1 and ex.counts["taker_fallbacks"] == 0
-    assert all(o.order_type == "limit" for o in ctx.engine.orders)
+    assert all(o.order_type == "limit" for o in ctx.orders.orders)
 
 
 def test_abort_when_price_runs_beyond_max_chase_bps() -> None:
@@ -89,28 +89,28 @@ def test_taker_fallback_rule() -> None:
     ctx, ex = _setup(allow_taker_fallback=True, max_chase_bps=5)
     _go(ctx, ex, edge=50.0, urgency=0.6)
     _tick(ctx, 60000.0 * 1.0006)
-    market = [o for o in ctx.engine.orders if o.order_type == "market"]
+    market = [o for o in ctx.orders.orders if o.order_type == "market"]
     assert len(market) == 1 and market[0].qty == 0.01 and ex.counts["taker_fallbacks"] == 1
     # urgency too low
     ctx, ex = _setup(allow_taker_fallback=True)
     _go(ctx, ex, edge=50.0, urgency=0.4)
     _tick(ctx, 60000.0 * 1.0006)
-    assert not [o for o in ctx.engine.orders if o.order_type == "market"]
+    assert not [o for o in ctx.orders.orders if o.order_type == "market"]
     # alpha too small after costs: 12 - 6 - 5.5 < 2
     ctx, ex = _setup(allow_taker_fallback=True)
     _go(ctx, ex, edge=12.0, urgency=0.9)
     _tick(ctx, 60000.0 * 1.0006)
-    assert not [o for o in ctx.engine.orders if o.order_type == "market"]
+    assert not [o for o in ctx.orders.orders if o.order_type == "market"]
     assert ex.counts["exhausted"] == 1
 
 
 def test_post_only_rejection_requotes_one_tick_behind() -> None:
     ctx, ex = _setup()
     _go(ctx, ex)
-    o = ctx.engine.orders[0]
+    o = ctx.orders.orders[0]
     o.status, o.reason = "rejected", "post_only_would_cross: buy 60000 >= ask"
     ex.on_order_update(o)
-    new = ctx.engine.orders[-1]
+    new = ctx.orders.orders[-1]
     assert new.price == 60000.0 - 0.1 and new.post_only
     assert ex.counts["post_only_rejects"] == 1
 
@@ -118,7 +118,7 @@ def test_post_only_rejection_requotes_one_tick_behind() -> None:
 def test_partial_fills_aggregate_and_fill_rate() -> None:
     ctx, ex = _setup()
     _go(ctx, ex)
-    o = ctx.engine.orders[0]
+    o = ctx.orders.orders[0]
     ex.on_fill(Fill(99, o.order_id, "s", SYM, "buy", 0.004, 60000.0, 0.0, True, ctx.now, 1))
     _tick(ctx, 60002.0)  # re-quote only the remaining 0.006
     (second,) = _open(ctx)
@@ -135,4 +135,4 @@ def test_reduce_only_goes_market() -> None:
     sig = Signal("s", SYM, "sell", ctx.now, 60000.0, reduce_only=True)
     d = OrderDecision(1, 1, "s", SYM, "sell", ctx.now, price=60000.0, qty=0.01)
     ex.execute(sig, d)
-    assert ctx.engine.orders[0].order_type == "market"
+    assert ctx.orders.orders[0].order_type == "market"

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from hean_framework.errors import ConfigError
+from hean_framework.facts import REGIME
 from hean_framework.models import ClosedTrade, Fill, OrderDecision, Signal
-from hean_framework.risk.capital_plan import risk_section
+from hean_framework.risk.inflight import INFLIGHT_COUNT, INFLIGHT_SIGNALS
 from hean_framework.risk.limits import RiskLimits, RiskLimitsConfig
 from hean_framework.testing import make_context
 
@@ -77,7 +78,7 @@ def test_daily_table_uses_plugin_names() -> None:
     assert g.daily_limit("x", BTC) == 200
     g._plugins = {"fast_impulse": "impulse_engine"}
     assert g.daily_limit("fast_impulse", BTC) == 120
-    g.ctx.state.set(BTC, "regime", "IMPULSE")
+    g.ctx.facts.set(REGIME, "IMPULSE", BTC)
     assert g.daily_limit("fast_impulse", BTC) == 96
 
 
@@ -100,19 +101,27 @@ def test_max_open_positions_counts_other_in_flight() -> None:
     g = _limits(max_open_positions=2)
     g.ctx.portfolio.apply_fill(Fill(1, 1, "a", ETH, "buy", 1.0, 100.0, 0.0, False, T0))
     assert _vote(g, sid="s") is None
-    g.ctx.state.set("*", "inflight_count", 1)
-    g.ctx.state.set("*", "inflight_signals", {99})
+    g.ctx.facts.set(INFLIGHT_COUNT, 1)
+    g.ctx.facts.set(INFLIGHT_SIGNALS, frozenset({99}))
     v = _vote(g, sid="s")
     assert v.code == "LIMIT_REACHED" and v.details["in_flight"] == 1
     # the reservation of this very signal is not counted twice
-    g.ctx.state.set("*", "inflight_signals", {1})
+    g.ctx.facts.set(INFLIGHT_SIGNALS, frozenset({1}))
     assert _vote(g, sid="s", signal_id=1) is None
 
 
 def test_risk_section_errors_carry_the_yaml_path() -> None:
-    assert risk_section({"disable_non_viable": True}).disable_non_viable
+    """``risk:`` is a registered section: validated with the config, before anything runs
+    (``hean config validate`` used to accept a typo inside it)."""
+    from hean_framework.config import load_setup
+    from hean_framework.testing import isolated_plugins
+
+    reg = isolated_plugins().registry
+    raw = {"run": {"mode": "paper"}, "risk": {"disable_non_viable": True}}
+    assert load_setup(None, reg, raw=raw, environ={}).section("risk").disable_non_viable
     with pytest.raises(ConfigError) as e:
-        risk_section({"disable_non_viable": "sometimes", "bogus": 1})
+        load_setup(None, reg, raw={**raw, "risk": {"disable_non_viable": "sometimes",
+                                                   "bogus": 1}}, environ={})
     text = str(e.value)
     assert "risk.disable_non_viable" in text
     assert "risk.bogus: unknown key" in text

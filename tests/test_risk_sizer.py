@@ -8,8 +8,10 @@ import math
 import pytest
 
 from hean_framework.builtin.pipeline import PlainConfig, PlainExecutor
+from hean_framework.facts import REGIME
 from hean_framework.models import Fill, OrderDecision, Signal
 from hean_framework.pipeline import Pipeline
+from hean_framework.risk.governor import RISK_SIZE_MULTIPLIER, RISK_STATE
 from hean_framework.risk.sizer import RiskSizer, RiskSizerConfig
 from hean_framework.testing import make_context
 
@@ -18,7 +20,7 @@ BTC = "BTC/USDT:USDT"
 
 def _setup(budget: float = 30.0, capital: float = 300.0, price: float = 80_000.0, **cfg):
     ctx = make_context(capital=capital, price=price)
-    ctx.engine.budget_value = budget
+    ctx.budgets.budget_value = budget
     sizer = RiskSizer(RiskSizerConfig(**cfg), ctx, name="risk")
     sizer.on_start()
     pipe = Pipeline(ctx, sizers=[sizer],
@@ -53,7 +55,7 @@ def test_300_account_btc_blocks_position_sizer_zero_with_numbers() -> None:
     assert det["stop_distance_pct"] == pytest.approx(2.0)
     assert d.budget == pytest.approx(30.0)
     assert d.qty == 0.0
-    assert ctx.engine.orders == []
+    assert ctx.orders.orders == []
 
 
 def test_sized_order_never_risks_more_than_allowed() -> None:
@@ -64,7 +66,7 @@ def test_sized_order_never_risks_more_than_allowed() -> None:
     assert d.decision == "CREATE"
     assert d.qty == pytest.approx(0.15)
     assert d.risk_amount <= d.risk_allowed + 1e-9
-    assert ctx.engine.orders[0].qty == pytest.approx(0.15)
+    assert ctx.orders.orders[0].qty == pytest.approx(0.15)
 
 
 def test_round_up_to_minimum_respects_the_ceiling() -> None:
@@ -90,14 +92,14 @@ def test_multipliers_are_bounded() -> None:
     assert sizer.size(_sig(size_multiplier=5.0), d) is None
     m = d.details["multipliers"]
     assert m["signal"] == 2.5 and m["total"] == 2.5
-    ctx.state.set(BTC, "regime", "IMPULSE")
-    ctx.state.set("*", "risk_size_multiplier", 1.5)
+    ctx.facts.set(REGIME, "IMPULSE", BTC)
+    ctx.facts.set(RISK_SIZE_MULTIPLIER, 1.5)
     d = OrderDecision(2, 2, "momentum_trader", BTC, "buy", 0, price=80_000.0)
     sizer.size(_sig(size_multiplier=2.5), d)
     assert d.details["multipliers"]["total"] == 3.0  # 2.5 × 1.2 × 1.5 = 4.5 -> 3
     assert d.risk_allowed == pytest.approx(100 * 0.01 * 3.0)
-    ctx.state.set(BTC, "regime", "RANGE")
-    ctx.state.set("*", "risk_size_multiplier", 0.5)
+    ctx.facts.set(REGIME, "RANGE", BTC)
+    ctx.facts.set(RISK_SIZE_MULTIPLIER, 0.5)
     d = OrderDecision(3, 3, "momentum_trader", BTC, "buy", 0, price=80_000.0)
     sizer.size(_sig(), d)
     assert d.details["multipliers"]["total"] == pytest.approx(0.35)
@@ -106,8 +108,8 @@ def test_multipliers_are_bounded() -> None:
 
 def test_governor_zero_skips_trading_disabled_not_sizer_zero() -> None:
     ctx, _, pipe = _setup(budget=100.0)
-    ctx.state.set("*", "risk_size_multiplier", 0.0)
-    ctx.state.set("*", "risk_state", "HARD_STOP")
+    ctx.facts.set(RISK_SIZE_MULTIPLIER, 0.0)
+    ctx.facts.set(RISK_STATE, "HARD_STOP")
     d = pipe.process(_sig())
     assert d.decision == "SKIP" and d.reason_codes == ["TRADING_DISABLED"]
     assert "HARD_STOP" in d.message

@@ -26,8 +26,9 @@ BARS = "ohlcv/binance_usdm_perp_BTCUSDT_1m_20250504_20250603.csv.gz"
 # ------------------------------------------------------------------ helpers
 
 
-class FakeEngine:
-    """Records venue callbacks and books fills in the portfolio (like the real engine)."""
+class RecordingSink:
+    """An execution sink that records venue callbacks and books fills in the portfolio (like
+    the engine's order router)."""
 
     def __init__(self, portfolio: Portfolio) -> None:
         self.portfolio = portfolio
@@ -43,15 +44,14 @@ class FakeEngine:
         self.updates.append((order.order_id, order.status))
 
 
-def make_venue(**cfg: Any) -> tuple[SimulatedVenue, RunContext, FakeEngine]:
+def make_venue(**cfg: Any) -> tuple[SimulatedVenue, RunContext, RecordingSink]:
     ctx = RunContext(config=None)
     ctx.instruments = Instruments.load("binance")
     ctx.portfolio = Portfolio(10_000.0, ctx.instruments, ctx.market)
-    engine = FakeEngine(ctx.portfolio)
-    ctx.engine = engine
+    sink = RecordingSink(ctx.portfolio)
+    ctx.sink = sink
     venue = SimulatedVenue(SimVenueConfig(**cfg), ctx)
-    ctx.venue = venue
-    return venue, ctx, engine
+    return venue, ctx, sink
 
 
 _oid = itertools.count(1000)

@@ -8,6 +8,7 @@ import pytest
 
 from hean_framework.execution.costs import CostConfig, CostEngine
 from hean_framework.execution.trade_gate import TradeGate, TradeGateConfig, evaluate
+from hean_framework.facts import REGIME
 from hean_framework.models import BLOCK, OrderDecision, Signal
 from hean_framework.testing import SAMPLE_SYMBOL, build_component, isolated_plugins, make_context
 
@@ -25,7 +26,7 @@ def _ctx(spread_bps: float, regime: str = "IMPULSE") -> Any:
     for _ in range(21):  # volatility proxy exactly 1 %
         st.prices.append(p)
         p *= 1.01
-    ctx.state.set(SYM, "regime", regime)
+    ctx.facts.set(REGIME, regime, SYM)
     return ctx
 
 
@@ -43,7 +44,7 @@ def _decide(gate: TradeGate, ctx: Any, edge: float, *, symbol: str = SYM,
                  order_type="market")
     d = OrderDecision(1, 1, "impulse_engine", symbol, "buy", ctx.now, price=100.0,
                       qty=notional / 100.0, notional=notional,
-                      regime=str(ctx.state.get(symbol, "regime")))
+                      regime=str(ctx.facts.get(REGIME, symbol)))
     return gate.vote(sig, d), d
 
 

@@ -22,9 +22,9 @@ from ..hookspecs import RegisterCommand
 def backtest(config: str, out: str | None, sets: tuple[str, ...], no_progress: bool,
              quiet: bool) -> None:
     """Run a backtest of CONFIG on recorded data; writes journal, report.json, report.html."""
-    from ..cli import prepare
     from ..engine import Engine
     from ..report import print_summary, write_report
+    from ..session import prepare
 
     setup, pm = prepare(config, sets)
     engine = Engine(setup, pm, out_dir=out, progress=False if no_progress else None)
@@ -33,7 +33,7 @@ def backtest(config: str, out: str | None, sets: tuple[str, ...], no_progress: b
     finally:
         engine.close()
     report = write_report(result, engine.out_dir, html=setup.config.report.html)
-    pm.run_finished(engine, report)
+    pm.run_finished(engine.ctx, report)
     if quiet:
         click.echo(str(engine.out_dir))
         return

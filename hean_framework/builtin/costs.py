@@ -25,7 +25,7 @@ from .. import hookimpl
 from ..execution.maker_chase import MakerChaseConfig, MakerChaseExecutor
 from ..execution.market_filters import FILTERS
 from ..execution.trade_gate import TradeGate, TradeGateConfig
-from ..hookspecs import RegisterCommand, RegisterComponent
+from ..hookspecs import RegisterCommand, RegisterComponent, RegisterSection
 
 __all__ = ["SMALL_CAPITAL_DEFAULTS", "SmallCapitalSection", "small_capital_active",
            "small_capital_components"]
@@ -71,6 +71,13 @@ class SmallCapitalSection(BaseModel):
     gates: dict[str, dict[str, Any]] = Field(default_factory=dict)
     executors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    def default_components(self, config: Any) -> dict[str, dict[str, dict[str, Any]]]:
+        """What small-capital mode adds to the run's unlisted component sections (none when
+        the mode is off for ``config.account.capital``)."""
+        if small_capital_active(self, config.account.capital):
+            return small_capital_components(self)
+        return {}
+
 
 def small_capital_active(section: SmallCapitalSection | dict[str, Any] | None,
                          capital: float) -> bool:
@@ -95,6 +102,12 @@ def small_capital_components(section: SmallCapitalSection | dict[str, Any] | Non
                 continue
             out[name][inst] = {**out[name].get(inst, {}), **body}
     return out
+
+
+@hookimpl
+def hean_register_sections(register: RegisterSection) -> None:
+    """Own the top-level ``small_capital:`` section."""
+    register("small_capital", SmallCapitalSection)
 
 
 @hookimpl

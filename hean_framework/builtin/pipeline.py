@@ -47,7 +47,7 @@ class FixedRiskSizer(Sizer):
     def size(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         cfg = self.config
         price = decision.price
-        budget = self.ctx.engine.budget(signal.strategy_id)
+        budget = self.ctx.budgets.budget(signal.strategy_id)
         decision.budget = budget
         if budget <= 0.0:
             return skip("NO_BUDGET", f"{signal.strategy_id} has no capital to risk "
@@ -90,11 +90,11 @@ class PlainExecutor(Executor):
     config: PlainConfig
 
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
-        engine = self.ctx.engine
+        orders = self.ctx.orders
         qty = decision.qty + decision.close_qty
         if signal.order_type == "limit" and signal.limit_price:
             decision.maker_or_taker = decision.maker_or_taker or "maker"
-            engine.submit_order(signal, decision, qty, order_type="limit",
+            orders.submit(signal, decision, qty, order_type="limit",
                                 price=signal.limit_price, post_only=signal.prefer_maker,
                                 executor=self)
             return None
@@ -103,11 +103,11 @@ class PlainExecutor(Executor):
             off = self.config.maker_offset_bps * 1e-4
             px = st.bid * (1 - off) if signal.side == "buy" else st.ask * (1 + off)
             decision.maker_or_taker = "maker"
-            engine.submit_order(signal, decision, qty, order_type="limit", price=px,
+            orders.submit(signal, decision, qty, order_type="limit", price=px,
                                 post_only=True, executor=self)
             return None
         decision.maker_or_taker = decision.maker_or_taker or "taker"
-        engine.submit_order(signal, decision, qty, executor=self)
+        orders.submit(signal, decision, qty, executor=self)
         return None
 
 

@@ -8,13 +8,19 @@ Registered through the same hooks as external plugins (disable with
 from __future__ import annotations
 
 from .. import hookimpl
-from ..hookspecs import RegisterCommand, RegisterComponent
+from ..hookspecs import RegisterCommand, RegisterComponent, RegisterSection
 from ..risk.allocator import AllocatorConfig, CapitalAllocator
-from ..risk.capital_plan import capital_plan
+from ..risk.capital_plan import RiskSection, capital_plan
 from ..risk.governor import GovernorConfig, RiskGovernor
 from ..risk.inflight import InFlightConfig, InFlightTracker
 from ..risk.limits import RiskLimits, RiskLimitsConfig
 from ..risk.sizer import RiskSizer, RiskSizerConfig
+
+
+@hookimpl
+def hean_register_sections(register: RegisterSection) -> None:
+    """Own the top-level ``risk:`` section."""
+    register("risk", RiskSection)
 
 
 @hookimpl

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import Field
 
 from ..components import ComponentConfig, Executor, Verdict
+from ..facts import MAKER_FILL_RATE
 from ..models import Fill, Order, OrderDecision, Signal
 
 __all__ = ["MakerChaseConfig", "MakerChaseExecutor"]
@@ -102,7 +103,7 @@ class MakerChaseExecutor(Executor):
         if signal.reduce_only:
             decision.maker_or_taker = "taker"
             self.counts["market_orders"] += 1
-            ctx.engine.submit_order(signal, decision, qty, executor=self)
+            ctx.orders.submit(signal, decision, qty, executor=self)
             return None
         st = ctx.market[signal.symbol]
         touch = self._touch(signal.side, st)
@@ -111,7 +112,7 @@ class MakerChaseExecutor(Executor):
         if not price or price <= 0.0:
             decision.maker_or_taker = "taker"
             self.counts["market_orders"] += 1
-            ctx.engine.submit_order(signal, decision, qty, executor=self)
+            ctx.orders.submit(signal, decision, qty, executor=self)
             return None
         alpha = decision.expected_edge_bps
         if alpha is None:
@@ -144,9 +145,10 @@ class MakerChaseExecutor(Executor):
             chase.done = True
             return
         self.counts["maker_posted"] += 1
+        self._publish_rate()
         self._submitting = chase
         try:
-            o = self.ctx.engine.submit_order(chase.signal, chase.decision, qty,
+            o = self.ctx.orders.submit(chase.signal, chase.decision, qty,
                                              order_type="limit", price=price, post_only=True,
                                              executor=self, tag=chase.signal.tag)
         finally:
@@ -202,7 +204,7 @@ class MakerChaseExecutor(Executor):
     def _cancel(self, chase: _Chase, o: Order, reason: str) -> None:
         chase.handled.add(o.order_id)
         chase.order = None
-        self.ctx.engine.cancel_order(o.order_id, reason)
+        self.ctx.orders.cancel(o.order_id, reason)
 
     def taker_cost_bps(self, chase: _Chase) -> float:
         """Taker fee + half spread + taker slippage for the fallback test."""
@@ -235,7 +237,7 @@ class MakerChaseExecutor(Executor):
             self.counts["taker_fallbacks"] += 1
             self._submitting = chase
             try:
-                o2 = self.ctx.engine.submit_order(sig, chase.decision, rest, executor=self,
+                o2 = self.ctx.orders.submit(sig, chase.decision, rest, executor=self,
                                                   tag=sig.tag)
             finally:
                 self._submitting = None
@@ -267,6 +269,7 @@ class MakerChaseExecutor(Executor):
         if fill.is_maker and fill.order_id not in self._maker_fill_ids:
             self._maker_fill_ids.add(fill.order_id)
             self.counts["maker_filled_orders"] += 1
+            self._publish_rate()
         if chase.filled + 1e-12 >= chase.total and not chase.done:
             chase.done = True
             chase.order = None
@@ -314,6 +317,11 @@ class MakerChaseExecutor(Executor):
         if not posted:
             return None
         return round(self.counts["maker_filled_orders"] / posted, 4)
+
+    def _publish_rate(self) -> None:
+        rate = self.maker_fill_rate()
+        if rate is not None:
+            self.ctx.facts.set(MAKER_FILL_RATE, rate)
 
     def stats(self) -> dict[str, Any]:
         return {**self.counts, "maker_fill_rate": self.maker_fill_rate()}

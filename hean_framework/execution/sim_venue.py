@@ -1,9 +1,10 @@
 """The simulated venue: a matching engine for backtests and paper runs.
 
-Orders and fills only: the venue never touches the portfolio.  It reports through the engine::
+Orders and fills only: the venue never touches the portfolio.  It reports through the
+execution sink port (``ctx.sink``, :class:`~hean_framework.ports.ExecutionSink`)::
 
-    ctx.engine.on_fill(fill, order)      # every execution (the engine books it)
-    ctx.engine.on_order_update(order)    # status changes: open (resting), cancelled,
+    ctx.sink.on_fill(fill, order)        # every execution (the engine books it)
+    ctx.sink.on_order_update(order)      # status changes: open (resting), cancelled,
                                          # rejected, filled
 
 **Arrival and latency.**  ``submit`` stamps ``order.arrival_ts = ctx.now + latency_ms``.  Static
@@ -579,9 +580,9 @@ class SimulatedVenue(Venue):
         done = qty >= remaining
         if not done:
             order.status = "partially_filled"
-        engine = ctx.engine
-        if engine is not None:
-            engine.on_fill(fill, order)
+        sink = ctx.sink
+        if sink is not None:
+            sink.on_fill(fill, order)
         if done:
             self._finish(order, "filled", "")
         return qty
@@ -612,9 +613,9 @@ class SimulatedVenue(Venue):
         return order
 
     def _notify(self, order: Order) -> None:
-        engine = self.ctx.engine
-        if engine is not None:
-            engine.on_order_update(order)
+        sink = self.ctx.sink
+        if sink is not None:
+            sink.on_order_update(order)
 
 
 # ====================================================================== helpers

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..components import ComponentConfig, Gate, Verdict, block
+from ..facts import MAKER_FILL_RATE, REGIME
 from ..models import BLOCK, CREATE, SKIP, Fill, OrderDecision, Signal
 from .costs import CostConfig, CostEngine, CostEstimate, estimate_edge
 from .fill_quality import FillQualityConfig, FillQualityTracker
@@ -159,7 +160,7 @@ class TradeGate(Gate):
     def vote(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         cfg = self.config
         ctx = self.ctx
-        regime = decision.regime or str(ctx.state.get(signal.symbol, "regime") or "NORMAL")
+        regime = decision.regime or ctx.facts.get(REGIME, signal.symbol) or "NORMAL"
         decision.regime = regime
         st = ctx.market[signal.symbol]
         if cfg.mode == "legacy":
@@ -220,15 +221,8 @@ class TradeGate(Gate):
     # ------------------------------------------------------------------ reporting
 
     def _maker_fill_rate(self) -> float | None:
-        engine = self.ctx.engine
-        comps = getattr(engine, "components", None) or {}
-        for ex in comps.get("executor", []):
-            fn = getattr(ex, "maker_fill_rate", None)
-            if fn is not None:
-                rate = fn()
-                if rate is not None:
-                    return float(rate)
-        return None
+        rate = self.ctx.facts.get(MAKER_FILL_RATE)
+        return None if rate < 0.0 else rate
 
     def small_capital_mode(self) -> dict[str, Any]:
         """The seed's ``small_capital_mode`` block for this run."""

@@ -13,11 +13,8 @@ MINUTE_MS = 60_000
 
 
 def strategy_ids(ctx: RunContext, fallback: list[str] | None = None) -> list[str]:
-    """The engine's strategy instance names (``fallback`` when the engine has none)."""
-    strategies = getattr(ctx.engine, "strategies", None)
-    if strategies:
-        return list(strategies)
-    return list(fallback or [])
+    """The run's strategy instance names (``fallback`` when the run has none)."""
+    return list(ctx.run.strategies) or list(fallback or [])
 
 
 def plugin_names(ctx: RunContext) -> dict[str, str]:
@@ -26,21 +23,7 @@ def plugin_names(ctx: RunContext) -> dict[str, str]:
     Tables keyed by the original strategy names (daily attempts, loss lockouts, phase
     affinity) are looked up by instance name first, then by plugin name.
     """
-    setup = getattr(ctx.engine, "setup", None)
-    if setup is None:
-        return {}
-    out: dict[str, str] = {}
-    for rc in setup.components.get("strategy", ()):
-        out[rc.instance] = rc.spec.name
-    return out
-
-
-def strategy_common(ctx: RunContext) -> dict[str, dict[str, Any]]:
-    """Strategy instance name -> the kernel keys of its YAML section (``weight``, ``min_rr``)."""
-    setup = getattr(ctx.engine, "setup", None)
-    if setup is None:
-        return {}
-    return {rc.instance: dict(rc.common) for rc in setup.components.get("strategy", ())}
+    return {name: s.plugin for name, s in ctx.run.strategies.items()}
 
 
 def lookup(table: dict[str, Any], sid: str, plugins: dict[str, str], default: Any) -> Any:

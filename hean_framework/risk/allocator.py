@@ -1,8 +1,8 @@
 """``analyzers.allocator``: strategy capital allocation (SPEC §5.7 [PROPOSED]).
 
 * ``deployable = equity × (1 − cash_reserve_rate)``; budgets = deployable × weights, published
-  as ``ctx.state["*"]["budgets"]`` (read by ``engine.budget``) from ``on_start`` on and
-  refreshed at every equity sample.
+  as the fact :data:`~hean_framework.facts.BUDGETS` (read by ``ctx.budgets``) from
+  ``on_start`` on and refreshed at every equity sample.
 * Prior weights from ``weights`` (YAML), else the strategies' ``weight`` keys, else equal.
 * Target (hybrid): ``0.7 × performance + 0.3 × phase``.  Performance: max(0, Sortino of the
   last 30 trade returns) normalised, shrunk toward the prior with ``w = (n·w_perf +
@@ -28,8 +28,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..components import Analyzer, ComponentConfig
+from ..facts import BUDGETS, PHASE, PHASE_CONFIDENCE, REGIME, REGIME_CONFIDENCE
 from ..models import ClosedTrade
-from ._common import journal_event, plugin_names, strategy_common, strategy_ids
+from ._common import journal_event, plugin_names, strategy_ids
 
 #: Phases (physics or Wyckoff, lowercase) in which each original strategy is favoured.
 PHASE_AFFINITY: dict[str, tuple[str, ...]] = {
@@ -222,8 +223,8 @@ class CapitalAllocator(Analyzer):
         ids = strategy_ids(ctx, list(cfg.weights))
         self.ids = ids
         self._plugins = plugin_names(ctx)
-        common = strategy_common(ctx)
-        fallback = {s: float(common.get(s, {}).get("weight", 1.0)) for s in ids}
+        infos = ctx.run.strategies
+        fallback = {s: infos[s].weight if s in infos else 1.0 for s in ids}
         self.prior = normalise(cfg.weights if cfg.weights else fallback, ids)
         self._returns: dict[str, deque[float]] = {
             s: deque(maxlen=cfg.sortino_window) for s in ids}
@@ -250,11 +251,11 @@ class CapitalAllocator(Analyzer):
         return {s: dep * self.weights.get(s, 0.0) for s in self.ids}
 
     def _publish(self) -> None:
-        self.ctx.state.set("*", "budgets", self.budgets())
+        self.ctx.facts.set(BUDGETS, self.budgets())
 
     def _strategy_symbols(self) -> dict[str, list[str]]:
-        strategies = getattr(self.ctx.engine, "strategies", None) or {}
-        return {s: list(getattr(strategies.get(s), "symbols", []) or []) for s in self.ids}
+        strategies = self.ctx.run.strategies
+        return {s: list(strategies[s].symbols) if s in strategies else [] for s in self.ids}
 
     # ------------------------------------------------------------------ targets
 
@@ -273,21 +274,16 @@ class CapitalAllocator(Analyzer):
 
     def phase_weights(self) -> dict[str, float]:
         """Prior × phase-affinity factor (the prior itself when no phase is published)."""
-        state = self.ctx.state
+        facts = self.ctx.facts
         factors: dict[str, float] = {}
         seen_phase = False
         for s in self.ids:
             phases: list[tuple[str, float]] = []
             for sym in [*self._symbols.get(s, []), "*"]:
-                for key in ("phase", "regime"):
-                    v = state.get(sym, key)
-                    if v is not None:
-                        conf = state.get(sym, key + "_confidence", 1.0)
-                        try:
-                            c = float(conf)
-                        except (TypeError, ValueError):
-                            c = 1.0
-                        phases.append((str(v).lower(), c))
+                for key, conf_key in ((PHASE, PHASE_CONFIDENCE), (REGIME, REGIME_CONFIDENCE)):
+                    v = facts.get(key, sym)
+                    if v:
+                        phases.append((v.lower(), float(facts.get(conf_key, sym))))
             if not phases:
                 factors[s] = 1.0
                 continue

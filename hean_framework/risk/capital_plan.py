@@ -31,12 +31,16 @@ import itertools
 import math
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ConfigError
+from ..facts import declare
+
+if TYPE_CHECKING:
+    from ..config import RunSetup
+    from ..context import RunContext
 
 DEFAULT_SL_ATR = 1.5
 DEFAULT_ATR_FLOOR = 0.005
@@ -56,47 +60,41 @@ class RiskSection(BaseModel):
                                     "estimate a typical stop from the data")
 
 
-def risk_section(raw: dict[str, Any] | None) -> RiskSection:
-    """Validate ``risk:``; errors name their YAML path (``risk.disable_non_viable: ...``)."""
-    from ..config import format_errors
-
-    try:
-        return RiskSection.model_validate(raw or {})
-    except ValidationError as exc:
-        raise ConfigError(format_errors(exc, "risk", RiskSection)) from exc
+NOT_VIABLE: Any = declare(
+    "not_viable", (dict, type(None)), owner="builtin.risk:capital_plan", default=None,
+    doc="(strategy, symbol) -> reason of the pairs risk.disable_non_viable refuses; None "
+        "until computed (once per run)")
 
 
-def load_not_viable(ctx: Any) -> dict[tuple[str, str], str]:
+def load_not_viable(ctx: RunContext) -> dict[tuple[str, str], str]:
     """``(strategy, symbol) -> reason`` of the pairs to refuse under
     ``risk.disable_non_viable: true`` (empty otherwise).
 
-    Computed once per run from the engine's setup (the capital plan at ``account.capital``),
-    logged once per pair, journaled as ``strategy_not_viable`` and cached in
-    ``ctx.state["*"]["not_viable"]``, so the ``risk`` sizer (which runs before the gates, i.e.
-    before the kernel's POSITION_SIZER_ZERO check) and the ``risk_limits`` gate share it.
+    Computed once per run from the run's setup (the capital plan at ``account.capital``),
+    logged once per pair, journaled as ``strategy_not_viable`` and published as the fact
+    :data:`NOT_VIABLE`, so the ``risk`` sizer (which runs before the gates, i.e. before the
+    kernel's POSITION_SIZER_ZERO check) and the ``risk_limits`` gate share it.
     """
-    cached = ctx.state.get("*", "not_viable")
+    cached = ctx.facts.get(NOT_VIABLE)
     if cached is not None:
         return dict(cached)
     out: dict[tuple[str, str], str] = {}
-    raw = getattr(getattr(ctx, "config", None), "risk", None)
-    engine = ctx.engine
-    if isinstance(raw, dict) and getattr(engine, "setup", None) is not None:
-        section = risk_section(raw)
-        if section.disable_non_viable:
-            plan = plan_for_engine(engine, section=section)
-            for row in plan["rows"]:
-                if row["viable"]:
-                    continue
-                out[(row["strategy"], row["symbol"])] = row["reason"]
-                ctx.log.warning("%s on %s disabled (risk.disable_non_viable): %s",
-                                row["strategy"], row["symbol"], row["reason"])
-                if ctx.journal is not None:
-                    ctx.journal.event(ctx.now, "strategy_not_viable", {
-                        "strategy": row["strategy"], "symbol": row["symbol"],
-                        "reason": row["reason"],
-                        "viable_at_capital": row["viable_at_capital"]})
-    ctx.state.set("*", "not_viable", out)
+    section = ctx.run.section("risk")
+    setup = getattr(ctx.run, "setup", None)
+    if isinstance(section, RiskSection) and section.disable_non_viable and setup is not None:
+        plan = plan_for_run(ctx, setup, section=section)
+        for row in plan["rows"]:
+            if row["viable"]:
+                continue
+            out[(row["strategy"], row["symbol"])] = row["reason"]
+            ctx.log.warning("%s on %s disabled (risk.disable_non_viable): %s",
+                            row["strategy"], row["symbol"], row["reason"])
+            if ctx.journal is not None:
+                ctx.journal.event(ctx.now, "strategy_not_viable", {
+                    "strategy": row["strategy"], "symbol": row["symbol"],
+                    "reason": row["reason"],
+                    "viable_at_capital": row["viable_at_capital"]})
+    ctx.facts.set(NOT_VIABLE, out)
     return out
 
 
@@ -150,14 +148,15 @@ def _component(setup: Any, kind: str, names: tuple[str, ...]) -> Any:
     return None
 
 
-def plan_for_engine(engine: Any, capital: float | None = None,
-                    section: RiskSection | None = None) -> dict[str, Any]:
-    """Build the capital plan of a *built* engine (instruments and strategies instantiated)."""
+def plan_for_run(ctx: RunContext, setup: RunSetup, capital: float | None = None,
+                 section: RiskSection | None = None) -> dict[str, Any]:
+    """Build the capital plan of an assembled run (``ctx.instruments`` and ``ctx.run``
+    filled)."""
+    from ..assembly import data_symbols
     from .allocator import AllocatorConfig, initial_weights, normalise
 
-    setup = engine.setup
     cfg = setup.config
-    section = section or risk_section(cfg.risk)
+    section = section or setup.section("risk") or RiskSection()
     capital = float(capital if capital is not None else cfg.account.capital)
     alloc_rc = _component(setup, "analyzer", ("allocator",))
     acfg: AllocatorConfig = alloc_rc.config if alloc_rc is not None else AllocatorConfig()
@@ -169,7 +168,7 @@ def plan_for_engine(engine: Any, capital: float | None = None,
     ids = [rc.instance for rc in strategies]
     reserve = acfg.cash_reserve_rate
     deployable = capital * (1.0 - reserve)
-    fallback = {rc.instance: float(rc.common.get("weight", 1.0)) for rc in strategies}
+    fallback = {rc.instance: rc.weight for rc in strategies}
     if alloc_rc is not None:
         weights = initial_weights(acfg, ids, deployable, fallback)
         how = "allocator"
@@ -193,9 +192,9 @@ def plan_for_engine(engine: Any, capital: float | None = None,
     rows: list[dict[str, Any]] = []
     for rc in strategies:
         sid = rc.instance
-        strat = engine.strategies.get(sid)
-        symbols = list(getattr(strat, "symbols", None) or rc.common.get("symbols") or
-                       engine.data_symbols())
+        info = ctx.run.strategies.get(sid)
+        symbols = list(info.symbols if info is not None else
+                       rc.symbols or data_symbols(setup))
         w = weights.get(sid, 0.0)
         budget = deployable * w
         ceiling = acfg.ceilings.get(sid, acfg.max_budget) if alloc_rc is not None else None
@@ -210,7 +209,7 @@ def plan_for_engine(engine: Any, capital: float | None = None,
                 bars = []
                 for f in files:
                     if f.kind == "bars" and f.symbol == sym:
-                        p = Path(engine._path(f.path) or f.path)
+                        p = ctx.run.resolve(f.path)
                         if p.is_file():
                             bars = recent_bars(p, section.stop_estimate_bars, end)
                         break
@@ -233,11 +232,11 @@ def plan_for_engine(engine: Any, capital: float | None = None,
             row["typical_stop_pct"] = round(stop, 6) if stop else None
             row["stop_source"] = stop_src if stop else "unknown"
             row["price"] = price
-            if sym not in engine.ctx.instruments:
+            if sym not in ctx.instruments:
                 row.update(viable=False, reason=f"no instrument metadata for {sym}",
                            viable_at_capital=None, exchange_minimum=None)
                 continue
-            inst = engine.ctx.instruments.get(sym)
+            inst = ctx.instruments.get(sym)
             if not price or not stop:
                 row.update(viable=False, viable_at_capital=None, exchange_minimum=None,
                            reason="no recent bars for this symbol in data.files: give "
@@ -311,13 +310,12 @@ def _capital_for(need_budget: float, budget_at: Any, sid: str) -> float | None:
 def build_plan(config: str | Path, capital: float | None = None,
                sets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Load and validate ``config``, build its engine (nothing runs) and plan it."""
-    from ..cli import prepare
     from ..engine import Engine
+    from ..session import prepare
 
     setup, pm = prepare(config, sets)
-    section = risk_section(setup.config.risk)
     engine = Engine(setup, pm, journal=False, progress=False).build()
-    return plan_for_engine(engine, capital, section)
+    return plan_for_run(engine.ctx, setup, capital)
 
 
 # ------------------------------------------------------------------------------ command

@@ -23,7 +23,7 @@ codes in ``error_ignore_codes`` (a post-only order that would cross is an outcom
 -- move NORMAL to SOFT_BRAKE (``trigger_type`` ``ERROR_RATE``); recovery to NORMAL also waits
 until the rate is back within the limit.
 
-Published: ``ctx.state["*"]["risk_state"]`` and ``["risk_size_multiplier"]``
+Published facts: :data:`RISK_STATE`, :data:`RISK_SIZE_MULTIPLIER` and :data:`DRAWDOWN`
 (base × drawdown factor, SPEC §5.8).  Votes: killswitch / HARD_STOP → SKIP
 ``TRADING_DISABLED``; a quarantined symbol → SKIP ``SYMBOL_BLOCKED`` (symbols are quarantined
 explicitly with :meth:`quarantine` or when a symbol lost more than ``symbol_loss_pct`` of
@@ -38,8 +38,18 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..components import ComponentConfig, Gate, Verdict, skip
+from ..facts import declare
 from ..models import ClosedTrade, OrderDecision, Signal
 from ._common import DAY_MS, HOUR_MS, MINUTE_MS, clamp, journal_event
+
+RISK_STATE = declare("risk_state", str, owner="builtin.risk:governor", default="",
+                     doc="governor state: NORMAL, SOFT_BRAKE, QUARANTINE, HARD_STOP, "
+                         "KILLSWITCH ('' without a governor)")
+RISK_SIZE_MULTIPLIER = declare("risk_size_multiplier", (float, int),
+                               owner="builtin.risk:governor", default=1.0,
+                               doc="size multiplier the governor allows, 0..1.5")
+DRAWDOWN = declare("drawdown", (float, int), owner="builtin.risk:governor", default=0.0,
+                   doc="drawdown from the equity peak, fraction")
 
 STATES = ("NORMAL", "SOFT_BRAKE", "QUARANTINE", "HARD_STOP")
 NORMAL, SOFT_BRAKE, QUARANTINE, HARD_STOP = range(4)
@@ -144,10 +154,10 @@ class RiskGovernor(Gate):
         return clamp(m, 0.0, 1.5)
 
     def _publish(self) -> None:
-        st = self.ctx.state
-        st.set("*", "risk_state", "KILLSWITCH" if self.killswitch else self.state)
-        st.set("*", "risk_size_multiplier", self.multiplier())
-        st.set("*", "drawdown", self.drawdown)
+        facts = self.ctx.facts
+        facts.set(RISK_STATE, "KILLSWITCH" if self.killswitch else self.state)
+        facts.set(RISK_SIZE_MULTIPLIER, self.multiplier())
+        facts.set(DRAWDOWN, self.drawdown)
 
     def update(self, ts: int, equity: float) -> None:
         """Feed one equity observation (data time): drawdown, escalation, recovery."""

@@ -17,7 +17,7 @@ Fair access: a strategy holding ``fair_share = max(1, ceil(max_open_positions / 
 the last ``ttl_s`` (it is "waiting").  A fast strategy may use idle capacity, but once a slower
 one waits, freed slots go to the waiting strategy.  Every refusal is SKIP ``INFLIGHT_LIMIT``.
 
-Published for other gates: ``ctx.state["*"]["inflight_count"]`` and
+Published for other gates: the facts :data:`INFLIGHT_COUNT` and
 ``["inflight_signals"]`` (the set of signal ids holding a reservation).
 """
 
@@ -29,8 +29,15 @@ from typing import Any
 from pydantic import Field
 
 from ..components import ComponentConfig, Gate, Verdict, skip
+from ..facts import declare
 from ..models import CREATE, Fill, Order, OrderDecision, Signal
 from ._common import journal_event, strategy_ids
+
+INFLIGHT_COUNT = declare("inflight_count", int, owner="builtin.risk:inflight", default=0,
+                         doc="reservations the in-flight tracker holds (orders on their way)")
+INFLIGHT_SIGNALS: Any = declare(
+    "inflight_signals", frozenset, owner="builtin.risk:inflight", default=frozenset(),
+    doc="signal ids holding an in-flight reservation")
 
 
 class InFlightConfig(ComponentConfig):
@@ -60,9 +67,9 @@ class InFlightTracker(Gate):
     # ------------------------------------------------------------------ bookkeeping
 
     def _publish(self) -> None:
-        st = self.ctx.state
-        st.set("*", "inflight_count", len(self.reservations))
-        st.set("*", "inflight_signals", self.signals)
+        facts = self.ctx.facts
+        facts.set(INFLIGHT_COUNT, len(self.reservations))
+        facts.set(INFLIGHT_SIGNALS, frozenset(self.signals))
 
     def count(self) -> int:
         """Reservations currently held."""

@@ -22,8 +22,10 @@ from typing import Any
 from pydantic import Field
 
 from ..components import ComponentConfig, Gate, Verdict, block, skip
+from ..facts import REGIME
 from ..models import CREATE, ClosedTrade, OrderDecision, Signal
-from ._common import DAY_MS, HOUR_MS, journal_event, lookup, plugin_names, strategy_common
+from ._common import DAY_MS, HOUR_MS, journal_event, lookup, plugin_names
+from .inflight import INFLIGHT_COUNT, INFLIGHT_SIGNALS
 
 #: SPEC §5.9 daily attempts per original strategy (UTC day); others 200.
 DAILY_ATTEMPTS: dict[str, int] = {
@@ -69,7 +71,6 @@ class RiskLimits(Gate):
     def on_start(self) -> None:
         ctx = self.ctx
         self._plugins = plugin_names(ctx)
-        self._common = strategy_common(ctx)
         self._day = -1
         self.attempts: dict[str, int] = {}
         self.streak: dict[str, int] = {}
@@ -97,7 +98,8 @@ class RiskLimits(Gate):
             cfg = self.config
             v = lookup(cfg.min_rr_by_strategy, sid, self._plugins, None)
             if v is None:
-                own = self._common.get(sid, {}).get("min_rr")
+                info = self.ctx.run.strategies.get(sid)
+                own = info.min_rr if info is not None else None
                 v = float(own) if own is not None else cfg.min_rr
             v = float(v)
             self._min_rr_cache[sid] = v
@@ -107,10 +109,9 @@ class RiskLimits(Gate):
         """Orders allowed per UTC day for ``sid`` (impulse_engine × 0.8 in IMPULSE)."""
         cfg = self.config
         lim = int(lookup(cfg.daily_attempts, sid, self._plugins, cfg.daily_attempts_default))
-        if self._plugins.get(sid, sid) == "impulse_engine":
-            regime = self.ctx.state.get(symbol, "regime")
-            if regime is not None and str(regime).upper() == "IMPULSE":
-                lim = int(lim * cfg.impulse_regime_factor)
+        if self._plugins.get(sid, sid) == "impulse_engine" and \
+                self.ctx.facts.get(REGIME, symbol).upper() == "IMPULSE":
+            lim = int(lim * cfg.impulse_regime_factor)
         return lim
 
     def _roll_day(self, ts: int) -> None:
@@ -188,9 +189,8 @@ class RiskLimits(Gate):
         own = pf.position(sid, sym).qty
         if not own:
             n_open = sum(1 for p in positions if p.qty)
-            inflight = int(ctx.state.get("*", "inflight_count", 0) or 0)
-            mine = ctx.state.get("*", "inflight_signals")
-            if mine is not None and signal.signal_id in mine:
+            inflight = ctx.facts.get(INFLIGHT_COUNT)
+            if signal.signal_id in ctx.facts.get(INFLIGHT_SIGNALS):
                 inflight -= 1
             if n_open + max(0, inflight) >= cfg.max_open_positions:
                 self._count("LIMIT_REACHED")

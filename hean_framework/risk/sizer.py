@@ -20,8 +20,10 @@ from typing import Any
 from pydantic import Field
 
 from ..components import ComponentConfig, Sizer, Verdict, block, skip
+from ..facts import REGIME
 from ..models import OrderDecision, Signal
 from ._common import clamp
+from .governor import RISK_SIZE_MULTIPLIER, RISK_STATE
 
 
 class RiskSizerConfig(ComponentConfig):
@@ -41,7 +43,7 @@ class RiskSizerConfig(ComponentConfig):
                                         "product of all multipliers")
     regime_multipliers: dict[str, float] = Field(
         default_factory=lambda: {"RANGE": 0.7, "IMPULSE": 1.2},
-        description="size multiplier per regime read from ctx.state (others 1.0)")
+        description="size multiplier per regime (the regime fact; others 1.0)")
     respect_signal_size: bool = Field(True, description="a signal's explicit size is used "
                                       "(still capped, never raised)")
     round_up_to_minimum: bool = Field(False, description="raise a too-small size to the "
@@ -74,7 +76,7 @@ class RiskSizer(Sizer):
                 return skip("STRATEGY_NOT_VIABLE", f"{signal.strategy_id} on {signal.symbol} "
                             f"disabled at start (risk.disable_non_viable): {why}")
         price = decision.price
-        budget = float(ctx.engine.budget(signal.strategy_id))
+        budget = float(ctx.budgets.budget(signal.strategy_id))
         decision.budget = budget
         if not budget > 0.0:  # also catches NaN
             return skip("NO_BUDGET", f"{signal.strategy_id} has no capital to risk "
@@ -96,10 +98,8 @@ class RiskSizer(Sizer):
             return block("VALIDATION_FAIL", "stop distance is zero")
         # multipliers
         m_sig = clamp(float(signal.size_multiplier), 0.0, cfg.max_signal_multiplier)
-        regime = ctx.state.get(signal.symbol, "regime")
-        m_reg = self._regime.get(str(regime).upper(), 1.0) if regime is not None else 1.0
-        gov = ctx.state.get("*", "risk_size_multiplier")
-        m_gov = clamp(float(gov), 0.0, 1.5) if gov is not None else 1.0
+        m_reg = self._regime.get(ctx.facts.get(REGIME, signal.symbol).upper(), 1.0)
+        m_gov = clamp(float(ctx.facts.get(RISK_SIZE_MULTIPLIER)), 0.0, 1.5)
         m_tot = clamp(m_sig * m_reg * m_gov, 0.0, cfg.max_total_multiplier)
         details = decision.details
         details["stop_distance_pct"] = round(dist * 100.0, 6)
@@ -114,7 +114,7 @@ class RiskSizer(Sizer):
             self.counts["zero_multiplier"] += 1
             which = [k for k, v in (("signal", m_sig), ("regime", m_reg),
                                     ("governor", m_gov)) if v <= 0.0]
-            state = ctx.state.get("*", "risk_state")
+            state = ctx.facts.get(RISK_STATE)
             if m_gov <= 0.0:
                 return skip("TRADING_DISABLED", f"risk governor multiplier is 0 (state "
                             f"{state or 'unknown'}): no new risk", risk_state=state)

@@ -22,7 +22,9 @@ from typing import Any
 
 from ..components import Component
 from ..context import RunContext
-from ..models import Bar, Fill, Order, Signal
+from ..groups import OrderGroup
+from ..models import Bar, Fill, Order, OrderDecision, Signal
+from ..ports import RunInfo
 from ..plugins import HeanPluginManager
 from .contracts import (
     ExecutorContract,
@@ -36,7 +38,7 @@ SAMPLE_SYMBOL = "BTC/USDT:USDT"
 SAMPLE_FILE = "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
 
 __all__ = [
-    "SAMPLE_SYMBOL", "ExecutorContract", "FakeEngine", "FilterContract", "GateContract",
+    "SAMPLE_SYMBOL", "ExecutorContract", "FakeOrders", "FilterContract", "GateContract",
     "SizerContract", "StrategyContract", "build_component", "isolated_plugins", "make_context",
     "sample_bars",
 ]
@@ -73,11 +75,15 @@ def isolated_plugins(*modules: Any, builtins: bool = True,
     return pm.load()
 
 
-class FakeEngine:
-    """Stands in for the engine in unit tests: records orders, fills market orders at once.
+class FakeOrders:
+    """The testing kit's order port, execution sink and budgets (``ctx.orders``,
+    ``ctx.sink``, ``ctx.budgets`` of :func:`make_context`): no venue, no pipeline.
 
-    ``budget()`` returns ``budget_value``; orders are filled at ``ctx.market[symbol].price``
-    (market) or kept open (limit) -- enough to test sizers, gates and executors alone.
+    Market orders fill at once at ``ctx.market[symbol].price`` (the owning executor hears the
+    fill); other orders rest until cancelled.  ``budget()`` returns ``budget_value``;
+    ``propose`` records the item and answers one ``SKIP NO_PIPELINE`` decision per leg.  The
+    same port contract (:class:`hean_framework.testing.ports.PortContract`) runs against this
+    fake and the engine, so the two cannot drift.
     """
 
     def __init__(self, ctx: RunContext, budget_value: float = 1000.0) -> None:
@@ -86,48 +92,108 @@ class FakeEngine:
         self.orders: list[Order] = []
         self.fills: list[Fill] = []
         self.cancelled: list[int] = []
+        self.proposed: list[Signal | OrderGroup] = []
+        self._owner: dict[int, Any] = {}
 
+    # BudgetPort
     def budget(self, strategy_id: str) -> float:
         """The capital the sizers may risk from."""
         return self.budget_value
 
-    def submit_order(self, signal: Signal, decision: Any, qty: float, *,
-                     order_type: str = "market", price: float | None = None,
-                     post_only: bool = False, reduce_only: bool | None = None,
-                     executor: Any = None, tag: str = "", parent_id: int = 0) -> Order:
+    # OrderPort
+    def submit(self, signal: Signal, decision: OrderDecision, qty: float, *,
+               order_type: str = "market", price: float | None = None,
+               post_only: bool = False, reduce_only: bool | None = None,
+               executor: Any = None, tag: str = "", parent_id: int = 0) -> Order:
         """Record the order; fill market orders immediately."""
-        o = Order(self.ctx.next_id(), signal.strategy_id, signal.symbol, signal.side, qty,
-                  order_type, price, post_only, bool(reduce_only), self.ctx.now,
-                  signal_id=signal.signal_id, tag=tag, parent_id=parent_id)
+        ctx = self.ctx
+        if price is not None and order_type != "market":
+            price = ctx.instruments.get(signal.symbol).round_price(price, signal.side)
+        o = Order(ctx.next_id(), signal.strategy_id, signal.symbol, signal.side, qty,
+                  order_type, price, post_only,
+                  signal.reduce_only if reduce_only is None else reduce_only, ctx.now,
+                  signal_id=signal.signal_id, decision_id=decision.decision_id,
+                  parent_id=parent_id, client_id=f"hean-{ctx.now}", tag=tag or signal.tag,
+                  expected_price=price if price is not None else decision.price)
         self.orders.append(o)
+        if executor is not None:
+            self._owner[o.order_id] = executor
         if order_type == "market":
-            px = self.ctx.market[signal.symbol].price
+            px = ctx.market[signal.symbol].price
             o.status, o.filled, o.avg_price = "filled", qty, px
-            f = Fill(self.ctx.next_id(), o.order_id, o.strategy_id, o.symbol, o.side, qty, px,
-                     0.0, False, self.ctx.now, o.signal_id)
-            self.fills.append(f)
-            if executor is not None:
-                executor.on_fill(f)
+            f = Fill(ctx.next_id(), o.order_id, o.strategy_id, o.symbol, o.side, qty, px,
+                     0.0, False, ctx.now, o.signal_id)
+            self.on_fill(f, o)
         else:
             o.status = "open"
         return o
 
-    def cancel_order(self, order_id: int, reason: str = "") -> Order | None:
+    def cancel(self, order_id: int, reason: str = "") -> Order | None:
         """Cancel a recorded open order."""
-        for o in self.orders:
-            if o.order_id == order_id and not o.is_done:
-                o.status = "cancelled"
-                o.reason = reason
-                self.cancelled.append(order_id)
-                return o
-        return None
+        o = self.get(order_id)
+        if o is None:
+            return None
+        o.status = "cancelled"
+        o.reason = reason
+        self.cancelled.append(order_id)
+        self.on_order_update(o)
+        return o
+
+    def amend(self, order_id: int, *, qty: float | None = None,
+              price: float | None = None) -> Order | None:
+        """Change a resting order in place."""
+        o = self.get(order_id)
+        if o is None or (qty is not None and qty <= o.filled + 1e-12):
+            return None
+        if qty is not None:
+            o.qty = qty
+        if price is not None:
+            o.price = self.ctx.instruments.get(o.symbol).round_price(price, o.side)
+        return o
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Recorded orders that can still fill."""
+        return [o for o in self.orders
+                if not o.is_done and (symbol is None or o.symbol == symbol)]
+
+    def get(self, order_id: int) -> Order | None:
+        """A live recorded order by id."""
+        return next((o for o in self.orders if o.order_id == order_id and not o.is_done), None)
+
+    def propose(self, item: Signal | OrderGroup) -> list[OrderDecision]:
+        """Record the proposal; one ``SKIP NO_PIPELINE`` decision per leg."""
+        self.proposed.append(item)
+        legs = item.legs if isinstance(item, OrderGroup) else [item]
+        out = []
+        for leg in legs:
+            d = OrderDecision(self.ctx.next_id(), leg.signal_id, leg.strategy_id, leg.symbol,
+                              leg.side, self.ctx.now, decision="SKIP", stage="fake",
+                              reason_codes=["NO_PIPELINE"],
+                              message="the testing kit's fake has no pipeline")
+            out.append(d)
+        return out
+
+    # ExecutionSink
+    def on_fill(self, fill: Fill, order: Order) -> None:
+        """Record a fill; the owning executor hears it."""
+        self.fills.append(fill)
+        owner = self._owner.get(order.order_id)
+        if owner is not None:
+            owner.on_fill(fill)
+
+    def on_order_update(self, order: Order) -> None:
+        """The owning executor hears a status change."""
+        owner = self._owner.get(order.order_id)
+        if owner is not None:
+            owner.on_order_update(order)
 
 
 def make_context(*, exchange: str = "binance", symbols: list[str] | None = None,
                  capital: float = 1000.0, price: float | None = None,
                  bid: float | None = None, ask: float | None = None,
                  now: int = 1_741_257_000_000) -> RunContext:
-    """A RunContext with real instrument metadata, a portfolio and a :class:`FakeEngine`.
+    """A RunContext with real instrument metadata, a portfolio and :class:`FakeOrders` as its
+    order port, execution sink and budgets.
 
     ``price``/``bid``/``ask`` seed ``ctx.market`` for every symbol.
     """
@@ -139,7 +205,8 @@ def make_context(*, exchange: str = "binance", symbols: list[str] | None = None,
     ctx.now = now
     ctx.instruments = Instruments.load(exchange, syms)
     ctx.portfolio = Portfolio(capital, ctx.instruments, ctx.market)
-    ctx.engine = FakeEngine(ctx, capital)
+    ctx.orders = ctx.sink = ctx.budgets = FakeOrders(ctx, capital)
+    ctx.run = RunInfo(strategies={})
     for s in syms:
         st = ctx.market[s]
         st.ts = now

@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import ValidationError
 
-from ..components import KIND_BASES, Verdict
+from ..components import Verdict
+from ..kinds import KINDS
 from ..models import BLOCK, SKIP, OrderDecision, Signal
 
 
@@ -45,7 +46,7 @@ class _Contract:
     def test_registered_with_valid_model(self) -> None:
         spec = self.plugins().registry.get(self.kind, self.plugin_name)
         assert spec is not None, f"{self.kind} {self.plugin_name!r} is not registered"
-        assert issubclass(spec.cls, KIND_BASES[self.kind])
+        assert issubclass(spec.cls, KINDS[self.kind].base)
         spec.build_config(self.config)
         with pytest.raises(ValidationError):
             spec.build_config({**self.config, "surely_not_a_real_key": 1})
@@ -68,7 +69,7 @@ class StrategyContract(_Contract):
     expects_signals: ClassVar[bool] = True
 
     def replay(self) -> list[Signal]:
-        from ..components import as_signals
+        from ..components import signals_of
         from . import make_context, sample_bars
 
         ctx = make_context(symbols=self.symbols)
@@ -80,7 +81,7 @@ class StrategyContract(_Contract):
             st.last = bar.close
             st.ts = bar.ts
             st.prices.append(bar.close)
-            out.extend(as_signals(strat.on_bar(bar)))
+            out.extend(signals_of(strat.on_bar(bar)))
         return out
 
     def test_signals_well_formed(self) -> None:
@@ -109,7 +110,7 @@ class StrategyContract(_Contract):
         from array import array
 
         from ..blocks import BarBlock
-        from ..components import as_signals
+        from ..components import signals_of
         from . import make_context, sample_bars
 
         ctx = make_context(symbols=self.symbols)
@@ -132,7 +133,7 @@ class StrategyContract(_Contract):
                 bar = bars[row]
                 ctx.now = bar.ts
                 ctx.market[bar.symbol].last = bar.close
-                out.extend(as_signals(sig))
+                out.extend(signals_of(sig))
                 i = row + 1
         return out
 
@@ -230,8 +231,8 @@ class ExecutorContract(_PipelineContract):
     kind = "executor"
 
     def call(self, comp: Any, sig: Signal, d: OrderDecision) -> Any:
-        before = len(comp.ctx.engine.orders)
+        before = len(comp.ctx.orders.orders)
         v = comp.execute(sig, d)
         if v is None:
-            assert len(comp.ctx.engine.orders) > before, "accepted but placed no order"
+            assert len(comp.ctx.orders.orders) > before, "accepted but placed no order"
         return v

@@ -10,7 +10,7 @@ Per symbol, on every price update (bar close or trade):
   rule was practically unreachable -- [BUG]);
 * ATR estimate ``max(sigma_fast * p * sqrt(20), atr_floor_pct * p)``; stop ``sl_atr * ATR``,
   target ``tp_atr * ATR`` (R:R 2 by default; the original's 1.5 failed its own R:R rule);
-* the regime is read **per symbol** from ``ctx.state`` (key ``regime``) when a regime analyzer
+* the regime is read **per symbol** from the fact ``REGIME`` (``ctx.facts``) when a regime analyzer
   is installed, and checked against regime *families*; without one the gate passes ([BUG]
   fixed: the original kept one global regime);
 * cooldown per symbol and a cap of signals per symbol per rolling 24 h;
@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from hean_framework import ComponentConfig, Strategy
+from hean_framework.facts import REGIME
 from hean_framework.models import Bar, Signal, Trade
 
 #: Regime families (SPEC §2.2 [PROPOSED]).
@@ -122,8 +123,8 @@ class MomentumTrader(Strategy):
             side = "sell"
         else:
             return None
-        regime = self.ctx.state.get(symbol, "regime")
-        if regime is not None and str(regime).upper() not in self._allowed:
+        regime = self.ctx.facts.get(REGIME, symbol)
+        if regime and regime.upper() not in self._allowed:
             self.counts["regime_blocked"] += 1
             return None
         if ts - book.last_signal < cfg.cooldown_s * 1000:

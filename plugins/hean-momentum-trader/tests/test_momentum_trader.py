@@ -9,6 +9,7 @@ import pytest
 from hean_momentum_trader import MomentumTraderConfig
 from pydantic import ValidationError
 
+from hean_framework.facts import REGIME
 from hean_framework.testing import (
     StrategyContract,
     build_component,
@@ -28,7 +29,7 @@ def _run(config: dict | None = None, n: int = 4000, regime: str | None = None):
     ctx = make_context()
     strat = build_component(pm, "strategy", "momentum_trader", ctx, config or {})
     if regime is not None:
-        ctx.state.set("BTC/USDT:USDT", "regime", regime)
+        ctx.facts.set(REGIME, regime, "BTC/USDT:USDT")
     sigs = []
     for bar in sample_bars(n):
         ctx.now = bar.ts

@@ -1,0 +1,258 @@
+"""The engine's order port and execution sink: orders out to the venue, executions back.
+
+:class:`OrderRouter` is ``ctx.orders`` (:class:`~hean_framework.ports.OrderPort`) and
+``ctx.sink`` (:class:`~hean_framework.ports.ExecutionSink`) of a run.
+
+Out: ``submit`` creates the order (run-unique id, price rounded to the tick for priced
+orders, ``reduce_only``/``tag`` defaulting to the signal's) and hands it to the venue;
+``cancel``/``amend`` go to the venue (a venue that cannot amend in place gets a cancel and a
+replacement whose ``parent_id`` is the old order); ``propose`` runs a signal or order group
+through the pipeline.
+
+Back, per fill (the venue calls synchronously): the portfolio books it, the journal records it,
+an equity sample is taken, exits are kept in step (:mod:`hean_framework.exits`), order groups
+are updated (:mod:`hean_framework.groups`), then observers, the owning executor and the
+owning strategy hear of it (what the strategy returns is proposed), and a closed round trip is
+journaled and told.  Per status change: done orders leave the tables and are journaled,
+rejections reach ``on_error`` observers, then the owner executor, observers and strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .components import Executor, Strategy, Venue
+from .groups import GroupBook, OrderGroup
+from .models import DONE_STATUSES, ClosedTrade, Fill, Order, OrderDecision, Signal
+
+if TYPE_CHECKING:
+    from .context import RunContext
+    from .exits import Exits
+    from .faults import Faults
+    from .pipeline import Pipeline
+
+STRATEGY_CALLBACKS = ("on_fill", "on_order_update", "on_position_closed", "on_decision")
+
+
+def overrides(obj: object, base: type, method: str) -> bool:
+    """Whether ``obj``'s class overrides ``base.method`` (the engine calls only those)."""
+    return getattr(type(obj), method, None) is not getattr(base, method, None)
+
+
+class OrderRouter:
+    """Orders of one run: the engine's :class:`OrderPort` and :class:`ExecutionSink`."""
+
+    def __init__(self, ctx: RunContext, venue: Venue, faults: Faults,
+                 strategies: dict[str, Strategy], executors: list[Executor],
+                 sample_equity: Callable[[int], None]) -> None:
+        self.ctx = ctx
+        self.venue = venue
+        self.faults = faults
+        self.strategies = strategies
+        self.sample_equity = sample_equity
+        self.pipeline: Pipeline = None  # type: ignore[assignment]  # set by the assembly
+        self.exits: Exits = None  # type: ignore[assignment]
+        self.groups = GroupBook(ctx)
+        self._orders: dict[int, Order] = {}
+        self._owner: dict[int, Executor] = {}
+        self._entry: dict[int, Signal] = {}  # entry orders whose signal carries exits
+        #: the engine's signal path (a strategy callback's output goes there)
+        self.signals: Callable[[Any, int], None] = lambda out, seq: None
+        #: strategy -> the order/fill/decision callbacks it overrides (others are not called)
+        self.callbacks: dict[str, frozenset[str]] = {
+            name: frozenset(m for m in STRATEGY_CALLBACKS if overrides(s, Strategy, m))
+            for name, s in strategies.items()}
+        self.any_callback = frozenset(m for ms in self.callbacks.values() for m in ms)
+        #: executors that do not override on_fill / on_order_update are not called (the base
+        #: ones do nothing); an executor the engine did not build gets both
+        self._quiet_fill = frozenset(ex.name for ex in executors
+                                     if not overrides(ex, Executor, "on_fill"))
+        self._quiet_update = frozenset(ex.name for ex in executors
+                                       if not overrides(ex, Executor, "on_order_update"))
+
+    # ================================================================= OrderPort
+
+    def submit(self, signal: Signal, decision: OrderDecision, qty: float, *,
+               order_type: str = "market", price: float | None = None,
+               post_only: bool = False, reduce_only: bool | None = None,
+               executor: Executor | None = None, tag: str = "",
+               parent_id: int = 0) -> Order:
+        """Create an order for ``decision`` and send it to the venue."""
+        ctx = self.ctx
+        oid = ctx.next_id()
+        if price is not None and order_type != "market":
+            price = ctx.instruments.get(signal.symbol).round_price(price, signal.side)
+        # positional: Order's field order (models.Order)
+        order = Order(oid, signal.strategy_id, signal.symbol, signal.side, qty, order_type,
+                      price, post_only, signal.reduce_only if reduce_only is None else reduce_only,
+                      ctx.now, "new", 0.0, 0.0, 0.0, signal.signal_id, decision.decision_id,
+                      parent_id, f"hean-{oid}", "", "", tag or signal.tag, 0, 0, 0.0,
+                      price if price is not None else decision.price)
+        self._orders[oid] = order
+        if not signal.reduce_only and (signal.stop_loss is not None
+                                       or signal.take_profit is not None
+                                       or signal.max_hold_ms is not None):
+            self._entry[oid] = signal  # an entry with exits (see Exits.update)
+        if executor is not None:
+            self._owner[oid] = executor
+        self.pipeline.orders += 1
+        if self.groups.active:
+            self.groups.on_submit(order)
+        return self.venue.submit(order)
+
+    def cancel(self, order_id: int, reason: str = "") -> Order | None:
+        """Cancel an order at the venue."""
+        return self.venue.cancel(order_id, reason)
+
+    def amend(self, order_id: int, *, qty: float | None = None,
+              price: float | None = None) -> Order | None:
+        """Amend in place where the venue can; else cancel and replace (new id)."""
+        order = self._orders.get(order_id)
+        if order is None or order.is_done:
+            return None
+        if qty is not None and qty <= order.filled + 1e-12:
+            return None
+        if price is not None and order.order_type != "market":
+            price = self.ctx.instruments.get(order.symbol).round_price(price, order.side)
+        if self.venue.can_amend:
+            return self.venue.amend(order_id, qty=qty, price=price)
+        if self.venue.cancel(order_id, "amend") is None:
+            return None
+        rest = (qty if qty is not None else order.qty) - order.filled
+        sig = Signal(order.strategy_id, order.symbol, order.side, self.ctx.now,
+                     order.expected_price, reduce_only=order.reduce_only, tag=order.tag,
+                     signal_id=order.signal_id)
+        d = OrderDecision(order.decision_id, order.signal_id, order.strategy_id, order.symbol,
+                          order.side, self.ctx.now, price=order.expected_price)
+        owner = self._owner.get(order_id)
+        new = self.submit(sig, d, rest, order_type=order.order_type,
+                          price=price if price is not None else order.price,
+                          post_only=order.post_only, reduce_only=order.reduce_only,
+                          executor=owner, tag=order.tag, parent_id=order_id)
+        self.pipeline.orders -= 1  # the same decision's order, replaced
+        return new
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders that can still fill."""
+        return [o for o in self._orders.values()
+                if not o.is_done and (symbol is None or o.symbol == symbol)]
+
+    def get(self, order_id: int) -> Order | None:
+        """A live order by id."""
+        return self._orders.get(order_id)
+
+    def propose(self, item: Signal | OrderGroup) -> list[OrderDecision]:
+        """Run a signal or an order group through the pipeline now."""
+        if isinstance(item, OrderGroup):
+            return self.pipeline.process_group(item)
+        if not item.ts:
+            item.ts = self.ctx.now
+        return [self.pipeline.process(item)]
+
+    # ================================================================= ExecutionSink
+
+    def on_fill(self, fill: Fill, order: Order) -> None:
+        """The venue reports an execution."""
+        ctx = self.ctx
+        self.pipeline.fills += 1
+        closed = ctx.portfolio.apply_fill(fill)
+        if ctx.journal is not None:
+            ctx.journal.fill(fill)
+        self.sample_equity(fill.ts)
+        oid = order.order_id
+        if self.exits.plans or oid in self._entry:
+            self.exits.update(order, fill, self._entry.get(oid))
+        if self.groups.active:
+            self.groups.on_fill(fill, order)
+        faults = self.faults
+        if faults.observers["on_fill"]:
+            faults.notify("on_fill", fill)
+        owner = self._owner.get(oid)
+        if owner is not None and owner.name not in self._quiet_fill:
+            faults.guard_fill(owner, owner.on_fill, fill)
+        if "on_fill" in self.any_callback:
+            strat = self.live_strategy(fill.strategy_id, "on_fill")
+            if strat is not None:
+                self.signals(faults.guard_fill(strat, strat.on_fill, fill), 0)
+        if closed is not None:
+            self._on_closed(closed)
+
+    def on_order_update(self, order: Order) -> None:
+        """The venue reports a status change (open, cancelled, rejected, filled)."""
+        oid = order.order_id
+        faults = self.faults
+        if order.status in DONE_STATUSES:
+            # done orders leave the tables (they can no longer fill)
+            self._orders.pop(oid, None)
+            self._entry.pop(oid, None)
+            owner = self._owner.pop(oid, None)
+            if self.ctx.journal is not None:
+                self.ctx.journal.order(order)
+            if order.status == "rejected" and faults.observers["on_error"]:
+                faults.notify_error(order.symbol, "order_rejected", order.reason)
+            if self.groups.active:
+                self.groups.on_done(order)
+        else:
+            owner = self._owner.get(oid)
+        if owner is not None and owner.name not in self._quiet_update:
+            faults.guard(owner, owner.on_order_update, order)
+        self.tell("on_order_update", order)
+
+    def decided(self, d: OrderDecision) -> None:
+        """The pipeline decided: journal it, tell observers and the signal's strategy."""
+        journal = self.ctx.journal
+        if journal is not None:
+            journal.decision(d)
+        faults = self.faults
+        if faults.observers["on_decision"]:
+            faults.notify("on_decision", d)
+        strat = self.live_strategy(d.strategy_id, "on_decision")
+        if strat is not None:
+            faults.guard(strat, strat.on_decision, d)
+
+    def _on_closed(self, closed: ClosedTrade) -> None:
+        if self.ctx.journal is not None:
+            self.ctx.journal.closed_trade(closed)
+        self.tell("on_position_closed", closed)
+
+    def tell(self, callback: str, record: Order | ClosedTrade) -> None:
+        """Tell the observers of ``callback``, then the record's strategy when it overrides
+        it (what the strategy returns is sent through the pipeline)."""
+        faults = self.faults
+        if faults.observers[callback]:
+            faults.notify(callback, record)
+        if callback in self.any_callback:
+            strat = self.live_strategy(record.strategy_id, callback)
+            if strat is not None:
+                self.signals(faults.guard(strat, getattr(strat, callback), record), 0)
+
+    def live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
+        """The strategy owning a record when it overrides ``callback`` and was not disabled
+        after errors."""
+        if strategy_id in self.faults.disabled or \
+                callback not in self.callbacks.get(strategy_id, ()):
+            return None
+        return self.strategies.get(strategy_id)
+
+    def live_orders(self) -> list[Order]:
+        """Every order not yet done (the run's end journals them)."""
+        return [o for o in self._orders.values() if not o.is_done]
+
+
+class Budgets:
+    """``ctx.budgets`` of a run: the allocator's published budgets, else equity × weight."""
+
+    def __init__(self, ctx: RunContext, weights: dict[str, float]) -> None:
+        from .facts import BUDGETS
+
+        self.ctx = ctx
+        self.weights = weights
+        self._key = BUDGETS
+
+    def budget(self, strategy_id: str) -> float:
+        """Capital the sizers may risk from for ``strategy_id``."""
+        budgets = self.ctx.facts.get(self._key)
+        if strategy_id in budgets:
+            return float(budgets[strategy_id])
+        return self.ctx.portfolio.equity() * self.weights.get(strategy_id, 1.0)

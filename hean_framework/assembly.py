@@ -89,9 +89,9 @@ def check_mode(setup: RunSetup) -> None:
     if mode == "backtest":
         return
     missing = []
-    if setup.feed is not None and not setup.feed.spec.cls.live:
+    if setup.feed is not None and not getattr(setup.feed.spec.cls, "live", False):
         missing.append(f"data.feed {setup.feed.spec.name!r} replays recorded files")
-    if mode == "live" and not setup.venue.spec.cls.live:
+    if mode == "live" and not getattr(setup.venue.spec.cls, "live", False):
         missing.append(f"venue.name {setup.venue.spec.name!r} is simulated")
     if missing:
         raise HeanError(

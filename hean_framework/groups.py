@@ -129,6 +129,7 @@ class GroupBook:
             qkey = (leg.strategy_id, leg.symbol, group.key)
             old = self._quotes.get(qkey)
             if old is not None and old.status == "open":
+                old.status = "replacing"  # its cancels below must not end it as cancelled
                 for oid in self.open_orders(old):
                     ctx.orders.cancel(oid, "requote")
                 self._end(old, "replaced")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from hean_framework.models import Fill, Order, OrderDecision, Signal
-from hean_framework.risk.inflight import INFLIGHT_COUNT, InFlightConfig, InFlightTracker
 from hean_framework.ports import RunInfo, StrategyInfo
+from hean_framework.risk.inflight import INFLIGHT_COUNT, InFlightConfig, InFlightTracker
 from hean_framework.testing import make_context
 
 T0 = 1_741_305_600_000

@@ -24,8 +24,8 @@ from ..components import Component
 from ..context import RunContext
 from ..groups import OrderGroup
 from ..models import Bar, Fill, Order, OrderDecision, Signal
-from ..ports import RunInfo
 from ..plugins import HeanPluginManager
+from ..ports import RunInfo
 from .contracts import (
     ExecutorContract,
     FilterContract,

@@ -7,14 +7,12 @@ from pathlib import Path
 
 from . import __version__
 from .errors import HeanError
+from .kinds import KINDS, SCAFFOLD_KINDS
 
-BASES = {"strategy": "Strategy", "filter": "Filter", "sizer": "Sizer", "gate": "Gate",
-         "executor": "Executor"}
-HOOKS = {"strategy": "hean_register_strategies", "filter": "hean_register_filters",
-         "sizer": "hean_register_sizers", "gate": "hean_register_gates",
-         "executor": "hean_register_executors"}
-CONTRACTS = {"strategy": "StrategyContract", "filter": "FilterContract",
-             "sizer": "SizerContract", "gate": "GateContract", "executor": "ExecutorContract"}
+#: base class, registration hook and contract suite of each kind, from the one kind table
+BASES = {k: KINDS[k].base.__name__ for k in SCAFFOLD_KINDS}
+HOOKS = {k: KINDS[k].hook for k in SCAFFOLD_KINDS}
+CONTRACTS = {k: str(KINDS[k].contract) for k in SCAFFOLD_KINDS}
 
 BODIES = {
     "strategy": '''

@@ -49,7 +49,7 @@ def hean_run(mode: str, perf: Path, journal: bool,
     """One engine run; returns (load_s, run_s, fills, pnl, events)."""
     from hean_framework.config import load_setup
     from hean_framework.engine import Engine
-    from hean_framework.feeds.csv_replay import MemoryFeed, load_bar_columns
+    from hean_framework.feeds import MemoryFeed, load_bar_columns
     from hean_framework.plugins import load_plugins
     from hean_framework.testing import isolated_plugins
 

@@ -11,7 +11,8 @@ import pytest
 from hean_framework.blocks import BarBlock, TradeBlock
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
-from hean_framework.feeds.csv_replay import BLOCK_ROWS, CsvFeed, CsvFeedConfig, MemoryFeed
+from hean_framework.feeds import CsvFeed, CsvFeedConfig, MemoryFeed
+from hean_framework.feeds.csv_feed import BLOCK_ROWS
 from hean_framework.journal import Journal
 from hean_framework.plugins import load_plugins
 from hean_framework.testing import isolated_plugins

@@ -8,7 +8,7 @@ effects.
 from __future__ import annotations
 
 from .. import hookimpl
-from ..feeds.csv_replay import CsvFeed, CsvFeedConfig, MemoryFeed, MemoryFeedConfig
+from ..feeds import CsvFeed, CsvFeedConfig, MemoryFeed, MemoryFeedConfig
 from ..hookspecs import RegisterComponent
 
 

@@ -178,7 +178,7 @@ def plan_for_run(ctx: RunContext, setup: RunSetup, capital: float | None = None,
     files = getattr(setup.feed.config, "files", []) if setup.feed is not None else []
     end = None
     if setup.feed is not None and getattr(setup.feed.config, "end", None) is not None:
-        from ..feeds.csv_replay import parse_time
+        from ..feeds.config import parse_time
 
         end = parse_time(setup.feed.config.end)
     bar_cache: dict[str, list[tuple[float, float, float]]] = {}

@@ -11,7 +11,7 @@ Kinds and their hot-path method:
 kind           method                                         returns
 =============  =============================================  ==================================
 strategy       ``on_bar``/``on_trade``/``on_quote``/...       Signal, list of Signals or None
-analyzer       ``on_bar``/``on_trade``/``on_quote``/...       None (writes ``ctx.state``)
+analyzer       ``on_bar``/``on_trade``/``on_quote``/...       None (publishes ``ctx.facts``)
 filter         ``check(signal, decision)``                    Verdict (skip/block) or None
 sizer          ``size(signal, decision)``                     Verdict or None; sets decision.qty
 gate           ``vote(signal, decision)``                     Verdict or None (every gate votes)
@@ -24,9 +24,10 @@ venue          ``submit``/``cancel``/``on_market``            (see :class:`Venue
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -238,7 +239,7 @@ class Strategy(MarketListener):
 
 
 class Analyzer(MarketListener):
-    """Turns market data into shared state (``ctx.state``) before strategies run."""
+    """Turns market data into shared facts (``ctx.facts``) before strategies run."""
 
     kind = "analyzer"
 
@@ -381,22 +382,61 @@ class Venue(Component):
         return []
 
 
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One searchable parameter: ``int``/``float`` in ``[low, high]``, or one of ``choices``."""
+
+    name: str
+    kind: Literal["int", "float", "choice"]
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Any, ...] = ()
+
+    def sample(self, rng: random.Random) -> Any:
+        """A uniform draw from the parameter's range."""
+        if self.kind == "choice":
+            return self.choices[rng.randrange(len(self.choices))]
+        if self.kind == "int":
+            return rng.randint(int(self.low), int(self.high))
+        return rng.uniform(self.low, self.high)
+
+    def clip(self, value: Any) -> Any:
+        """``value`` brought into the range (ints rounded); a choice must be one already."""
+        if self.kind == "choice":
+            return value if value in self.choices else self.choices[0]
+        v = min(max(float(value), self.low), self.high)
+        return round(v) if self.kind == "int" else v
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a legal value of the parameter."""
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            return False
+        return self.low <= float(value) <= self.high
+
+
 @dataclass(slots=True)
 class OptimizationProblem:
-    """What an optimizer is asked: maximise ``evaluate(params)`` over ``space``."""
+    """What an optimizer is asked: maximise ``evaluate(params)`` over ``space``.
+
+    ``space`` maps parameter names to :class:`Param`; ``incumbent`` holds the configured
+    values; ``seed`` seeds every random choice of the search (same seed, same result).
+    :func:`hean_framework.optimize.make_problem` builds one for a strategy of a run.
+    """
 
     strategy: str
-    space: dict[str, tuple[float, float]]
-    evaluate: Callable[[dict[str, float]], float]
-    incumbent: dict[str, float] = field(default_factory=dict)
+    space: dict[str, Param]
+    evaluate: Callable[[dict[str, Any]], float]
+    incumbent: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
 
 
 @dataclass(slots=True)
 class OptimizationResult:
-    """The best parameters found and how they scored."""
+    """The best parameters found and how they scored (``fitness == evaluate(params)``)."""
 
-    params: dict[str, float]
+    params: dict[str, Any]
     fitness: float
     history: list[dict[str, Any]] = field(default_factory=list)
 

@@ -91,7 +91,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("gate", Gate, "hean_register_gates", "gates", CommonKeys, "GateContract", True),
     Kind("executor", Executor, "hean_register_executors", "executors", CommonKeys,
          "ExecutorContract", True),
-    Kind("optimizer", Optimizer, "hean_register_optimizers", "optimizers", CommonKeys),
+    Kind("optimizer", Optimizer, "hean_register_optimizers", "optimizers", CommonKeys,
+         "OptimizerContract", True),
     Kind("feed", Feed, "hean_register_feeds", None, CommonKeys),
     Kind("venue", Venue, "hean_register_venues", None, CommonKeys),
 )}

@@ -43,6 +43,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "hean_framework.builtin.commands",
     "hean_framework.builtin.risk",
     "hean_framework.builtin.costs",
+    "hean_framework.builtin.optimizers",
 )
 
 

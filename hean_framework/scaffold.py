@@ -55,6 +55,27 @@ BODIES = {
                          f"{self.config.max_notional}", notional=decision.notional)
         return None
 ''',
+    "optimizer": '''
+    def optimize(self, problem: OptimizationProblem) -> OptimizationResult:
+        """Coordinate descent: try ``steps`` values of each parameter in turn, keep the best."""
+        best = {k: p.clip(problem.incumbent.get(k, p.low if p.kind != "choice" else
+                                               p.choices[0]))
+                for k, p in problem.space.items()}
+        best_fit = problem.evaluate(best)
+        history = [{"params": dict(best), "fitness": best_fit}]
+        for _ in range(self.config.rounds):
+            for name, p in problem.space.items():
+                values = p.choices if p.kind == "choice" else [
+                    p.clip(p.low + (p.high - p.low) * i / (self.config.steps - 1))
+                    for i in range(self.config.steps)]
+                for v in values:
+                    cand = {**best, name: v}
+                    fit = problem.evaluate(cand)
+                    history.append({"params": cand, "fitness": fit})
+                    if fit > best_fit:
+                        best, best_fit = cand, fit
+        return OptimizationResult(best, best_fit, history)
+''',
     "executor": '''
     def execute(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         """Send one market order for the decided quantity."""
@@ -71,6 +92,10 @@ FIELDS = {
     "sizer": '    multiplier: float = Field(1.0, ge=0, le=3, description="size multiplier")\n',
     "gate": '    max_notional: float = Field(1000.0, gt=0, description="largest order")\n',
     "executor": '    note: str = Field("", description="free text")\n',
+    "optimizer": ('    steps: int = Field(9, ge=2, le=1000, description="values tried per '
+                  'parameter")\n'
+                  '    rounds: int = Field(2, ge=1, le=100, description="passes over the '
+                  'parameters")\n'),
 }
 
 
@@ -128,6 +153,9 @@ include = ["{pkg}*"]
                 "from hean_framework.models import OrderDecision, Signal\n",
         "executor": "from hean_framework import ComponentConfig, Executor, Verdict, hookimpl\n"
                     "from hean_framework.models import OrderDecision, Signal\n",
+        "optimizer": "from hean_framework import ComponentConfig, Optimizer, hookimpl\n"
+                     "from hean_framework.components import OptimizationProblem, "
+                     "OptimizationResult\n",
     }[kind]
     (root / pkg / "__init__.py").write_text(f'''"""HEAN {kind} plugin ``{comp}``."""
 

@@ -17,6 +17,7 @@ from hean_framework.cli import make_cli
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
 from hean_framework.journal import Journal
+from hean_framework.kinds import SCAFFOLD_KINDS
 from hean_framework.testing import isolated_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ def test_set_override_and_secret_refusal(tmp_path: Path) -> None:
         load_setup(None, pm.registry, raw=raw)
 
 
-@pytest.mark.parametrize("kind", ["strategy", "filter", "sizer", "gate", "executor"])
+@pytest.mark.parametrize("kind", SCAFFOLD_KINDS)
 def test_plugins_new_scaffold_passes_its_own_tests(tmp_path: Path, kind: str) -> None:
     r = CliRunner().invoke(make_cli(), ["plugins", "new", f"my_{kind}", "--kind", kind,
                                         "--dir", str(tmp_path)])

@@ -37,7 +37,7 @@ from hean_framework import (
     block,
     hookimpl,
 )
-from hean_framework.components import OptimizationProblem, OptimizationResult
+from hean_framework.components import OptimizationProblem, OptimizationResult, Param
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
 from hean_framework.errors import PluginError
@@ -252,7 +252,8 @@ class GridSearch(Optimizer):
     config: GridSearchConfig
 
     def optimize(self, problem: OptimizationProblem) -> OptimizationResult:
-        (key, (lo, hi)), = problem.space.items()
+        (key, param), = problem.space.items()
+        lo, hi = param.low, param.high
         n = self.config.steps
         grid = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
         best = max(grid, key=lambda x: problem.evaluate({key: x}))
@@ -268,7 +269,7 @@ def test_hook_hean_register_optimizers() -> None:
     pm = load_with(Plugin())
     check_spec(pm, "optimizer", "grid", GridSearch, GridSearchConfig)
     opt = build_component(pm, "optimizer", "grid", make_context(), {"steps": 11})
-    res = opt.optimize(OptimizationProblem("s", {"x": (0.0, 10.0)},
+    res = opt.optimize(OptimizationProblem("s", {"x": Param("x", "float", 0.0, 10.0)},
                                            lambda p: -(p["x"] - 3.0) ** 2))
     assert res.params == {"x": 3.0}
     assert res.fitness == 0.0

@@ -30,6 +30,7 @@ from .contracts import (
     ExecutorContract,
     FilterContract,
     GateContract,
+    OptimizerContract,
     SizerContract,
     StrategyContract,
 )
@@ -39,8 +40,8 @@ SAMPLE_FILE = "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
 
 __all__ = [
     "SAMPLE_SYMBOL", "ExecutorContract", "FakeOrders", "FilterContract", "GateContract",
-    "SizerContract", "StrategyContract", "build_component", "isolated_plugins", "make_context",
-    "sample_bars",
+    "OptimizerContract", "SizerContract", "StrategyContract", "build_component",
+    "isolated_plugins", "make_context", "sample_bars",
 ]
 
 

@@ -236,3 +236,54 @@ class ExecutorContract(_PipelineContract):
         if v is None:
             assert len(comp.ctx.orders.orders) > before, "accepted but placed no order"
         return v
+
+
+class OptimizerContract(_Contract):
+    """``optimize`` returns parameters inside the space whose fitness is what ``evaluate``
+    gives them, is deterministic for a seed, never does worse than the incumbent, and gets
+    close to the top of a known landscape (ints, floats and choices)."""
+
+    kind = "optimizer"
+    #: a fitness at least this share of the way from the incumbent's to the optimum (1.0)
+    min_progress: ClassVar[float] = 0.5
+
+    @staticmethod
+    def problem(seed: int = 7) -> Any:
+        from ..components import OptimizationProblem, Param
+
+        space = {"x": Param("x", "float", -5.0, 5.0), "n": Param("n", "int", 1, 40),
+                 "mode": Param("mode", "choice", choices=("a", "b", "c"))}
+
+        def evaluate(p: dict[str, Any]) -> float:
+            # maximum 1.0 at x = 1.5, n = 17, mode = "b"
+            return 1.0 - ((p["x"] - 1.5) / 10) ** 2 - ((p["n"] - 17) / 40) ** 2 \
+                - (0.0 if p["mode"] == "b" else 0.1)
+
+        return OptimizationProblem("s", space, evaluate, {"x": -4.0, "n": 38, "mode": "a"},
+                                   seed)
+
+    def _run(self, seed: int = 7) -> tuple[Any, Any]:
+        from . import make_context
+
+        opt = self.make(make_context())
+        problem = self.problem(seed)
+        return problem, opt.optimize(problem)
+
+    def test_result_is_inside_the_space_and_scored_by_evaluate(self) -> None:
+        from ..components import OptimizationResult
+
+        problem, res = self._run()
+        assert isinstance(res, OptimizationResult)
+        assert set(res.params) == set(problem.space)
+        for k, v in res.params.items():
+            assert problem.space[k].contains(v), f"{k}={v!r} is outside {problem.space[k]}"
+        assert res.fitness == problem.evaluate(res.params)
+
+    def test_deterministic_for_a_seed(self) -> None:
+        assert self._run(3)[1].params == self._run(3)[1].params
+
+    def test_not_worse_than_the_incumbent_and_makes_progress(self) -> None:
+        problem, res = self._run()
+        start = problem.evaluate(problem.incumbent)
+        assert res.fitness >= start
+        assert res.fitness - start >= self.min_progress * (1.0 - start)

@@ -1,0 +1,144 @@
+"""Optimization problems: what an optimizer plugin searches and how a candidate is scored.
+
+:func:`make_problem` turns a validated run and one of its strategies into an
+:class:`~hean_framework.components.OptimizationProblem`:
+
+* **space** -- from the strategy's config model (:func:`space_of`): every ``int``/``float``
+  field with both bounds declared (``Field(ge=..., le=...)``, ``gt``/``lt`` too: an open int
+  bound moves one step in, an open float bound one ulp), every ``bool`` and ``Literal[...]``
+  field as a choice.  Fields without both bounds cannot be searched and are left out (or, when
+  named in ``params``, refused with the reason);
+* **evaluate(params)** -- the run's engine with the strategy's config replaced by
+  ``current config | params`` (validated by the model, so a value out of bounds is an error,
+  not a silent clamp), **no journal**, on the data section's events **loaded once** and
+  replayed for every candidate; returns the run's ``metric`` (higher is better;
+  ``max_drawdown`` is negated).  A run without a value for the metric (no trade: no Sharpe)
+  scores ``-inf``;
+* **incumbent** -- the configured values of the searched parameters.
+
+The engine is deterministic, so ``evaluate`` is a pure function of ``params``: the same
+candidate scores the same every time (tested), and an optimizer seeded with ``problem.seed`` is
+reproducible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from .components import OptimizationProblem, Param
+from .config import ResolvedComponent, RunSetup, format_errors
+from .errors import ConfigError, HeanError
+from .plugins import HeanPluginManager
+
+#: metrics an optimizer can maximise (``max_drawdown`` is minimised: its fitness is negated)
+METRICS: tuple[str, ...] = ("sharpe", "sortino", "net_pnl", "total_return", "profit_factor",
+                            "win_rate", "max_drawdown")
+
+
+def _bounds(field: Any, integer: bool) -> tuple[float | None, float | None]:
+    low = high = None
+    for m in field.metadata:
+        if getattr(m, "ge", None) is not None:
+            low = float(m.ge)
+        if getattr(m, "gt", None) is not None:
+            low = float(m.gt) + 1 if integer else math.nextafter(float(m.gt), math.inf)
+        if getattr(m, "le", None) is not None:
+            high = float(m.le)
+        if getattr(m, "lt", None) is not None:
+            high = float(m.lt) - 1 if integer else math.nextafter(float(m.lt), -math.inf)
+    return low, high
+
+
+def _param(name: str, field: Any) -> Param | str:
+    """The field as a :class:`Param`, or why it cannot be searched."""
+    ann = field.annotation
+    if ann is bool:
+        return Param(name, "choice", choices=(False, True))
+    if get_origin(ann) is Literal:
+        return Param(name, "choice", choices=tuple(get_args(ann)))
+    if ann in (int, float):
+        low, high = _bounds(field, ann is int)
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+            return "needs both bounds (Field(ge=..., le=...)) to be searched"
+        if low > high:
+            return f"has an empty range [{low:g}, {high:g}]"
+        return Param(name, "int" if ann is int else "float", low, high)
+    return f"has type {getattr(ann, '__name__', ann)!s}; only int, float, bool and Literal " \
+           "fields can be searched"
+
+
+def space_of(model: type[BaseModel], only: Sequence[str] | None = None) -> dict[str, Param]:
+    """The searchable parameters of a config model (all of them, or those in ``only``)."""
+    out: dict[str, Param] = {}
+    problems = []
+    for name in only if only is not None else model.model_fields:
+        field = model.model_fields.get(name)
+        if field is None:
+            problems.append(f"{name}: not a parameter of {model.__name__}; parameters: "
+                            f"{', '.join(model.model_fields)}")
+            continue
+        p = _param(name, field)
+        if isinstance(p, Param):
+            out[name] = p
+        elif only is not None:
+            problems.append(f"{name}: {p}")
+    if problems:
+        raise ConfigError(problems, hint="name bounded int/float, bool or Literal parameters")
+    return out
+
+
+def make_problem(setup: RunSetup, plugins: HeanPluginManager, strategy: str,
+                 metric: str = "sharpe", *, params: Sequence[str] | None = None,
+                 seed: int | None = None) -> OptimizationProblem:
+    """The optimization problem of ``strategy`` in the run ``setup`` (module docstring)."""
+    from .engine import Engine
+
+    if metric not in METRICS:
+        raise HeanError(f"unknown metric {metric!r}", f"choose one of {', '.join(METRICS)}")
+    rcs = setup.components["strategy"]
+    target = next((rc for rc in rcs if rc.instance == strategy), None)
+    if target is None:
+        raise HeanError(f"no strategy {strategy!r} in the run",
+                        f"strategies of the run: {', '.join(rc.instance for rc in rcs) or '-'}")
+    model = target.spec.config_model
+    space = space_of(model, params)
+    if not space:
+        raise HeanError(f"strategy {strategy!r} ({target.spec.name}) has no searchable "
+                        "parameter", "declare bounds on its config fields: Field(ge=, le=)")
+    loader = Engine(setup, plugins, journal=False, progress=False).build()
+    if loader.feed is None:
+        raise HeanError("nothing to evaluate on: the run has no data section",
+                        "add data.files to the config")
+    events = list(loader.feed.blocks())
+    base = target.config.model_dump()
+
+    def evaluate(candidate: dict[str, Any]) -> float:
+        try:
+            cfg = model.model_validate({**base, **candidate})
+        except ValidationError as exc:
+            raise ConfigError(format_errors(exc, f"strategies.{strategy}", model)) from exc
+        swapped: ResolvedComponent = dataclasses.replace(target, config=cfg)
+        comps = {**setup.components,
+                 "strategy": [swapped if rc is target else rc for rc in rcs]}
+        eng = Engine(dataclasses.replace(setup, components=comps), plugins, journal=False,
+                     progress=False)
+        return fitness(eng.run(events=events), metric)
+
+    return OptimizationProblem(strategy, space, evaluate,
+                               {k: getattr(target.config, k) for k in space},
+                               setup.config.run.seed if seed is None else seed)
+
+
+def fitness(result: Any, metric: str) -> float:
+    """The run's ``metric`` as a fitness (higher is better; ``-inf`` when undefined)."""
+    from .metrics import compute_metrics_with_notes
+
+    value = compute_metrics_with_notes(result)[0].get(metric)
+    if value is None or not math.isfinite(float(value)):
+        return -math.inf
+    return -float(value) if metric == "max_drawdown" else float(value)

@@ -134,7 +134,7 @@ def config_validate(file: str, sets: tuple[str, ...]) -> None:
               help="apply this config's plugins.disabled list")
 def config_schema(config: str | None) -> None:
     """Print a JSON Schema covering every installed plugin's section (for editors)."""
-    from .config import json_schema
+    from .schema import json_schema
 
     pm = plugins_for(config)
     click.echo(orjson.dumps(json_schema(pm.registry), option=orjson.OPT_INDENT_2).decode())

@@ -355,8 +355,8 @@ def test_hook_hean_register_commands() -> None:
 def test_hook_hean_register_sections() -> None:
     from pydantic import BaseModel, ConfigDict
 
-    from hean_framework.config import json_schema
     from hean_framework.errors import ConfigError, PluginError
+    from hean_framework.schema import json_schema
 
     class AlertsSection(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -162,6 +162,9 @@ class Engine:
         gc.set_threshold(max(thresholds[0], GC_GEN0_THRESHOLD), *thresholds[1:])
         try:
             self._loop(iter(events))
+        except BaseException:
+            self._stop_components()  # components still hear the end of a failed run
+            raise
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
@@ -207,6 +210,15 @@ class Engine:
         """Stop every component and return the run's numbers."""
         from .manifest import build_result
 
+        self._stop_components()
+        if self._progress_fn is not None:
+            self._progress_fn(self.events, self.end_ts, done=True)
+        elapsed = time.perf_counter() - self._t0
+        self.ctx.portfolio.sample(self.end_ts or self.ctx.now)
+        return build_result(self, elapsed)
+
+    def _stop_components(self) -> None:
+        """``on_stop`` of every component, isolated; the run is no longer running."""
         faults = self.parts.faults
         for group in self.parts.components.values():
             for c in group:
@@ -215,11 +227,6 @@ class Engine:
                 except Exception as exc:
                     faults.dead_letter(c, exc, None)
         self._running = False
-        if self._progress_fn is not None:
-            self._progress_fn(self.events, self.end_ts, done=True)
-        elapsed = time.perf_counter() - self._t0
-        self.ctx.portfolio.sample(self.end_ts or self.ctx.now)
-        return build_result(self, elapsed)
 
     async def run_async(self, source: AsyncIterable[MarketEvent], *,
                         tick_ms: int | None = None,

@@ -12,6 +12,7 @@ Invariants (real Binance BTC/ETH 5m candles and funding bundled under examples/d
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,25 @@ def test_push_before_start_is_an_error(tmp_path: Path) -> None:
     eng = _engine(tmp_path).build()
     with pytest.raises(HeanError, match="before start"):
         eng.push(next(iter(sample_bars(1))))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hean_momentum_trader") is None,
+                    reason="needs the hean-momentum-trader plugin (the 'all' tox env)")
+def test_quickstart_pushed_gives_the_backtest_digest(tmp_path: Path) -> None:
+    from hean_framework.session import prepare
+
+    config = Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml"
+    digests = []
+    for how in ("pull", "push"):
+        setup, pm = prepare(config, ["report.progress=false"])
+        eng = Engine(setup, pm, out_dir=tmp_path / how, progress=False).build()
+        if how == "pull":
+            eng.run()
+        else:
+            eng.start()
+            for ev in eng.feed.events():
+                eng.push(ev)
+            eng.finish()
+        eng.close()
+        digests.append(_digest(tmp_path / how))
+    assert digests[0] == digests[1]

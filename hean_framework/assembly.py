@@ -151,15 +151,9 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
     venue: Venue = _make(setup.venue, ctx)
     feed: Feed | None = _make(setup.feed, ctx) if setup.feed is not None else None
     if use_journal:
-        from .journal import Journal
-        out_dir.mkdir(parents=True, exist_ok=True)
-        jpath = out_dir / "journal.sqlite"
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(jpath) + suffix)
-            if p.exists():
-                p.unlink()
-        ctx.journal = Journal(jpath, batch_size=cfg.journal.batch_size,
-                              writer=cfg.journal.writer)
+        from .rundir import open_journal
+
+        ctx.journal = open_journal(out_dir, cfg.journal)
         ctx.journal.follow_equity(ctx.portfolio.equity_curve)
     analyzers = [_make(rc, ctx, symbols=rc.symbols or symbols) for rc in comps["analyzer"]]
     strategies = {rc.instance: _make(rc, ctx, symbols=rc.symbols or symbols)

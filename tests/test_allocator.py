@@ -1,5 +1,6 @@
-"""The ``allocator`` (SPEC §5.7 [PROPOSED]): reserve, the seed's $300 table, capped-simplex
-bounds, shrinkage, phase matching, drift/cooldown/step-limited rebalancing, journaling."""
+"""The ``allocator`` (:mod:`hean_framework.risk.allocator`): reserve, the seed's $300 table,
+capped-simplex bounds, shrinkage, phase matching, drift/cooldown/step-limited rebalancing,
+journaling."""
 
 from __future__ import annotations
 

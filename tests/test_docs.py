@@ -6,6 +6,10 @@ that carry pluggy's spec marker.  For each one:
 * ``docs/plugin_hooks.md`` has a section ``## hean_x(arg1, arg2)`` with exactly its arguments;
 * ``tests/test_hooks.py`` has a function ``test_hook_hean_x``;
 * the hookspec's docstring has a ``:param name:`` line for each argument.
+
+And behaviour is documented inside the repository: no code, test, example or doc cites the
+external behavioural specification (a file outside the repository) instead of a module
+docstring, a plugin README or a page of ``docs/``.
 """
 
 from __future__ import annotations
@@ -24,15 +28,26 @@ from hean_framework import hookspecs
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS_DOC = ROOT / "docs" / "plugin_hooks.md"
 HOOKS_TESTS = ROOT / "tests" / "test_hooks.py"
-SPEC_MARKER = "hean_spec"  # set by pluggy.HookspecMarker("hean")
+HOOKSPEC_MARKER = "hean_spec"  # set by pluggy.HookspecMarker("hean")
 HEADING = re.compile(r"^## (hean_\w+)\((.*)\)\s*$", re.MULTILINE)
+
+#: Where a citation of the external specification must not appear, and the files read there.
+SCAN_ROOTS = ("README.md", "hean_framework", "plugins", "examples", "tests", "docs", "bench")
+SCAN_SUFFIXES = {".py", ".md", ".rst", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini"}
+SCAN_SKIP_DIRS = {"__pycache__", ".tox", ".venv", "build", "dist", ".git"}
+#: The specification's name as a word in capitals (section citations, "its defaults", ...).
+#: Identifiers such as ``_SPEC_FIELDS`` and pluggy's ``hean_spec`` marker do not match.
+CITATION = re.compile(r"\bSPEC\b")
+#: Files that still cite it and that this check leaves to their owners for now (their text
+#: should point at docs/ or a module instead); remove an entry once the file is clean.
+CITATIONS_PENDING = {"examples/small_account.yaml", "examples/small_capital_gating.yaml"}
 
 
 def find_hooks() -> dict[str, Callable[..., Any]]:
     """Hook name -> hookspec function."""
     return {name: fn for name, fn in vars(hookspecs).items()
             if name.startswith("hean_") and inspect.isfunction(fn)
-            and getattr(fn, SPEC_MARKER, None) is not None}
+            and getattr(fn, HOOKSPEC_MARKER, None) is not None}
 
 
 def rel(path: Path) -> str:
@@ -110,3 +125,36 @@ def test_every_observer_callback_is_documented() -> None:
     section = text.split("### observer callbacks", 1)[-1].split("\n### ", 1)[0]
     missing = [m for m in Observer.OBSERVER_METHODS if f"| `{m}(self" not in section]
     assert not missing, f"{rel(HOOKS_DOC)}: the observer callbacks table lacks {missing}"
+
+
+def _scanned_files() -> list[Path]:
+    out: list[Path] = []
+    for name in SCAN_ROOTS:
+        top = ROOT / name
+        if top.is_file():
+            out.append(top)
+            continue
+        for path in sorted(top.rglob("*")):
+            parts = path.relative_to(ROOT).parts[:-1]
+            if any(p in SCAN_SKIP_DIRS or p.endswith(".egg-info") for p in parts):
+                continue
+            if path.is_file() and path.suffix in SCAN_SUFFIXES:
+                out.append(path)
+    return out
+
+
+def test_no_reference_to_the_external_specification() -> None:
+    files = _scanned_files()
+    assert any(rel(f) == "hean_framework/risk/limits.py" for f in files), "scan found nothing"
+    hits = []
+    for path in files:
+        if rel(path) in CITATIONS_PENDING:
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8", errors="replace")
+                                  .splitlines(), 1):
+            if CITATION.search(line):
+                hits.append(f"{rel(path)}:{no}: {line.strip()}")
+    assert not hits, ("these lines cite the specification file that is not in the repository; "
+                      "point them at the module docstring, plugin README or docs/ page that "
+                      "documents the behaviour (and write it there if it is missing):\n"
+                      + "\n".join(hits))

@@ -1,5 +1,6 @@
-"""The ``governor`` (SPEC §5.8, §5.11 [PROPOSED]): monotonic escalation, de-escalation only by
-rule (never HARD_STOP -> QUARANTINE on a bounce), killswitch, quarantine, journal."""
+"""The ``governor`` (:mod:`hean_framework.risk.governor`, docs/risk.md "Governor"): monotonic
+escalation, de-escalation only by rule (never HARD_STOP -> QUARANTINE on a bounce), killswitch,
+quarantine, journal."""
 
 from __future__ import annotations
 
@@ -147,7 +148,7 @@ def _errors(g: RiskGovernor, times: list[int], kind: str = "handler",
 
 
 def test_error_rate_above_10_in_5_min_soft_brakes() -> None:
-    """SPEC §5.8 [PROPOSED]: > 10 handler/exchange errors per 5 min -> SOFT_BRAKE."""
+    """Error-rate trigger: > 10 component/venue errors per 5 min -> SOFT_BRAKE."""
     g = _gov()
     g.on_equity(T0, 1000.0)
     _errors(g, [T0 + k * 29 * SEC for k in range(10)])

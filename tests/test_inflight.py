@@ -1,5 +1,5 @@
-"""The ``inflight`` tracker (SPEC §5.12 [PROPOSED]): reservations, TTL, release paths and fair
-access (a fast strategy cannot starve a slow one)."""
+"""The ``inflight`` tracker (:mod:`hean_framework.risk.inflight`): reservations, TTL, release
+paths and fair access (a fast strategy cannot starve a slow one)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Market filters: each registered name returns its own reason code (SPEC 6.2)."""
+"""Market filters: each registered name returns its own reason code (the table in
+:mod:`hean_framework.execution.market_filters`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The ``risk_limits`` gate (SPEC §5.9 [PROPOSED]) and the ``risk:`` section validation."""
+"""The ``risk_limits`` gate (:mod:`hean_framework.risk.limits`, docs/risk.md "Risk limits") and
+the ``risk:`` section validation."""
 
 from __future__ import annotations
 

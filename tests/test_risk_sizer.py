@@ -1,5 +1,6 @@
-"""The ``risk`` sizer (SPEC §5.2 [PROPOSED]): 1 % of the budget per stop, bounded multipliers,
-leverage/exposure caps, and the kernel's POSITION_SIZER_ZERO block instead of an up-size."""
+"""The ``risk`` sizer (:mod:`hean_framework.risk.sizer`): 1 % of the budget per stop, bounded
+multipliers, leverage/exposure caps, and the kernel's POSITION_SIZER_ZERO block instead of an
+up-size."""
 
 from __future__ import annotations
 

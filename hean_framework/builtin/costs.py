@@ -1,5 +1,6 @@
 """Builtin cost-gating plugins: market filters, the trade gate, the maker chase executor and
-the ``hean why`` command (SPEC §6.1-6.6, §6.10; docs/small_capital.md).
+the ``hean why`` command.  ``docs/small_capital.md`` describes them together; each rule is
+stated in its module under :mod:`hean_framework.execution`.
 
 Registered names:
 
@@ -112,21 +113,21 @@ def hean_register_sections(register: RegisterSection) -> None:
 
 @hookimpl
 def hean_register_filters(register: RegisterComponent) -> None:
-    """Register the market-data filters (SPEC §6.2)."""
+    """Register the market-data filters (:mod:`hean_framework.execution.market_filters`)."""
     for name, (cls, model, desc) in FILTERS.items():
         register(name, cls, config=model, description=desc)
 
 
 @hookimpl
 def hean_register_gates(register: RegisterComponent) -> None:
-    """Register the cost gate (SPEC §6.3)."""
+    """Register the cost gate (:mod:`hean_framework.execution.trade_gate`)."""
     register("trade_gate", TradeGate, config=TradeGateConfig,
              description="edge must cover cost x multiplier; maker-only by default")
 
 
 @hookimpl
 def hean_register_executors(register: RegisterComponent) -> None:
-    """Register the maker limit chase executor (SPEC §6.10)."""
+    """Register the maker limit chase executor (:mod:`hean_framework.execution.maker_chase`)."""
     register("maker_chase", MakerChaseExecutor, config=MakerChaseConfig,
              description="post-only at the touch, chase closer, give up or take")
 

@@ -1,11 +1,13 @@
-"""Cost engine (SPEC §6.1, §6.5) and the execution edge estimator (SPEC §2.5).
+"""Cost engine and the execution edge estimator (also described in ``docs/small_capital.md``,
+"Cost engine" and "Edge estimator").
 
 All numbers are basis points of the entry price and describe a **round trip** (entry + exit),
 because the edge a strategy promises is also a round-trip number (entry -> target).
 
 Two formulas, selected by :attr:`CostConfig.formula`:
 
-``original`` (the older snapshot, SPEC §6.1 [ORIG]) -- reproduces the seed's worked example::
+``original`` (the cost engine of an older snapshot of the original HEAN) -- reproduces the
+seed's worked example::
 
     fee          = 1 (maker) or 6 (taker)  bps per side, fixed
     half_spread  = max(1, spread_bps / 2)  (5 without a quote)
@@ -17,20 +19,37 @@ Two formulas, selected by :attr:`CostConfig.formula`:
 
     spread 4 bps, volatility 1 %, maker -> 2*1 + 2 + (1.0 + 0.5) = 5.5 bps; x4 -> 22 bps.
 
-``proposed`` (default, SPEC §6.1/§6.5 [PROPOSED]) differs in five ways:
+``proposed`` (default, this framework's model) differs in five ways:
 
 * fees are the instrument's real maker/taker rates (negative = rebate) unless
   ``maker_fee_bps`` / ``taker_fee_bps`` override them;
 * a taker round trip pays the **full** spread (cross in, cross out); a maker entry half of it;
 * with an L2 book the liquidity penalty is replaced by the walk of the order's size through
   the levels (entry side + exit side; 20 bps when the depth is insufficient);
-* the slippage estimate is blended ``0.7 * model + 0.3 * realized history`` when the fill-
-  quality tracker has realized fills for that symbol and side;
+* the slippage estimate is blended ``book_weight * model + (1 - book_weight) * realized
+  history`` (0.7 / 0.3, the weights of the original's unused slippage estimator) once the
+  fill-quality tracker has ``min_history_fills`` (5) realized fills for that symbol and side;
 * perpetuals add funding: ``|funding_rate| * 1e4 * funding periods crossed`` over the expected
   holding time (``signal.max_hold_ms`` or ``default_hold_ms``).
 
 The engine is a plain class: no state besides its config and an optional history callback, so
 gates, filters and executors can share one.
+
+Edge estimator (:func:`estimate_edge`), the original HEAN's veto for signals that state no edge
+of their own; all numbers in bps (``spread`` relative to the mid, ``move`` to the entry)::
+
+    no bid/ask   -> edge = -1000 (always below the threshold)
+    move         = favourable distance entry -> take_profit (0 without a target)
+    fill_prob    = clamp(0.75 * (1 - c * min(spread / 16, 0.6)), 0.3, 0.95)
+                   c = 0.4 (RANGE), 1.2 (IMPULSE), 0.8 (other regimes)
+    vol_pen      = min(50 * mean |dp/p| over the last 20 prices, 0.5)   (0.1 with < 5 prices)
+    edge         = (move * fill_prob - spread) * (1 - vol_pen) * f
+                   f = 1.05 (IMPULSE), 0.95 (RANGE), 1.0 (other)
+    threshold    = MIN_EDGE_BPS[regime] (IMPULSE 8, RANGE 3, NORMAL/other 5) * threshold_scale
+
+The original multiplied the threshold by a fixed 0.5 that its code called a temporary debug
+reduction; here the factor is the parameter ``edge_threshold_scale`` of the trade gate
+(default 1.0).
 """
 
 from __future__ import annotations
@@ -57,12 +76,12 @@ __all__ = [
     "estimate_edge",
 ]
 
-#: SPEC §2.5 ``min_edge_bps_{regime}``; threshold = this x ``edge_threshold_scale`` (original 0.5).
+#: Minimum edge per regime of the edge estimator; threshold = this x ``edge_threshold_scale``.
 MIN_EDGE_BPS: dict[str, float] = {"IMPULSE": 8.0, "RANGE": 3.0, "NORMAL": 5.0}
-#: Regime -> fill-probability sensitivity ``c`` and edge factor (SPEC §2.5).
+#: Regime -> fill-probability sensitivity ``c`` and edge factor of the edge estimator.
 _FILL_C: dict[str, float] = {"RANGE": 0.4, "IMPULSE": 1.2}
 _EDGE_FACTOR: dict[str, float] = {"IMPULSE": 1.05, "RANGE": 0.95}
-#: Round-trip book impact assumed when the book is too thin for the order (SPEC §6.5).
+#: Round-trip book impact assumed when the book is too thin for the order.
 THIN_BOOK_SLIPPAGE_BPS = 20.0
 
 
@@ -71,7 +90,8 @@ class CostConfig(ComponentConfig):
 
     formula: Literal["proposed", "original"] = Field(
         "proposed", description="'original' = the older snapshot's formula (fixed 1/6 bps fees, "
-        "half spread, no book/history/funding); 'proposed' = SPEC 6.1 [PROPOSED]")
+        "half spread, no book/history/funding); 'proposed' = instrument fees, full taker "
+        "spread, book walk, realized slippage and funding")
     maker_fee_bps: float | None = Field(
         None, description="maker fee per side in bps (negative = rebate); None = the "
         "instrument's rate (original formula: 1.0)")
@@ -95,7 +115,7 @@ class CostConfig(ComponentConfig):
     max_slippage_estimate_bps: float = Field(20.0, gt=0)
     use_book: bool = Field(True, description="walk the L2 book when the symbol has one")
     book_weight: float = Field(0.7, ge=0, le=1, description="weight of the model estimate "
-                               "when realized history exists (SPEC 6.5: 0.7)")
+                               "when realized history exists (the rest is the history)")
     min_history_fills: int = Field(5, ge=1, description="realized fills needed before the "
                                    "history part of the blend is used")
     include_funding: bool = Field(True, description="add funding over the expected hold "
@@ -236,7 +256,7 @@ class CostEngine:
 
 
 def book_walk_bps(book: object, side: str, qty: float) -> float:
-    """Round-trip impact of ``qty`` beyond the touch: entry walk + exit walk (SPEC §6.5).
+    """Round-trip impact of ``qty`` beyond the touch: entry walk + exit walk.
 
     ``|VWAP - best| / best * 1e4`` per side; :data:`THIN_BOOK_SLIPPAGE_BPS` when a side is too
     thin for the quantity or empty.
@@ -253,7 +273,7 @@ def book_walk_bps(book: object, side: str, qty: float) -> float:
 
 @dataclass(slots=True)
 class EdgeEstimate:
-    """SPEC §2.5 result: edge, its threshold and the intermediate numbers."""
+    """Result of :func:`estimate_edge`: edge, its threshold and the intermediate numbers."""
 
     edge_bps: float
     threshold_bps: float
@@ -270,10 +290,11 @@ class EdgeEstimate:
 
 def estimate_edge(signal: Signal, st: SymbolState, regime: str,
                   threshold_scale: float = 1.0) -> EdgeEstimate:
-    """The execution edge estimator of SPEC §2.5 (``edge_threshold_scale`` = ``threshold_scale``).
+    """The execution edge estimator (formula in the module docstring).
 
-    Without a bid/ask the edge is -1000 bps (always vetoed).  ``move_bps`` is the favourable
-    distance entry -> ``take_profit`` (0 without a target).
+    ``threshold_scale`` is the trade gate's ``edge_threshold_scale``.  Without a bid/ask the
+    edge is -1000 bps (always vetoed).  ``move_bps`` is the favourable distance entry ->
+    ``take_profit`` (0 without a target).
     """
     reg = (regime or "NORMAL").upper()
     thr = MIN_EDGE_BPS.get(reg, MIN_EDGE_BPS["NORMAL"]) * threshold_scale

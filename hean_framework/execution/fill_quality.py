@@ -6,7 +6,8 @@ For every fill with an ``expected_price``::
                 = (expected - price) / expected * 1e4     (sell)
 
 (positive = worse than expected).  The last ``history`` values per (symbol, side) form the
-"realized history" part of the SPEC §6.5 blend (``0.7 * model + 0.3 * history``).
+"realized history" part of the cost engine's slippage blend (``0.7 * model + 0.3 *
+history``, see :mod:`hean_framework.execution.costs`).
 
 With ``raise_multiplier_when_costs_exceed`` the tracker also compares, over the last
 ``window`` fills that belong to a gated decision, the realized cost per fill (fee bps +

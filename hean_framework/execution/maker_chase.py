@@ -1,4 +1,8 @@
-"""Maker limit chase executor ``maker_chase`` (SPEC §6.10 [PROPOSED]).
+"""Maker limit chase executor ``maker_chase`` (``docs/small_capital.md``, "Maker chase executor").
+
+It replaces the original HEAN router's maker-first placement, whose retries moved the limit
+price *away* from the touch (making a fill less likely) and whose 150 ms time-to-live was
+shorter than a REST round trip to the exchange.
 
 1. Post-only at the touch (buy at the best bid, sell at the best ask; the last price on
    bar-only data) or at the signal's explicit ``limit_price``.

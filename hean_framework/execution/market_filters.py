@@ -1,4 +1,6 @@
-"""Market-data filters of small-capital mode (SPEC §6.2): one Filter, one reason code each.
+"""Market-data filters of small-capital mode: one Filter, one reason code each.
+
+Also described in ``docs/small_capital.md``, "Market filters".
 
 =================  ===================  ==============================================
 registered name    reason code          rejects when
@@ -14,6 +16,10 @@ registered name    reason code          rejects when
 =================  ===================  ==============================================
 
 Data problems are transient, so the default verdict is SKIP (``decision: BLOCK`` to change).
+
+``allow_one_tick`` (default true) departs from the original rule on purpose: one tick of a
+BTC perpetual (0.1 USDT) is about 0.02 bps, so "spread < 0.1 bps is invalid" would reject every
+tight BTC quote.
 
 Bar-only data has no quote: the spread filters pass symbols without a quote, and
 ``missing_quote`` only rejects them with ``require_quote: true`` (default false; a quote that

@@ -1,8 +1,9 @@
-"""Trade gate ``trade_gate`` (SPEC §6.3 [PROPOSED]): edge must pay for the cost.
+"""Trade gate ``trade_gate``: edge must pay for the cost (``docs/small_capital.md``, "Trade gate").
 
 After sizing, for every entry order::
 
-    edge      = signal.edge_bps, else the SPEC §2.5 estimator (``edge_source``)
+    edge      = signal.edge_bps, else the edge estimator of :mod:`hean_framework.execution.costs`
+                (``edge_source``)
     cost      = CostEngine estimate (maker or taker round trip, bps)
     required  = cost x cost_edge_multiplier (4)            maker
               = cost x taker_edge_multiplier (8)           taker, when allowed as "strong"
@@ -18,6 +19,12 @@ Rules (all failing codes are collected; the verdict carries the first, the decis
   ``convert_taker_to_maker``, the order is evaluated and sent as a maker order);
   without ``maker_only_default`` it is gated as a taker at ``cost_edge_multiplier``;
 * edge < required -> ``EDGE_TOO_LOW_FOR_COST``.
+
+``mode: legacy`` (small-capital mode off, as in the original) skips all of this and only asks
+the edge estimator: edge below its regime threshold -> SKIP ``LEGACY_EDGE_FILTER``.
+
+The gate runs after sizing so that the notional is the sized ``qty x price`` (the original
+gate took the notional from a signal field that did not exist).
 
 Every decision that reaches the gate gets the ORDER_DECISION fields: ``expected_edge_bps``,
 ``cost_bps``, ``cost_breakdown``, ``required_edge_bps``, ``required_multiplier``,
@@ -46,7 +53,8 @@ __all__ = ["GateResult", "TradeGate", "TradeGateConfig", "evaluate", "summarize_
 
 
 class TradeGateConfig(ComponentConfig):
-    """``gates.trade_gate``: the small-capital cost gate (SPEC §6.3 defaults)."""
+    """``gates.trade_gate``: the small-capital cost gate (multipliers 4 / 8 and the 10 USDT
+    minimum notional are the original gate's defaults)."""
 
     cost_edge_multiplier: float = Field(4.0, gt=0, description="required edge = cost x this "
                                         "(maker)")
@@ -62,10 +70,10 @@ class TradeGateConfig(ComponentConfig):
                                     "blocked (MIN_NOTIONAL_LIMIT)")
     edge_source: Literal["signal_or_estimator", "signal", "estimator"] = Field(
         "signal_or_estimator", description="where the expected edge comes from")
-    edge_threshold_scale: float = Field(1.0, gt=0, description="SPEC 2.5 threshold factor "
-                                        "(the original used 0.5)")
+    edge_threshold_scale: float = Field(1.0, gt=0, description="factor on the edge "
+                                        "estimator's regime threshold (the original used 0.5)")
     mode: Literal["cost", "legacy"] = Field("cost", description="'legacy' = small capital "
-                                            "mode off: the SPEC 2.5 estimator only "
+                                            "mode off: the edge estimator only "
                                             "(SKIP LEGACY_EDGE_FILTER)")
     cost: CostConfig = Field(default_factory=CostConfig)
     fill_quality: FillQualityConfig = Field(default_factory=FillQualityConfig)

@@ -1,5 +1,9 @@
 """The risk and capital core: sizer, allocator, in-flight tracker, governor, limits and the
-capital plan (SPEC §5, [PROPOSED] rules).
+capital plan.
+
+Each module's docstring states its rules and defaults; ``docs/risk.md`` describes them together
+(with the configuration keys) and notes where they deliberately differ from the original HEAN
+risk layer.
 
 Components (registered by :mod:`hean_framework.builtin.risk`):
 

@@ -1,4 +1,5 @@
-"""``analyzers.allocator``: strategy capital allocation (SPEC §5.7 [PROPOSED]).
+"""``analyzers.allocator``: strategy capital allocation (documented in ``docs/risk.md``,
+"Allocator").
 
 * ``deployable = equity × (1 − cash_reserve_rate)``; budgets = deployable × weights, published
   as the fact :data:`~hean_framework.facts.BUDGETS` (read by ``ctx.budgets``) from
@@ -17,6 +18,11 @@
   moves at most ``max_step`` (10 %) of deployable capital.
 * Every allocation change is journaled (``allocation`` events) and listed in the report
   section ``allocation``.
+
+Differences from the original HEAN allocator, on purpose: it allocated 100 % of equity (no cash
+reserve), clamped each weight and then renormalised (which can break the 5 %/40 % bounds again),
+and gave strategies with fewer than 5 closed trades no budget at all.  Here the reserve is kept,
+the projection keeps the bounds, and a strategy without history starts at its prior weight.
 """
 
 from __future__ import annotations

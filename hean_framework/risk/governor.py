@@ -1,4 +1,5 @@
-"""``gates.governor``: the risk governor and drawdown killswitch (SPEC §5.8, §5.11 [PROPOSED]).
+"""``gates.governor``: the risk governor and drawdown killswitch (documented in ``docs/risk.md``,
+"Governor").
 
 Drawdown ``dd`` = ``(peak − E)/peak`` when equity ``E`` ≥ initial, else ``max(dd_peak,
 dd_init)``.  States escalate monotonically::
@@ -13,6 +14,9 @@ and de-escalate only by rule, never on a bounce:
   ``step_down_margin_pct`` (2 pp) for 30 min (HARD_STOP → QUARANTINE needs dd < 13 %,
   QUARANTINE → SOFT_BRAKE dd < 8 %; SOFT_BRAKE → NORMAL only by the 5 % rule).
 
+(The original governor only refused a transition to the *same* state, so a drawdown falling
+from 22 % to 17 % moved HARD_STOP → QUARANTINE at once; here a bounce changes nothing.)
+
 Killswitch: equity ≤ initial × (1 − 30 %) → HARD_STOP and trading stopped until
 :meth:`RiskGovernor.reset` or the next UTC day (the governor state then still follows the
 rules above).
@@ -23,11 +27,19 @@ codes in ``error_ignore_codes`` (a post-only order that would cross is an outcom
 -- move NORMAL to SOFT_BRAKE (``trigger_type`` ``ERROR_RATE``); recovery to NORMAL also waits
 until the rate is back within the limit.
 
-Published facts: :data:`RISK_STATE`, :data:`RISK_SIZE_MULTIPLIER` and :data:`DRAWDOWN`
-(base × drawdown factor, SPEC §5.8).  Votes: killswitch / HARD_STOP → SKIP
-``TRADING_DISABLED``; a quarantined symbol → SKIP ``SYMBOL_BLOCKED`` (symbols are quarantined
-explicitly with :meth:`quarantine` or when a symbol lost more than ``symbol_loss_pct`` of
+Published facts: :data:`RISK_STATE`, :data:`RISK_SIZE_MULTIPLIER` and :data:`DRAWDOWN`.
+The size multiplier is the state's base (``base_multipliers``: NORMAL 1, SOFT_BRAKE 0.5,
+QUARANTINE 0.75, HARD_STOP 0) × the first matching drawdown factor (``drawdown_factors``:
+dd > 15 % → 0.3, > 10 % → 0.5, > 5 % → 0.7, else 1), clamped to [0, 1.5]; 0 while the
+killswitch is on.
+
+Votes: killswitch / HARD_STOP → SKIP ``TRADING_DISABLED``; a quarantined symbol → SKIP
+``SYMBOL_BLOCKED`` (symbols are quarantined explicitly with :meth:`quarantine` or for
+``symbol_quarantine_hours`` (6 h) when a symbol lost more than ``symbol_loss_pct`` (3 %) of
 equity within 24 h).
+
+The error-rate trigger and the per-symbol loss quarantine are additions to the original HEAN
+governor, whose documentation promised them but whose code did not have them.
 """
 
 from __future__ import annotations
@@ -72,7 +84,7 @@ class GovernorConfig(ComponentConfig):
     base_multipliers: dict[str, float] = Field(
         default_factory=lambda: {"NORMAL": 1.0, "SOFT_BRAKE": 0.5, "QUARANTINE": 0.75,
                                  "HARD_STOP": 0.0},
-        description="base size multiplier per state (SPEC §5.8)")
+        description="base size multiplier per state (times the drawdown factor)")
     drawdown_factors: list[tuple[float, float]] = Field(
         default_factory=lambda: [(0.15, 0.3), (0.10, 0.5), (0.05, 0.7)],
         description="(dd above, factor) pairs, first match wins")

@@ -1,8 +1,9 @@
-"""``gates.inflight``: the in-flight tracker (SPEC §5.12 [PROPOSED]).
+"""``gates.inflight``: the in-flight tracker (documented in ``docs/risk.md``, "In-flight tracker").
 
 Closes the race where several signals pass the capacity check before any of their orders
-fill.  A passing vote *reserves* a slot keyed ``(strategy, symbol, signal_id)``; the
-reservation is released when
+fill.  (The original HEAN design notes describe such a tracker but its code was never
+published; the rules below are this framework's own.)  A passing vote *reserves* a slot keyed
+``(strategy, symbol, signal_id)``; the reservation is released when
 
 * the decision is not CREATE (another gate refused, the executor declined),
 * the order is rejected or cancelled with zero fill (``on_order_update``),

@@ -1,4 +1,4 @@
-"""``gates.risk_limits``: account risk limits (SPEC §5.9 [PROPOSED]).
+"""``gates.risk_limits``: account risk limits (documented in ``docs/risk.md``, "Risk limits").
 
 Votes, most severe first:
 
@@ -7,11 +7,17 @@ Votes, most severe first:
 2. another strategy holds the symbol (one open position per symbol) → BLOCK ``RISK_BLOCKED``;
 3. non-viable strategy × symbol when ``risk.disable_non_viable`` is true → SKIP
    ``STRATEGY_NOT_VIABLE`` (see :mod:`hean_framework.risk.capital_plan`);
-4. consecutive-loss lockout, released after ``consecutive_losses_cooldown_hours`` → SKIP
-   ``COOLDOWN``;
-5. daily attempts (orders created) per strategy and UTC day → SKIP ``DAILY_LIMIT``;
+4. consecutive-loss lockout: after ``consecutive_losses`` losing trades in a row (per strategy,
+   :data:`CONSECUTIVE_LOSSES`, others ``consecutive_losses_default`` 3) → SKIP ``COOLDOWN`` for
+   ``consecutive_losses_cooldown_hours`` (2 h), then the streak restarts;
+5. daily attempts (orders created) per strategy and UTC day ≥ its cap (:data:`DAILY_ATTEMPTS`,
+   others ``daily_attempts_default`` 200; ``impulse_engine``'s cap × ``impulse_regime_factor``
+   0.8 while its symbol's regime is IMPULSE) → SKIP ``DAILY_LIMIT``;
 6. open positions + in-flight reservations of other signals ≥ ``max_open_positions`` → SKIP
    ``LIMIT_REACHED``.
+
+The lockout is released by time on purpose: the original released it only at the strategy's
+next winning trade, which a locked-out strategy can never make, so the lockout was permanent.
 """
 
 from __future__ import annotations
@@ -27,14 +33,16 @@ from ..models import CREATE, ClosedTrade, OrderDecision, Signal
 from ._common import DAY_MS, HOUR_MS, journal_event, lookup, plugin_names
 from .inflight import INFLIGHT_COUNT, INFLIGHT_SIGNALS
 
-#: SPEC §5.9 daily attempts per original strategy (UTC day); others 200.
+#: Orders created per UTC day allowed to each original HEAN strategy; others
+#: ``daily_attempts_default`` (200).
 DAILY_ATTEMPTS: dict[str, int] = {
     "impulse_engine": 120, "hf_scalping": 200, "momentum_trader": 150,
     "funding_harvester": 100, "basis_arbitrage": 100, "enhanced_grid": 150,
     "inventory_neutral_mm": 200, "correlation_arb": 100, "rebate_farmer": 200,
     "sentiment_strategy": 100, "liquidity_sweep": 100,
 }
-#: SPEC §5.9 consecutive losses before the lockout; others 3.
+#: Losing trades in a row before the lockout, per original HEAN strategy; others
+#: ``consecutive_losses_default`` (3).
 CONSECUTIVE_LOSSES: dict[str, int] = {"impulse_engine": 3, "hf_scalping": 2,
                                       "momentum_trader": 3}
 

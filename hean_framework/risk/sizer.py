@@ -1,9 +1,15 @@
-"""``sizers.risk``: the position sizer of SPEC §5.2 with the [PROPOSED] rules.
+"""``sizers.risk``: fixed-fractional position sizing (documented in ``docs/risk.md``, "Sizer").
 
 ::
 
     risk_allowed = budget × risk_pct × clamp(signal × regime × governor, 0, 3)
     qty_raw      = risk_allowed / (unit notional × stop distance)
+
+``budget`` is the strategy's budget (``ctx.budgets``), ``risk_pct`` 1 %; the signal multiplier
+is ``signal.size_multiplier`` clamped to [0, ``max_signal_multiplier`` 2.5], the regime
+multiplier comes from ``regime_multipliers`` (RANGE 0.7, IMPULSE 1.2, others 1) and the governor
+multiplier from the ``risk_size_multiplier`` fact.  A signal without a stop (possible only when
+the pipeline does not require one) is sized with ``default_stop_pct`` (2 %) and half the risk.
 
 then capped so that ``notional ≤ budget × max_leverage`` and ``notional ≤ max_exposure_multiplier
 × equity − gross exposure``.  The sizer never up-sizes: the kernel rounds ``qty_raw`` down to
@@ -11,6 +17,11 @@ the lot and BLOCKs ``POSITION_SIZER_ZERO`` (with the exchange minimum, the risk 
 would take and ``risk_allowed``) when that is below the exchange minimum.  Only with
 ``round_up_to_minimum: true`` does it raise the size to the minimum, and only when the risk at
 the minimum stays within ``max_risk_pct_at_minimum`` of the budget.
+
+This deliberately differs from the original HEAN sizer, which raised small sizes to a 100 USDT
+notional floor (breaking the 1 % risk rule on a small account) and multiplied the quantity by a
+leverage factor on top of the stop-based size (counting the risk twice).  Here leverage is only
+a notional cap and nothing is raised unless ``round_up_to_minimum`` allows it.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ class RiskSizerConfig(ComponentConfig):
     """``sizers.risk``: risk a share of the strategy's budget between entry and stop."""
 
     risk_pct: float = Field(0.01, gt=0, le=0.2, description="share of the strategy budget "
-                            "risked between entry and stop (SPEC max_trade_risk_pct 1 %)")
+                            "risked between entry and stop")
     default_stop_pct: float = Field(0.02, gt=0, lt=0.5, description="stop distance assumed "
                                     "when the signal has none (risk is then halved)")
     max_leverage: float = Field(3.0, gt=0, le=100, description="notional cap as a multiple "

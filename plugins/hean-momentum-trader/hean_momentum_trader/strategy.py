@@ -1,20 +1,24 @@
-"""MomentumTrader (SPEC §3.7) with the [PROPOSED] fixes.
+"""MomentumTrader: trend following with a fast z-score and slow-trend agreement.
 
-Per symbol, on every price update (bar close or trade):
+The plugin's ``README.md`` documents the rules, the defaults and how they differ from the
+original HEAN MomentumTrader.  Per symbol, on every price update (bar close or trade):
 
 * ``fast`` window of log returns (default 20 prices -> 19 returns), ``slow`` window of prices
   (default 60);
 * ``z = sum(fast returns) / (sigma_fast * sqrt(n))`` -- the fast move in units of its own noise;
 * buy when ``z > z_entry`` and the slow trend ``p_last / p_first(slow) - 1 > 0``; sell when
-  ``z < -z_entry`` and the slow trend is negative (the original's "mean return > 1.5 std"
-  rule was practically unreachable -- [BUG]);
+  ``z < -z_entry`` and the slow trend is negative (the original required the *mean* tick
+  return to exceed 1.5 standard deviations, which practically never happens);
 * ATR estimate ``max(sigma_fast * p * sqrt(20), atr_floor_pct * p)``; stop ``sl_atr * ATR``,
-  target ``tp_atr * ATR`` (R:R 2 by default; the original's 1.5 failed its own R:R rule);
-* the regime is read **per symbol** from the fact ``REGIME`` (``ctx.facts``) when a regime analyzer
-  is installed, and checked against regime *families*; without one the gate passes ([BUG]
-  fixed: the original kept one global regime);
+  target ``tp_atr * ATR`` (R:R 2 by default; the original's 2/3 ATR gave 1.5, below the
+  risk layer's minimum of 2);
+* the regime is read **per symbol** from the fact ``REGIME`` (``ctx.facts``) when a regime
+  analyzer is installed, and checked against regime *families* (:data:`FAMILIES`); without one
+  the check passes (the original kept one regime for all symbols: the last one reported);
 * cooldown per symbol and a cap of signals per symbol per rolling 24 h;
-* maker preferred, taker when ``urgency >= 0.7`` (urgency grows with |z|).
+* ``confidence = 0.3 + 0.6 * s`` and ``urgency = min(1, 0.4 + 0.3 * s)`` with
+  ``s = min(|z| / z_entry, 3) / 3``; ``edge_bps`` = target distance in bps x confidence;
+* maker preferred, taker when ``urgency >= 0.7`` (i.e. ``|z| >= 3 * z_entry``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from hean_framework import ComponentConfig, Strategy
 from hean_framework.facts import REGIME
 from hean_framework.models import Bar, Signal, Trade
 
-#: Regime families (SPEC §2.2 [PROPOSED]).
+#: Regime families: whitelists name families, so the Wyckoff labels of a regime analyzer
+#: (ACCUMULATION, MARKUP, ...) do not silently fall outside a list of RANGE/NORMAL/IMPULSE.
 FAMILIES: dict[str, set[str]] = {
     "RANGE_LIKE": {"RANGE", "ACCUMULATION"},
     "TREND": {"MARKUP", "MARKDOWN"},
@@ -41,7 +46,7 @@ DAY_MS = 86_400_000
 
 
 class MomentumTraderConfig(ComponentConfig):
-    """``strategies.momentum_trader``: defaults from SPEC §3.7 ([PROPOSED] where fixed)."""
+    """``strategies.momentum_trader``: keys and defaults (table in the plugin's README.md)."""
 
     fast: int = Field(20, ge=3, le=500, description="prices in the fast window")
     slow: int = Field(60, ge=4, le=5000, description="prices in the slow window")
@@ -77,7 +82,7 @@ class _SymbolBook:
 
 
 class MomentumTrader(Strategy):
-    """Trend following: fast z-score with slow-trend agreement (SPEC §3.7 [PROPOSED])."""
+    """Trend following: fast z-score with slow-trend agreement (rules in the module docstring)."""
 
     config: MomentumTraderConfig
 

@@ -1,4 +1,4 @@
-"""MomentumTrader on real data: contract suite + SPEC §3.7 [PROPOSED] rules."""
+"""MomentumTrader on real data: contract suite + the rules documented in the plugin's README."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_signals_follow_fast_z_and_slow_trend() -> None:
         assert (s.side == "buy") == (z > 0)
         assert (s.metadata["slow_trend"] > 0) == (s.side == "buy")
         atr = s.metadata["atr"]
-        # [PROPOSED] SL 1.5 ATR, TP 3 ATR -> reward:risk exactly 2
+        # SL 1.5 ATR, TP 3 ATR -> reward:risk exactly 2 (the original's 2/3 ATR gave 1.5)
         assert math.isclose(abs(s.take_profit - s.entry_price),
                             2 * abs(s.entry_price - s.stop_loss), rel_tol=1e-9)
         assert math.isclose(abs(s.entry_price - s.stop_loss), 1.5 * atr, rel_tol=1e-9)

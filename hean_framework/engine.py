@@ -48,6 +48,12 @@ from .run import RunResult
 _BLOCKS = (BarBlock, TradeBlock)
 #: young-generation GC threshold while the loop runs (CPython's default is 700)
 GC_GEN0_THRESHOLD = 50_000
+#: oldest price a funding settlement of tick data may be marked at (bars: two bar intervals)
+FUNDING_PRICE_AGE_MS = 3_600_000
+
+
+def _silenced(event: Any) -> None:
+    """Stands in for a disabled strategy's market callback."""
 
 
 def wall_clock_ms() -> int:
@@ -75,6 +81,8 @@ class Engine:
         self.end_ts = 0
         #: rows handed to strategies through on_bars/on_trades (the batch fast path)
         self.batched_rows = 0
+        #: funding settlements outside their symbol's prices (not applied)
+        self.outside_window = 0
         self._next_sample: int | None = None
         self._progress_fn: ProgressFn | None = None
         self._venue_sees = False
@@ -90,6 +98,7 @@ class Engine:
                                   use_journal=self.use_journal,
                                   sample_equity=self.sample_equity)
             self.parts.faults.signals = self._signals
+            self.parts.faults.on_disable = self._unhook
             self.parts.router.signals = self._signals
             self._venue_sees = overrides(self.parts.venue, Venue, "on_market")
         return self
@@ -168,6 +177,14 @@ class Engine:
         finally:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
+        if not self.events:
+            self._stop_components()
+            raise HeanError(
+                "the run had no market event: nothing to trade on"
+                + (f" ({self.outside_window} funding settlements without prices)"
+                   if self.outside_window else ""),
+                "check data.start / data.end against the files' time spans and that "
+                "data.files holds price data (bars, trades, bbo or l2)")
         return self.finish()
 
     # ================================================================= push
@@ -185,9 +202,22 @@ class Engine:
         self._next_sample = None
         if self.ctx.journal is not None:
             self.ctx.journal.write_manifest(manifest(self))
+        faults = self.parts.faults
         for group in self.parts.components.values():
             for c in group:
-                c.on_start()
+                try:
+                    c.on_start()
+                except Exception as exc:
+                    if c.kind in ("venue", "feed"):
+                        origin = getattr(c, "_origin", None)
+                        raise HeanError(
+                            f"{c.kind} {c.name!r} from "
+                            f"{origin.describe() if origin else 'an unknown plugin'} failed to "
+                            f"start: {type(exc).__name__}: {exc}",
+                            "fix or replace it (venue.name / data.feed)") from exc
+                    faults.dead_letter(c, exc, "on_start")
+                    if isinstance(c, Strategy):
+                        faults.disable(c, f"on_start raised {type(exc).__name__}: {exc}")
         self.plugins.run_started(self.ctx)
 
     def push(self, event: MarketEvent | BarBlock | TradeBlock) -> None:
@@ -216,6 +246,18 @@ class Engine:
         elapsed = time.perf_counter() - self._t0
         self.ctx.portfolio.sample(self.end_ts or self.ctx.now)
         return build_result(self, elapsed)
+
+    def _unhook(self, name: str) -> None:
+        """A disabled strategy's market callbacks become no-ops in place (the loop may be
+        iterating the lists) and its batch fast path is removed."""
+        parts = self.parts
+        for table in parts.dispatch.values():
+            for handlers in table.values():
+                for i, h in enumerate(handlers):
+                    if getattr(getattr(h, "__self__", None), "name", None) == name:
+                        handlers[i] = _silenced
+        for key in [k for k, (owner, _) in parts.batch.items() if owner.name == name]:
+            del parts.batch[key]
 
     def _stop_components(self) -> None:
         """``on_stop`` of every component, isolated; the run is no longer running."""
@@ -253,26 +295,47 @@ class Engine:
 
     # ================================================================= signals
 
-    def _signals(self, out: Any, cause_seq: int) -> None:
+    def _signals(self, out: Any, cause_seq: int, source: Any = None) -> None:
+        """Send what a callback returned through the pipeline: signals, order groups, or a
+        list of them.  Anything else is the callback's bug: a ``BLOCK INVALID_SIGNAL``
+        decision and a dead letter naming its plugin (``source``: the callback)."""
         if out is None:
             return
         disabled = self.parts.faults.disabled
         pipeline = self.parts.pipeline
-        for sig in ((out,) if type(out) is Signal else as_signals(out)):
-            if type(sig) is OrderGroup:
-                if sig.legs and sig.legs[0].strategy_id in disabled:
+        if type(out) is Signal:
+            items: Any = (out,)
+        elif isinstance(out, (Signal, OrderGroup, list, tuple)):
+            items = as_signals(out)
+        else:
+            items = (out,)
+        for sig in items:
+            if type(sig) is Signal:
+                if sig.strategy_id in disabled:
+                    continue
+                if not sig.ts:
+                    sig.ts = self.ctx.now
+                sig.cause_seq = sig.cause_seq or cause_seq
+                pipeline.process(sig)
+            elif type(sig) is OrderGroup:
+                if sig.legs and getattr(sig.legs[0], "strategy_id", None) in disabled:
                     continue
                 for leg in sig.legs:
-                    leg.cause_seq = leg.cause_seq or cause_seq
+                    if type(leg) is Signal:
+                        leg.cause_seq = leg.cause_seq or cause_seq
                 pipeline.process_group(sig)
-                continue
-            assert isinstance(sig, Signal)
-            if sig.strategy_id in disabled:
-                continue
-            if not sig.ts:
-                sig.ts = self.ctx.now
-            sig.cause_seq = sig.cause_seq or cause_seq
-            pipeline.process(sig)
+            else:
+                self._invalid_output(sig, source)
+
+    def _invalid_output(self, item: Any, source: Any) -> None:
+        owner = getattr(source, "__self__", source)
+        name = getattr(owner, "name", "") or type(owner).__name__
+        if name in self.parts.faults.disabled:
+            return
+        what = f"returned {type(item).__name__} {item!r:.80}; expected a Signal, an " \
+               "OrderGroup, a list of them or None"
+        self.parts.pipeline.reject(name, "output", what)
+        self.parts.faults.dead_letter(owner, TypeError(what), item)
 
     # ================================================================= the loop
 
@@ -296,6 +359,8 @@ class Engine:
         progress = self._progress_fn
         dead_letter = self.parts.faults.dead_letter
         ev: Any = next(events, None)
+        while ev is not None and type(ev) is Funding and self._outside(ev):
+            ev = next(events, None)
         if ev is None:
             return
         if self._next_sample is None:
@@ -315,6 +380,9 @@ class Engine:
                 self._block(ev)
                 seq, next_sample, last_ts = self.events, self._next_sample, self.end_ts
                 last_sym = None
+                ev = next(events, None)
+                continue
+            if et is Funding and self._outside(ev):
                 ev = next(events, None)
                 continue
             ts = ev.ts
@@ -358,7 +426,7 @@ class Engine:
                         dead_letter(getattr(h, "__self__", h), exc, ev)
                         continue
                     if out is not None:
-                        process_signals(out, seq)
+                        process_signals(out, seq, h)
             if ts >= next_sample:
                 self.sample_equity(ts)
                 next_sample = ts + interval
@@ -431,7 +499,13 @@ class Engine:
                 if j < stop and not row_by_row(j):
                     return
 
+        disabled = self.parts.faults.disabled
         while i < stop:
+            if owner.name in disabled:  # disabled mid-block: the rest row by row (silenced)
+                self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
+                self._loop(map(row, range(i, stop)))
+                seq, next_sample, last_ts = self.events, self._next_sample, self.end_ts
+                break
             if row_by_row(i):
                 self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
                 pos = [i]
@@ -474,7 +548,7 @@ class Engine:
             if not is_bar:
                 st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
             if out is not None:
-                self._signals(out, seq)
+                self._signals(out, seq, owner)
             if ts >= next_sample:
                 self.sample_equity(ts)
                 next_sample = ts + interval
@@ -483,6 +557,17 @@ class Engine:
             i = last + 1
         self.events, self._next_sample, self.end_ts = seq, next_sample, last_ts
         self.batched_rows += batched
+
+    def _outside(self, ev: Funding) -> bool:
+        """A funding settlement outside its symbol's prices (before the first, or more than
+        two bars -- one hour for tick data -- after the last): not applied, not dispatched,
+        counted as ``funding_outside_prices`` (a run's window is where its prices are)."""
+        st = self.ctx.market[ev.symbol]
+        limit = 2 * st.bar_ms if st.bar_ms else FUNDING_PRICE_AGE_MS
+        if st.ts and ev.ts - st.ts <= limit:
+            return False
+        self.outside_window += 1
+        return True
 
     def _other_event(self, ev: Any, st: Any, venue_sees: bool) -> list[Callable[[Any], Any]] | None:
         et = type(ev)

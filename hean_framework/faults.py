@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .context import RunContext
     from .models import Fill
 
-SignalSink = Callable[[Any, int], None]
+SignalSink = Callable[[Any, int, Any], None]
 
 
 class Faults:
@@ -48,7 +48,11 @@ class Faults:
         self.observers: dict[str, list[Callable[..., Any]]] = {
             m: [] for m in Observer.OBSERVER_METHODS}
         #: where a retried strategy fill handler's output goes (the engine's signal path)
-        self.signals: SignalSink = lambda out, seq: None
+        self.signals: SignalSink = lambda out, seq, source: None
+        #: called once with a strategy's name when it is disabled (the engine unhooks it)
+        self.on_disable: Callable[[str], None] = lambda name: None
+        #: strategy name -> why it was disabled (the last error)
+        self.disabled_why: dict[str, str] = {}
 
     def watch(self, components: list[Any]) -> None:
         """Register the observer methods ``components`` override (each object once).
@@ -129,11 +133,25 @@ class Faults:
                 repr(payload)[:500], error, traceback.format_exc(limit=5))
         if self.observers["on_error"]:
             self.notify_error(name, "handler", error)
-        if isinstance(comp, Strategy) and self.errors[name] >= self.max_errors:
-            self.disabled.add(name)
-            where = origin.describe() if origin else name
-            self.ctx.log.error("strategy %r from %s disabled after %d errors (last: %s)",
-                               name, where, self.errors[name], exc)
+        if isinstance(comp, Strategy) and self.errors[name] >= self.max_errors \
+                and name not in self.disabled:
+            self.disable(comp, f"{self.errors[name]} errors, the last: {error}")
+
+    def disable(self, comp: Any, why: str) -> None:
+        """Stop calling a strategy for the rest of the run (logged, journaled, reported)."""
+        name = getattr(comp, "name", type(comp).__name__)
+        if name in self.disabled:
+            return
+        self.disabled.add(name)
+        self.disabled_why[name] = why
+        origin = getattr(comp, "_origin", None)
+        where = origin.describe() if origin else name
+        self.ctx.log.error("strategy %r from %s disabled: %s", name, where, why)
+        self._event(self.ctx.now, "component_disabled", {
+            "component": name, "plugin": origin.plugin if origin else "",
+            "distribution": origin.distribution if origin else "",
+            "version": origin.version if origin else "", "why": why})
+        self.on_disable(name)
 
     def _schedule_retry(self, comp: Any, fn: Callable[[Any], Any], fill: Fill,
                         attempt: int) -> None:
@@ -164,7 +182,7 @@ class Faults:
         self._event(now, "dead_letter_retried", {"component": name, "fill_id": fill.fill_id,
                                                  "attempt": attempt})
         if isinstance(comp, Strategy):
-            self.signals(out, 0)
+            self.signals(out, 0, comp)
 
     def _event(self, ts: int, kind: str, payload: dict[str, Any]) -> None:
         journal = self.ctx.journal

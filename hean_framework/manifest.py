@@ -74,6 +74,7 @@ def build_result(engine: Engine, elapsed: float) -> RunResult:
         per[name].update(strat.stats())
         if name in faults.disabled:
             per[name]["disabled_after_errors"] = faults.errors.get(name, 0)
+            per[name]["disabled_why"] = faults.disabled_why.get(name, "")
     sections: dict[str, Any] = {}
     for group in parts.components.values():
         for c in group:
@@ -87,16 +88,24 @@ def build_result(engine: Engine, elapsed: float) -> RunResult:
     for name, fn in ctx.sections.items():
         sections[name] = fn()
     cfg = engine.config
-    feed = parts.feed
     return RunResult(
         run_name=cfg.run.name, mode=cfg.run.mode, initial_capital=cfg.account.capital,
         start_ts=engine.start_ts, end_ts=engine.end_ts, events=engine.events,
         equity_curve=list(pf.equity_curve), closed_trades=list(pf.closed_trades),
         fills=pipeline.fills, fees=pf.fees, funding=pf.funding, turnover=pf.turnover,
         final_equity=pf.equity(), final_positions=pf.positions(), per_strategy=per,
-        funnel=pipeline.funnel(), rejections=dict(feed.rejections() if feed else {}),
+        funnel=pipeline.funnel(), rejections=_rejections(engine),
         config=cfg.model_dump(mode="json"),
         manifest={"plugins": engine.plugins.plugin_list(),
                   "instruments": engine.instruments_info}, sections=sections,
         recent_decisions=pipeline.recent_dicts(), dead_letters=faults.dead_letters,
         elapsed_s=elapsed, out_dir=engine.out_dir if engine.use_journal else None)
+
+
+def _rejections(engine: Engine) -> dict[str, int]:
+    """The feed's rejected rows by reason, plus the funding settlements outside prices."""
+    feed = engine.parts.feed
+    out = dict(feed.rejections()) if feed is not None else {}
+    if engine.outside_window:
+        out["funding_outside_prices"] = engine.outside_window
+    return out

@@ -1,6 +1,6 @@
 """The decision pipeline: every signal ends in exactly one :class:`OrderDecision`.
 
-Order of stages (DESIGN §5)::
+Order of stages::
 
     validation -> filters -> sizers -> exchange rounding -> gates -> executor
 
@@ -18,6 +18,7 @@ The pipeline keeps the funnel counters (signals -> passed filters -> sized -> pa
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -94,6 +95,9 @@ class Pipeline:
 
     def process(self, signal: Signal) -> OrderDecision:
         """Decide on one signal; returns the (already recorded) decision."""
+        bad = malformed(signal)
+        if bad is not None:
+            return self._invalid(signal, *bad)
         d = self._new_decision(signal, signal.entry_price)
         if signal.reduce_only:
             return self._exit(signal, d)
@@ -122,6 +126,14 @@ class Pipeline:
         :mod:`hean_framework.groups`); returns the legs' decisions."""
         self._next_group += 1
         group.group_id = gid = self._next_group
+        for leg in group.legs:
+            bad = malformed(leg) if type(leg) is Signal else ("legs", leg)
+            if bad is not None:  # the whole group is one strategy's bug: every leg says so
+                field, value = bad
+                return [self._invalid(x, field, value, group_id=gid) if type(x) is Signal
+                        else self.reject("?", field, f"a group leg is {_shown(x)}, not a "
+                                         "Signal", value=x)
+                        for x in group.legs]
         problem = group.problem()
         ctx = self.ctx
         decisions: list[OrderDecision] = []
@@ -166,6 +178,35 @@ class Pipeline:
             d.details.setdefault("orders", self.orders - before)
             self._finish(d, None, "executor:" + ex_name)
         return decisions
+
+    def reject(self, strategy_id: str, field: str, message: str, *,
+               symbol: str = "", side: str = "", value: Any = None) -> OrderDecision:
+        """Record ``BLOCK INVALID_SIGNAL`` for something a strategy produced that is not a
+        usable signal (its plugin is named in the dead letter the engine writes)."""
+        self._next_decision += 1
+        d = OrderDecision(self._next_decision, 0, strategy_id, symbol, side, self.ctx.now,
+                          price=0.0)
+        self.signals += 1
+        strat = self.by_strategy.get(strategy_id)
+        if strat is None:
+            strat = self.by_strategy[strategy_id] = Counter()
+        strat["signals"] += 1
+        return self._finish(d, Verdict(BLOCK, "INVALID_SIGNAL", message,
+                                       {"field": field, "value": _shown(value)}), "validation")
+
+    def _invalid(self, signal: Signal, field: str, value: Any,
+                 group_id: int = 0) -> OrderDecision:
+        self._next_signal += 1
+        signal.signal_id = self._next_signal
+        d = self.reject(str(signal.strategy_id), field,
+                        f"signal.{field} is not usable: {_shown(value)}",
+                        symbol=str(signal.symbol), side=str(signal.side), value=value)
+        d.signal_id = signal.signal_id
+        if group_id:
+            d.details["group_id"] = group_id
+        if self.on_error is not None:
+            self.on_error(str(signal.strategy_id), ValueError(d.message), signal)
+        return d
 
     def _new_decision(self, signal: Signal, price: float | None) -> OrderDecision:
         """Number the signal, open its decision (at ``price``, else the market's) and count
@@ -383,3 +424,50 @@ class Pipeline:
     def recent_dicts(self) -> list[dict[str, Any]]:
         """The last decisions as plain dicts (for report.json and ``hean why``)."""
         return [to_dict(d) for d in self.recent]
+
+
+_ORDER_TYPES = frozenset(("market", "limit"))
+
+
+def _finite(x: Any) -> bool:
+    return type(x) in (float, int) and math.isfinite(x)
+
+
+def malformed(s: Signal) -> tuple[str, Any] | None:
+    """``(field, value)`` of the first field of ``s`` no venue could act on, else None.
+
+    Numbers must be real finite numbers (not strings, NaN or inf); sizes and prices > 0;
+    ``side`` buy/sell; ``order_type`` market/limit, a limit with a ``limit_price``.
+    """
+    if s.side not in ("buy", "sell"):
+        return "side", s.side
+    if not isinstance(s.symbol, str) or not s.symbol:
+        return "symbol", s.symbol
+    if not isinstance(s.strategy_id, str) or not s.strategy_id:
+        return "strategy_id", s.strategy_id
+    if not _finite(s.entry_price) or s.entry_price < 0:
+        return "entry_price", s.entry_price
+    if s.size is not None and (not _finite(s.size) or s.size <= 0):
+        return "size", s.size
+    for name in ("stop_loss", "take_profit", "limit_price"):
+        v = getattr(s, name)
+        if v is not None and (not _finite(v) or v <= 0):
+            return name, v
+    if s.order_type not in _ORDER_TYPES:
+        return "order_type", s.order_type
+    if s.order_type == "limit" and s.limit_price is None:
+        return "limit_price", None
+    if not _finite(s.size_multiplier) or s.size_multiplier < 0:
+        return "size_multiplier", s.size_multiplier
+    if s.max_hold_ms is not None and (type(s.max_hold_ms) is not int or s.max_hold_ms <= 0):
+        return "max_hold_ms", s.max_hold_ms
+    return None
+
+
+def _shown(value: Any) -> Any:
+    """A JSON-safe, short form of a bad value for the decision record."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value if not isinstance(value, str) else value[:80]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    return f"{type(value).__name__} {value!r:.60}"

@@ -58,7 +58,7 @@ class OrderRouter:
         self._owner: dict[int, Executor] = {}
         self._entry: dict[int, Signal] = {}  # entry orders whose signal carries exits
         #: the engine's signal path (a strategy callback's output goes there)
-        self.signals: Callable[[Any, int], None] = lambda out, seq: None
+        self.signals: Callable[[Any, int, Any], None] = lambda out, seq, source: None
         #: strategy -> the order/fill/decision callbacks it overrides (others are not called)
         self.callbacks: dict[str, frozenset[str]] = {
             name: frozenset(m for m in STRATEGY_CALLBACKS if overrides(s, Strategy, m))
@@ -174,7 +174,7 @@ class OrderRouter:
         if "on_fill" in self.any_callback:
             strat = self.live_strategy(fill.strategy_id, "on_fill")
             if strat is not None:
-                self.signals(faults.guard_fill(strat, strat.on_fill, fill), 0)
+                self.signals(faults.guard_fill(strat, strat.on_fill, fill), 0, strat)
         if closed is not None:
             self._on_closed(closed)
 
@@ -225,7 +225,7 @@ class OrderRouter:
         if callback in self.any_callback:
             strat = self.live_strategy(record.strategy_id, callback)
             if strat is not None:
-                self.signals(faults.guard(strat, getattr(strat, callback), record), 0)
+                self.signals(faults.guard(strat, getattr(strat, callback), record), 0, strat)
 
     def live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
         """The strategy owning a record when it overrides ``callback`` and was not disabled

@@ -1,0 +1,176 @@
+"""Strategies that misbehave, and runs whose window the data does not fill.
+
+Invariants (real Binance BTC 5m candles and funding bundled under examples/data):
+
+* whatever a strategy returns that is not a usable signal (a str, a dict, a size of NaN, inf or
+  ``"0.002"``, a NaN entry price, ``order_type: iceberg`` ...) ends as one recorded ``BLOCK
+  INVALID_SIGNAL`` decision naming the field and value, plus a dead letter naming the plugin
+  and its distribution -- never a traceback, never a fill;
+* an exception in ``on_start`` disables that strategy only; the run goes on;
+* a strategy disabled after errors gets no more calls (``on_bar`` stops at the error budget,
+  also on the batch fast path), and the report says which and why;
+* funding settlements outside their symbol's prices are not applied nor dispatched and are
+  counted; the run's window is where its prices are;
+* a run with no market event in its window is an error, not an empty green report.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from hean_framework import hookimpl
+from hean_framework.components import ComponentConfig, Strategy
+from hean_framework.config import load_setup
+from hean_framework.engine import Engine
+from hean_framework.errors import HeanError
+from hean_framework.journal import Journal
+from hean_framework.models import Bar, Signal
+from hean_framework.run import RunResult
+from hean_framework.testing import isolated_plugins
+
+DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
+BTC = "BTC/USDT:USDT"
+BARS = str(DATA / "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz")
+FUNDING = str(DATA / "binance_usdm_perp_BTCUSDT_funding_8h_20250306_20250603.csv.gz")
+
+
+class Bad(Strategy):
+    """Returns ``emit(self, bar)`` on the 50th bar; counts its calls."""
+
+    emit: ClassVar[Any] = None
+    raise_on_start: ClassVar[bool] = False
+    raise_on_bar: ClassVar[bool] = False
+
+    def on_start(self) -> None:
+        self.calls = 0
+        if self.raise_on_start:
+            raise RuntimeError("cannot start")
+
+    def on_bar(self, bar: Bar) -> Any:
+        self.calls += 1
+        if self.raise_on_bar:
+            raise ValueError("broken strategy")
+        return type(self).emit(self, bar) if self.calls == 50 else None
+
+    def stats(self) -> dict[str, Any]:
+        return {"calls": self.calls}
+
+
+def _run(tmp_path: Path, cls: type[Strategy], raw_extra: dict[str, Any] | None = None,
+         files: list[dict[str, Any]] | None = None,
+         end: str | None = "2025-03-12") -> tuple[Engine, RunResult]:
+    class Plugin:
+        @hookimpl
+        def hean_register_strategies(self, register: Any) -> None:
+            register("bad", cls, config=ComponentConfig)
+
+    pm = isolated_plugins(Plugin(), names=["bad_plugin"])
+    raw: dict[str, Any] = {
+        "run": {"name": "bad"}, "account": {"capital": 10_000},
+        "small_capital": {"enabled": False}, "pipeline": {"require_stop_loss": False},
+        "data": {"files": files or [{"kind": "bars", "symbol": BTC, "path": BARS}],
+                 **({"end": end} if end else {})},
+        "strategies": {"bad": {}}, "report": {"progress": False}, **(raw_extra or {})}
+    eng = Engine(load_setup(None, pm.registry, raw=raw, environ={}), pm, out_dir=tmp_path,
+                 progress=False)
+    try:
+        res = eng.run()
+    finally:
+        eng.close()
+    return eng, res
+
+
+def _emitting(fn: Any) -> type[Strategy]:
+    class S(Bad):
+        emit = staticmethod(fn)
+    return S
+
+
+def _dead_letters(path: Path) -> list[tuple[str, str, str]]:
+    with Journal.open_readonly(path / "journal.sqlite") as j:
+        return j._conn.execute(
+            "SELECT component, plugin, error FROM dead_letters").fetchall()
+
+
+@pytest.mark.parametrize(("emit", "field"), [
+    (lambda s, b: "buy", "output"),
+    (lambda s, b: {"side": "buy"}, "output"),
+    (lambda s, b: 42, "output"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, b.close, size=math.nan), "size"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, b.close, size=math.inf), "size"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, b.close, size="0.002"), "size"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, math.nan, size=0.01), "entry_price"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, b.close, size=0.01, order_type="iceberg"),
+     "order_type"),
+    (lambda s, b: s.signal(BTC, "long", b.ts, b.close, size=0.01), "side"),
+    (lambda s, b: s.signal(BTC, "buy", b.ts, b.close, stop_loss=-1.0), "stop_loss"),
+    (lambda s, b: [s.signal(BTC, "buy", b.ts, b.close, size=0.01), None], "output"),
+])
+def test_a_malformed_output_is_one_invalid_signal_decision(tmp_path: Path, emit: Any,
+                                                           field: str) -> None:
+    _, res = _run(tmp_path, _emitting(emit))
+    bad = [d for d in res.recent_decisions if "INVALID_SIGNAL" in d["reason_codes"]]
+    assert len(bad) == 1 and bad[0]["decision"] == "BLOCK"
+    assert bad[0]["details"]["field"] == field and bad[0]["strategy_id"] == "bad"
+    assert res.funnel["fills"] == 0 or field == "output"  # a list's good part may trade
+    [(component, plugin, _error)] = _dead_letters(tmp_path)
+    assert (component, plugin) == ("bad", "bad_plugin")
+    assert res.dead_letters == 1
+
+
+def test_on_start_failure_disables_that_strategy_only(tmp_path: Path) -> None:
+    class S(Bad):
+        raise_on_start = True
+
+    eng, res = _run(tmp_path, S)
+    assert res.events > 1000 and eng.strategies["bad"].calls == 0  # type: ignore[attr-defined]
+    assert "on_start raised RuntimeError" in res.per_strategy["bad"]["disabled_why"]
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_disabled_strategy_is_not_called_again(tmp_path: Path, batched: bool) -> None:
+    class S(Bad):
+        raise_on_bar = True
+
+    class SB(S):
+        def on_bars(self, block: Any, start: int, stop: int) -> Any:
+            return super().on_bars(block, start, stop)
+
+    eng, res = _run(tmp_path, SB if batched else S,
+                    {"pipeline": {"require_stop_loss": False, "max_component_errors": 5}})
+    assert eng.strategies["bad"].calls == 5  # type: ignore[attr-defined]
+    assert res.per_strategy["bad"]["disabled_after_errors"] == 5
+    assert "broken strategy" in res.per_strategy["bad"]["disabled_why"]
+    assert len(_dead_letters(tmp_path)) == 5
+
+
+def test_funding_outside_the_prices_is_not_applied(tmp_path: Path) -> None:
+    """The funding file runs to June 3; the candles end on April 13."""
+    class Hold(Bad):
+        emit = staticmethod(lambda s, b: s.signal(BTC, "sell", b.ts, b.close, size=0.01))
+
+    files = [{"kind": "bars", "symbol": BTC, "path": BARS},
+             {"kind": "funding", "symbol": BTC, "path": FUNDING}]
+    _, res = _run(tmp_path, Hold, files=files, end=None)
+    last_bar = 1744528800000  # the candles' last close
+    assert last_bar <= res.end_ts <= last_bar + 600_000  # at most two bars after it
+    with Journal.open_readonly(tmp_path / "journal.sqlite") as j:
+        paid = [r[0] for r in j._conn.execute("SELECT ts FROM events WHERE kind='funding'")]
+    assert len(paid) > 100 and max(paid) <= res.end_ts and min(paid) >= res.start_ts
+    assert res.rejections["funding_outside_prices"] >= 150  # April 13 .. June 3, 8-hourly
+
+
+def test_a_run_with_no_event_in_its_window_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(HeanError, match="no market event"):
+        _run(tmp_path, Bad, {"data": {"files": [{"kind": "bars", "symbol": BTC, "path": BARS}],
+                                      "start": "2030-01-01"}})
+
+
+def test_a_good_signal_still_trades(tmp_path: Path) -> None:
+    _, res = _run(tmp_path, _emitting(
+        lambda s, b: Signal("bad", BTC, "buy", b.ts, b.close, size=0.01)))
+    assert res.fills == 1 and res.dead_letters == 0

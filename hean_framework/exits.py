@@ -86,10 +86,13 @@ class Exits:
         stub = Signal(plan.strategy_id, plan.symbol, side, now, 0.0, reduce_only=True,
                       signal_id=plan.signal_id)
         d = OrderDecision(0, plan.signal_id, plan.strategy_id, plan.symbol, side, now)
+        pf = self.ctx.portfolio
         for typ, px, tag in (("stop_market", plan.stop_loss, "SL_HIT"),
                              ("limit", plan.take_profit, "TP_HIT")):
             if px is None:
                 continue
+            if pf.position_qty(plan.strategy_id, plan.symbol) == 0.0:
+                break  # the stop filled at once (same bar): nothing left to protect
             o = self.router.submit(stub, d, qty, order_type=typ, price=px, reduce_only=True,
                                    tag=tag)
             self.pipeline.orders -= 1  # protective orders are not pipeline orders

@@ -174,3 +174,40 @@ def test_a_good_signal_still_trades(tmp_path: Path) -> None:
     _, res = _run(tmp_path, _emitting(
         lambda s, b: Signal("bad", BTC, "buy", b.ts, b.close, size=0.01)))
     assert res.fills == 1 and res.dead_letters == 0
+
+
+def test_a_stop_that_fills_with_its_entry_leaves_no_orphan_target(tmp_path: Path) -> None:
+    """A limit entry and its stop both trade inside one real 5m bar: the target is not sent
+    (it used to be, and the venue rejected it: no position to reduce)."""
+    class Dip(Bad):
+        def on_bar(self, bar: Bar) -> Any:
+            if self.ctx.portfolio.position_qty("bad", BTC):
+                return None
+            px = bar.close
+            return self.signal(BTC, "buy", bar.ts, px, size=0.01, order_type="limit",
+                               limit_price=round(px * 0.999, 1),
+                               stop_loss=round(px * 0.9975, 1),
+                               take_profit=round(px * 1.01, 1))
+
+    pm = isolated_plugins(_dip_plugin(Dip), names=["dip"])
+    res = Engine(load_setup(None, pm.registry, raw=_raw(), environ={}), pm, journal=False,
+                 progress=False).run()
+    venue = res.sections["components"]["venue:sim"]
+    assert venue["fills"] > 20 and res.funnel["fills"] == venue["fills"]
+    assert "reduce_only_no_position" not in venue["rejections"], venue["rejections"]
+
+
+def _dip_plugin(cls: type[Strategy]) -> Any:
+    class Plugin:
+        @hookimpl
+        def hean_register_strategies(self, register: Any) -> None:
+            register("bad", cls, config=ComponentConfig)
+    return Plugin()
+
+
+def _raw() -> dict[str, Any]:
+    return {"run": {"name": "dip"}, "account": {"capital": 100_000},
+            "small_capital": {"enabled": False}, "pipeline": {"require_stop_loss": False},
+            "data": {"files": [{"kind": "bars", "symbol": BTC, "path": BARS}],
+                     "end": "2025-03-20"},
+            "strategies": {"bad": {}}, "report": {"progress": False}}

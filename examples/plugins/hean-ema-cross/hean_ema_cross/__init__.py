@@ -1,7 +1,8 @@
-"""EMA cross, long/flat -- the anchor benchmark strategy and the worked example of
-``docs/writing_plugins.md``.
+"""EMA cross, long/flat -- the anchor benchmark strategy, in its speed-tuned form (batch
+``on_bars``/``on_trades``, hand-kept state; ``docs/writing_plugins.md``, "The speed-tuned
+form").  Copy ``examples/plugins/hean-breakout`` instead when writing a strategy.
 
-Rules (``../shared/bench/README.md``): EMA(fast) and EMA(slow) of the event price (bar close or
+Rules (bench/README.md, the anchor workload): EMA(fast) and EMA(slow) of the event price (bar close or
 trade price), ``alpha = 2 / (n + 1)``, both seeded with the first price; decisions from event
 index ``slow - 1``; when fast > slow and flat: market BUY ``qty``; when not (fast > slow) and
 long: market SELL ``qty``.

@@ -117,6 +117,7 @@ class OrderRouter:
             price = self.ctx.instruments.get(order.symbol).round_price(price, order.side)
         if self.venue.can_amend:
             return self.venue.amend(order_id, qty=qty, price=price)
+        owner = self._owner.get(order_id)  # read before the cancel forgets it
         if self.venue.cancel(order_id, "amend") is None:
             return None
         rest = (qty if qty is not None else order.qty) - order.filled
@@ -125,7 +126,6 @@ class OrderRouter:
                      signal_id=order.signal_id)
         d = OrderDecision(order.decision_id, order.signal_id, order.strategy_id, order.symbol,
                           order.side, self.ctx.now, price=order.expected_price)
-        owner = self._owner.get(order_id)
         new = self.submit(sig, d, rest, order_type=order.order_type,
                           price=price if price is not None else order.price,
                           post_only=order.post_only, reduce_only=order.reduce_only,

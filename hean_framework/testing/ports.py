@@ -23,9 +23,13 @@ class _Recorder(Executor):
     def __init__(self, ctx: Any) -> None:
         super().__init__(None, ctx, name="recorder")
         self.fills: list[Fill] = []
+        self.updates: list[tuple[int, str]] = []
 
     def on_fill(self, fill: Fill) -> None:
         self.fills.append(fill)
+
+    def on_order_update(self, order: Order) -> None:
+        self.updates.append((order.order_id, order.status))
 
 
 class PortContract:
@@ -108,11 +112,17 @@ class PortContract:
 
     def test_amend(self) -> None:
         ctx = self.context()
-        o = self._resting(ctx)
+        sig = self._signal(ctx, order_type="limit")
+        rec = _Recorder(ctx)
+        o = ctx.orders.submit(sig, self._decision(ctx, sig), self._qty(ctx), order_type="limit",
+                              price=ctx.market[self.SYMBOL].price * 0.8, executor=rec)
         want = o.qty * 2
         new = ctx.orders.amend(o.order_id, qty=want)
         assert new is not None and new.qty == want and not new.is_done
         assert ctx.orders.get(new.order_id) is new
+        # the amended order still belongs to its executor: a fill of it reaches the owner
+        ctx.orders.cancel(new.order_id)
+        assert rec.updates and rec.updates[-1] == (new.order_id, "cancelled")
         assert ctx.orders.amend(10**12, qty=1.0) is None
         assert ctx.orders.amend(new.order_id, qty=0.0) is None
 

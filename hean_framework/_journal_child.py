@@ -10,23 +10,44 @@ payload, one of
 * ``("sync",)``: reply ``b"k"`` on stdout once everything before it is committed.
 
 At end of input it checkpoints the WAL, switches the file to ``journal_mode=DELETE`` (one
-self-contained file) and exits 0.  Any error: traceback on stderr, exit code 1 (the engine
-reports it when it closes the journal).
+self-contained file) and exits 0.  Any error: traceback on stderr, then one last line
+``ERROR_TAG + "<type>: <message>"`` (what the engine shows the user), exit code 1 (the engine
+reports it at its next write or when it closes the journal).
+
+It ignores SIGINT: a Ctrl-C in the terminal reaches the whole process group, and the engine --
+not this process -- decides how the journal ends (closed as ``interrupted``).  If the engine
+dies, the end of input finishes the file with what was committed; its run status stays
+``running``, so readers report it as cut short.
 """
 
 from __future__ import annotations
 
 import marshal
+import signal
 import sys
+import traceback
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING or __package__:  # imported as hean_framework._journal_child
-    from .journal_schema import connect, finish, write_batches
+    from .journal_schema import ERROR_TAG, connect, finish, write_batches
 else:  # run as a script: this file's directory is sys.path[0]
-    from journal_schema import connect, finish, write_batches
+    from journal_schema import ERROR_TAG, connect, finish, write_batches
 
 
 def main(path: str) -> int:
+    """Write the frames of stdin into the journal at ``path``; 0 when done, 1 on an error."""
+    try:
+        _serve(path)
+    except Exception as exc:
+        traceback.print_exc()
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"\n{ERROR_TAG}{type(exc).__name__}: {message}\n")
+        sys.stderr.flush()
+        return 1
+    return 0
+
+
+def _serve(path: str) -> None:
     conn = connect(path)
     inp = sys.stdin.buffer
     out = sys.stdout.buffer
@@ -43,8 +64,8 @@ def main(path: str) -> int:
         write_batches(conn, msg[1])  # msg[0] == "rows"
     finish(conn)
     conn.close()
-    return 0
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(main(sys.argv[1]))

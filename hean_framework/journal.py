@@ -24,6 +24,14 @@ Tables (plain SQL, one column per record field; list/dict fields are JSON text):
 Example query: ``SELECT stage, reason_codes, COUNT(*) FROM decisions WHERE decision != 'CREATE'
 GROUP BY 1, 2 ORDER BY 3 DESC``.
 
+:meth:`Journal.close` ends the file cleanly and sets its run status (table ``run_status``, see
+:mod:`~hean_framework.journal_schema`) from ``running`` to ``complete`` -- or ``failed`` /
+``interrupted`` when the caller says the run did not end well.  A write that fails (a full
+disk, a killed writer process) raises :class:`~hean_framework.errors.HeanError` and leaves the
+status at ``running``: :meth:`JournalReader.status` then reports the journal as cut short.  The
+failure sticks: every later record call and the first :meth:`Journal.close` raise it again, so a
+component that swallowed it cannot make the run look finished.
+
 :meth:`Journal.digest` hashes the content of every table (rows ordered by primary key) except
 the wall-clock fields of the manifest (:data:`VOLATILE_MANIFEST_KEYS`), so two runs of the same
 config over the same data give the same digest.
@@ -41,19 +49,23 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .errors import HeanError
 from .journal_reader import VOLATILE_MANIFEST_KEYS, JournalReader, journal_digest
 from .journal_records import CLOSED, DDL, DECISIONS, FILLS, ORDERS, POSITIONS, decision_row
 from .journal_schema import (
+    CLOSE_STATUSES,
+    COMPLETE,
     DEAD_SQL,
     EQUITY_SQL,
     EVENT_SQL,
     MANIFEST_SQL,
     SCHEMA_VERSION,
+    STATUS_SQL,
     TABLES,
     dumps_text,
 )
@@ -90,7 +102,12 @@ class Journal:
         if writer not in ("auto", "inline", "process"):
             raise ValueError(f"journal writer must be auto, inline or process, not {writer!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from .rundir import os_error
+
+            raise os_error(exc, self.path.parent, "create the folder of the journal") from exc
         self.batch_size = max(1, int(batch_size))
         self.writer = writer
         # Creates the file, its tables and indexes; "process" hands it to the child at once.
@@ -105,6 +122,10 @@ class Journal:
         self._dead: list[tuple[Any, ...]] = []
         self._pending = 0
         self.rows_written = 0
+        #: the write failure that stopped the journal (raised again by every later write)
+        self.error: HeanError | None = None
+        self._error_told_by_close = False
+        self._on_close: list[Callable[[], None]] = []
         #: a growing list of equity samples journaled with every batch (see follow_equity)
         self._curve: list[tuple[int, float, float]] | None = None
         self._curve_sent = 0
@@ -123,12 +144,30 @@ class Journal:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+            return
+        status = "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        try:
+            self.close(status, f"{exc_type.__name__}: {exc}")
+        except Exception:
+            if self.error is None:  # the block's exception is the news, not a repeat of it
+                raise
 
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._writer.closed
+
+    @property
+    def failed(self) -> bool:
+        """True once a write failed (see :attr:`error`)."""
+        return self.error is not None
+
+    def when_closed(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` once the journal is closed -- cleanly or not (e.g. to release the
+        run folder's lock)."""
+        self._on_close.append(fn)
 
     @property
     def pending(self) -> int:
@@ -239,9 +278,22 @@ class Journal:
 
     # ---------------------------------------------------------------- writing
     def _write(self, batches: Batches) -> None:
+        if self.error is not None:
+            raise HeanError(self.error.message, self.error.hint)
         if self._writer.closed:
             raise RuntimeError(f"journal {self.path} is closed")
-        self._writer.write(batches)
+        try:
+            self._writer.write(batches)
+        except HeanError as exc:
+            self._fail(exc)
+            raise
+
+    def _fail(self, exc: HeanError) -> None:
+        """A write failed: close the writer without finishing the file (its run status stays
+        ``running``) and make every later write raise ``exc`` again."""
+        self.error = exc
+        self._writer.discard()
+        self.batch_size = 1
 
     def _start_process(self) -> None:
         """Hand the file to the writer process (the inline connection is closed first,
@@ -272,19 +324,48 @@ class Journal:
         self.rows_written += self._pending
         self._pending = 0
 
-    def close(self) -> None:
-        """Flush, checkpoint the WAL into the main file and close
-        (idempotent; waits for the writer process and raises if it failed)."""
+    def close(self, status: str = COMPLETE, detail: str | None = None) -> None:
+        """Flush, set the run status, checkpoint the WAL into the main file and close
+        (idempotent; waits for the writer process and raises if it failed).
+
+        :param status: ``"complete"`` for a run that ended normally; ``"failed"`` or
+            ``"interrupted"`` (with a ``detail``) for one that raised or was stopped -- the file
+            is finished either way, and readers report the latter two as cut short.
+
+        After a failed write the file is left as it was (status ``running``); the first
+        close raises that failure again, later ones return.
+        """
+        if status not in CLOSE_STATUSES:
+            raise ValueError(f"journal status must be one of {sorted(CLOSE_STATUSES)}, "
+                             f"not {status!r}")
         if self._writer.closed:
+            self._closed_hooks()
+            if self.error is not None and not self._error_told_by_close:
+                self._error_told_by_close = True
+                raise HeanError(self.error.message, self.error.hint)
             return
         try:
             self.flush()
-            self._writer.close()
+            self._write(((STATUS_SQL, [(status, detail)]),))
+            try:
+                self._writer.close()
+            except HeanError as exc:
+                self._fail(exc)
+                raise
+        except HeanError:
+            self._error_told_by_close = True
+            raise
         finally:
             self._writer.discard()  # after a failure: closed without finishing the file
             # Any later record call flushes at once and raises (no silent loss, no hot-path
             # check).
             self.batch_size = 1
+            self._closed_hooks()
+
+    def _closed_hooks(self) -> None:
+        hooks, self._on_close = self._on_close, []
+        for fn in hooks:
+            fn()
 
     # ---------------------------------------------------------------- reading
     def digest(self) -> str:

@@ -4,6 +4,12 @@
 The digest covers every table (rows ordered by primary key) except the wall-clock fields of the
 manifest (:data:`VOLATILE_MANIFEST_KEYS`), so two runs of the same config over the same data
 give the same digest.
+
+:meth:`JournalReader.status` tells whether the journal was closed cleanly (``complete``), is
+being written right now (``running`` with a live run holding the folder's lock), or was **cut
+short** (anything else: ``running`` with no live writer -- a full disk, a killed writer or
+run -- or ``failed`` / ``interrupted``); :meth:`JournalReader.cut_short_message` is the line to
+show the user.  The run status is not part of the digest.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any, Final
 import orjson
 
 from .journal_records import JSON_COLUMNS
-from .journal_schema import ORDER_BY, TABLES
+from .journal_schema import COMPLETE, ORDER_BY, RUNNING, TABLES
 
 #: Manifest keys whose values depend on the wall clock or the machine, not on the run's input.
 #: They are left out of :func:`journal_digest` (at any nesting depth inside the manifest).
@@ -174,3 +180,54 @@ class JournalReader:
     def digest(self) -> str:
         """The same digest :meth:`Journal.digest` computes."""
         return journal_digest(self._conn)
+
+    # ------------------------------------------------------------------ run status
+    def stored_status(self) -> tuple[str, str | None] | None:
+        """``(status, detail)`` as written in the file, None for a journal without a run status
+        (schema version 2 and older)."""
+        try:
+            row = self._conn.execute("SELECT status, detail FROM run_status WHERE id = 1"
+                                     ).fetchone()
+        except sqlite3.OperationalError:  # no such table: an older journal
+            return None
+        if row is None:  # the table exists, its first row never made it: cut short at birth
+            return (RUNNING, None)
+        return (str(row[0]), row[1])
+
+    def status(self) -> str | None:
+        """``"complete"``; ``"running"`` while a live run holds the folder's lock;
+        ``"cut short"`` for a journal that still says ``running`` with no live writer (a full
+        disk, a killed writer process or run); ``"failed"`` / ``"interrupted"`` for a journal
+        closed after its run raised or was stopped; None for a journal too old to tell."""
+        stored = self.stored_status()
+        if stored is None:
+            return None
+        status = stored[0]
+        if status == RUNNING:
+            from .rundir import holder_alive, lock_holder
+
+            holder = lock_holder(self.path.parent)
+            return RUNNING if holder is not None and holder_alive(holder) else "cut short"
+        return status
+
+    def complete(self) -> bool:
+        """True for a journal its run closed cleanly (or one too old to tell)."""
+        return self.status() in (COMPLETE, None)
+
+    def cut_short_message(self) -> str | None:
+        """What to tell the user about a journal that is not complete, None when it is."""
+        status = self.status()
+        if status in (COMPLETE, None):
+            return None
+        if status == RUNNING:
+            return (f"the journal {self.path} is still being written by a running run: what "
+                    "it holds so far is not the whole run")
+        stored = self.stored_status()
+        detail = stored[1] if stored is not None else None
+        why = {"cut short": "its writing stopped before the run's clean end (a full disk, a "
+                            "killed writer process or a killed run)",
+               "failed": "its run raised before the end",
+               "interrupted": "its run was interrupted"}.get(status, f"status {status!r}")
+        return (f"the journal {self.path} was cut short: {why}"
+                + (f" ({detail})" if detail else "")
+                + "; it holds only what was recorded up to then")

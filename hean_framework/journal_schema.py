@@ -8,10 +8,20 @@ This module imports only the standard library and ``orjson`` -- no package-relat
 because the writer process (:mod:`~hean_framework._journal_child`) loads it by file path,
 without the package and its imports.  The layouts of the run's record tables, which follow the
 model classes, are in :mod:`~hean_framework.journal_records`.
+
+**Run status.**  Beside the record tables (:data:`TABLES`) the file has ``run_status`` (one
+row: ``status``, ``detail``): ``running`` from the moment the file is created, set to
+``complete`` by the journal's clean close (or ``failed`` / ``interrupted`` when the run that
+wrote it raised or was stopped).  A journal still saying ``running`` once its writer is gone was
+cut short -- a full disk, a killed writer process or a killed run -- and holds only the rows
+written before that.  ``run_status`` is not one of :data:`TABLES`: it is left out of the digest
+(a journal's content does not depend on whether it was read before or after the close) and of
+the row counts.  Journals of schema version 2 have no such table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +29,7 @@ from typing import Any, Final
 
 import orjson
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: Tables in digest order.
 TABLES: Final[tuple[str, ...]] = (
@@ -45,6 +55,8 @@ STATIC_DDL: Final = (
     "exposure REAL)",
     "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, ts INTEGER, kind TEXT, "
     "payload TEXT)",
+    "CREATE TABLE IF NOT EXISTS run_status (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "status TEXT NOT NULL, detail TEXT)",
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, ts INTEGER, "
     "component TEXT, plugin TEXT, distribution TEXT, version TEXT, event TEXT, error TEXT, "
     "traceback TEXT)",
@@ -61,6 +73,17 @@ EQUITY_SQL: Final = "INSERT INTO equity (ts, equity, exposure) VALUES (?, ?, ?)"
 EVENT_SQL: Final = "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?)"
 DEAD_SQL: Final = ("INSERT INTO dead_letters (ts, component, plugin, distribution, version, "
                    "event, error, traceback) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+#: ``(status, detail)``: the one row of ``run_status``
+STATUS_SQL: Final = "INSERT OR REPLACE INTO run_status (id, status, detail) VALUES (1, ?, ?)"
+#: the run status of a journal being written / closed cleanly
+RUNNING: Final = "running"
+COMPLETE: Final = "complete"
+#: statuses a journal can be closed with
+CLOSE_STATUSES: Final = frozenset({COMPLETE, "failed", "interrupted"})
+
+#: the writer process's last line on stderr before it exits 1: this tag, then the error
+ERROR_TAG: Final = "hean-journal-error: "
 
 JSON_OPTS: Final = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -137,10 +160,13 @@ def write_batches(conn: sqlite3.Connection, batches: Iterable[tuple[str, list[An
     try:
         for sql, rows in batches:
             insert_rows(conn, sql, rows)
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk): the original error is the news
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def finish(conn: sqlite3.Connection) -> None:

@@ -9,6 +9,11 @@ Both run :func:`~hean_framework.journal_schema.write_batches` and
 :func:`~hean_framework.journal_schema.finish` on the file, so the file is the same either way.
 Which one writes is the :class:`~hean_framework.journal.Journal`'s choice (its ``writer``
 setting).
+
+A write that fails -- a full disk, a read-only or vanished file, a killed writer process --
+raises :class:`~hean_framework.errors.HeanError` (:func:`write_error`: what failed, where, what
+to do; no traceback) and closes the writer.  The file keeps what was committed before, and its
+run status stays ``running``: readers report it as cut short.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import marshal
 import queue
+import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,10 +31,58 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
 from .errors import HeanError
-from .journal_schema import SCHEMA_VERSION, connect, finish, sql_value, write_batches
+from .journal_schema import (
+    ERROR_TAG,
+    RUNNING,
+    SCHEMA_VERSION,
+    STATUS_SQL,
+    connect,
+    finish,
+    sql_value,
+    write_batches,
+)
 
 #: ``(sql, rows)`` pairs written in one transaction.
 Batches = tuple[tuple[str, list[Any]], ...]
+
+
+CUT_SHORT_NOTE = ("the run was stopped; the journal keeps the rows written before and reads as "
+                  "cut short")
+
+
+def is_io_error(exc: BaseException) -> bool:
+    """True for SQLite errors of the file or the disk (full, read-only, I/O, not a
+    database), not for programming errors of the caller."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def write_error(path: Path, reason: str, *, creating: bool = False) -> HeanError:
+    """The :class:`HeanError` of a journal write that failed with ``reason`` (SQLite's or the
+    system's message): what failed, where, what to do."""
+    low = reason.lower()
+    where = path.parent
+    if "disk is full" in low or "no space" in low or "quota" in low:
+        what = f"the disk holding {where} is full"
+        hint = (f"free space on that disk, or write the run elsewhere with --out DIR; then "
+                f"run again{'' if creating else ' with --overwrite (replacing the cut-short run)'}")
+    elif "readonly" in low or "read-only" in low:
+        what = f"{where} cannot be written (read-only)"
+        hint = "write the run to a writable folder with --out DIR"
+    elif "unable to open" in low or "permission denied" in low:
+        what = f"the file cannot be created or opened in {where}"
+        hint = ("check that the folder exists and is writable, or write the run elsewhere "
+                "with --out DIR")
+    elif "i/o error" in low or "malformed" in low or "not a database" in low:
+        what = "the disk or the file failed"
+        hint = "check the disk holding it, or write the run elsewhere with --out DIR"
+    else:
+        what = "the write failed"
+        hint = ("set journal.writer: inline to write in the engine's process, and report the "
+                "error")
+    verb = "create" if creating else "write"
+    tail = "" if creating else f"; {CUT_SHORT_NOTE}"
+    return HeanError(f"could not {verb} the run journal {path}: {what} ({reason.strip()}){tail}",
+                     hint)
 
 
 class JournalWriter(Protocol):
@@ -63,16 +118,28 @@ class JournalWriter(Protocol):
 class InlineWriter:
     """Writes in this process, through one connection.
 
-    Creating it creates the file, its tables and indexes (``ddl``) if they are missing.
+    Creating it creates the file, its tables and indexes (``ddl``) if they are missing, and
+    sets the run status to ``running``.
     """
 
     def __init__(self, path: Path, ddl: Sequence[str]) -> None:
-        self._conn = connect(path)
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._conn.execute("BEGIN")
-        for stmt in ddl:
-            self._conn.execute(stmt)
-        self._conn.execute("COMMIT")
+        self.path = path
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = connect(path)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("BEGIN")
+            for stmt in ddl:
+                conn.execute(stmt)
+            conn.execute(STATUS_SQL, (RUNNING, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            if not is_io_error(exc):
+                raise
+            raise write_error(path, str(exc), creating=True) from exc
+        self._conn = conn
         self._closed = False
 
     @property
@@ -80,7 +147,13 @@ class InlineWriter:
         return self._closed
 
     def write(self, batches: Batches) -> None:
-        write_batches(self._conn, batches)
+        try:
+            write_batches(self._conn, batches)
+        except sqlite3.Error as exc:
+            if not is_io_error(exc):
+                raise
+            self.discard()
+            raise write_error(self.path, str(exc)) from exc
 
     def sync(self) -> None:
         """Nothing to wait for: :meth:`write` commits before it returns."""
@@ -90,6 +163,10 @@ class InlineWriter:
             return
         try:
             finish(self._conn)
+        except sqlite3.Error as exc:
+            if not is_io_error(exc):
+                raise
+            raise write_error(self.path, str(exc)) from exc
         finally:
             self.discard()
 
@@ -139,8 +216,8 @@ class ProcessWriter:
                 self._pipe_error = exc
 
     def _send(self, payload: bytes) -> None:
-        if self._pipe_error is not None:
-            self._failed()
+        if self._pipe_error is not None or self.child.poll() is not None:
+            self._failed()  # the child is gone (an error, or killed): say so at once
         self._outbox.put(len(payload).to_bytes(8, "little") + payload)
 
     def write(self, batches: Batches) -> None:
@@ -195,8 +272,21 @@ class ProcessWriter:
         self.discard()
         child = self.child
         assert child.stderr is not None
-        err = child.stderr.read()
+        err = child.stderr.read().decode(errors="replace")
+        child.stderr.close()
+        code = child.returncode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            raise HeanError(
+                f"the journal writer process for {self.path} failed: it was killed by signal "
+                f"{name}; {CUT_SHORT_NOTE}",
+                "run again (with --overwrite, replacing the cut-short run); if something keeps "
+                "killing the writer (e.g. the out-of-memory killer), set journal.writer: inline")
+        tagged = [ln[len(ERROR_TAG):] for ln in err.splitlines() if ln.startswith(ERROR_TAG)]
+        reason = tagged[-1] if tagged else (err.strip().splitlines() or [""])[-1][-500:]
+        base = write_error(self.path, reason or f"exit code {code}")
         raise HeanError(f"the journal writer process for {self.path} failed (exit code "
-                        f"{child.returncode}): {err.decode(errors='replace').strip()[-2000:]}",
-                        "set journal.writer: inline to write in the engine's process, "
-                        "and report the error")
+                        f"{code}): {base.message}", base.hint)

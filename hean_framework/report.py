@@ -12,9 +12,11 @@ Every float in it is finite (NaN / inf become ``null``), so the file is strict J
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -154,16 +156,46 @@ def dumps_report(report: Mapping[str, Any]) -> bytes:
                         | orjson.OPT_SERIALIZE_NUMPY, default=str)
 
 
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``<name>.partial`` and a rename: the file is either
+    the whole new one or absent, never half written (a full disk)."""
+    from .rundir import os_error
+
+    part = path.with_name(path.name + ".partial")
+    try:
+        part.write_bytes(data)
+        os.replace(part, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise os_error(exc, path, "write") from exc
+
+
 def write_report(result: RunResult, out_dir: Path, html: bool = True) -> dict[str, Any]:
     """Write ``report.json`` (and ``report.html`` when ``html``) into ``out_dir``.
 
     Returns the report dict.  A failure while rendering the HTML page never loses the JSON:
-    it is logged and a minimal page naming the error is written instead.
+    it is logged and a minimal page naming the error is written instead.  Each file is
+    written whole or not at all; a ``report.html`` of an earlier run is removed when
+    ``html`` is off (so the folder never pairs this run's JSON with another run's page).
+    A file that cannot be written raises :class:`~hean_framework.errors.HeanError`.
     """
+    from .rundir import os_error
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, out, "create the run folder") from exc
     report = build_report(result)
-    (out / "report.json").write_bytes(dumps_report(report))
+    _write_file(out / "report.json", dumps_report(report))
+    if not html:
+        try:
+            (out / "report.html").unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise os_error(exc, out / "report.html", "remove the earlier run's") from exc
     if html:
         from .report_html import render_error_page, render_html
 
@@ -172,7 +204,7 @@ def write_report(result: RunResult, out_dir: Path, html: bool = True) -> dict[st
         except Exception as exc:  # a drawing problem must not cost the run its report
             log.warning("report.html could not be rendered: %s", exc, exc_info=True)
             page = render_error_page(report, exc)
-        (out / "report.html").write_text(page, encoding="utf-8")
+        _write_file(out / "report.html", page.encode("utf-8"))
     return report
 
 

@@ -308,3 +308,80 @@ def test_a_dead_writer_process_is_reported_not_ignored(tmp_path: Path) -> None:
             j.flush()
         j.close()
     assert j.closed
+
+
+# ------------------------------------------------------------------ run status
+
+
+def test_run_status_is_running_until_the_clean_close_and_not_in_the_digest(
+        tmp_path: Path) -> None:
+    a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    ja = Journal(a, batch_size=7)
+    fill_journal(ja)
+    open_digest = ja.digest()
+    with Journal.open_readonly(a) as r:
+        assert r.stored_status() == ("running", None)
+        assert r.status() == "cut short"  # no run holds a.sqlite's folder: nobody writes it
+    ja.close()
+    with Journal(b, batch_size=10_000) as jb:
+        fill_journal(jb)
+    for path in (a, b):
+        with Journal.open_readonly(path) as r:
+            assert r.stored_status() == ("complete", None)
+            assert r.status() == "complete" and r.complete()
+            assert r.cut_short_message() is None
+            assert r.digest() == open_digest
+            assert r.counts()["manifest"] == 4  # the status is not a manifest row
+            assert r._conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_a_block_that_raises_closes_the_journal_as_failed(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with pytest.raises(ZeroDivisionError), Journal(path) as j:
+        fill_journal(j)
+        1 / 0  # noqa: B018
+    with Journal.open_readonly(path) as r:
+        assert r.stored_status() == ("failed", "ZeroDivisionError: division by zero")
+        assert r.status() == "failed" and not r.complete()
+        assert "cut short" in (r.cut_short_message() or "")
+        assert r.counts()["decisions"] == 20  # what was recorded is kept
+    with pytest.raises(ValueError, match="status"):
+        Journal(tmp_path / "x.sqlite").close("done")
+
+
+def test_a_full_disk_stops_the_journal_and_the_failure_sticks(tmp_path: Path) -> None:
+    """A real SQLITE_FULL (SQLite's page limit): a HeanError naming the cause, not
+    "cannot rollback"; every later write and the first close raise it again; the file stays
+    ``running`` and reads as cut short."""
+    from hean_framework.errors import HeanError
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, batch_size=5, writer="inline")
+    j.write_manifest({"seed": 1})
+    conn = j._writer._conn  # type: ignore[attr-defined]
+    conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(HeanError, match=r"disk holding .* is full") as info:
+        for i in range(1, 200):
+            j.decision(make_decision(i))
+    assert "cannot rollback" not in str(info.value) and "cut short" in str(info.value)
+    assert j.failed and j.closed
+    with pytest.raises(HeanError, match="is full"):
+        j.decision(make_decision(500))  # a component swallowing the first error cannot hide it
+    with pytest.raises(HeanError, match="is full"):
+        j.close()
+    j.close()  # told once
+    with Journal.open_readonly(path) as r:
+        assert r.stored_status() == ("running", None) and r.status() == "cut short"
+
+
+def test_a_journal_without_run_status_is_an_older_one(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with Journal(path) as j:
+        fill_journal(j)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE run_status")
+    conn.commit()
+    conn.close()
+    with Journal.open_readonly(path) as r:
+        assert r.stored_status() is None and r.status() is None
+        assert r.complete() and r.cut_short_message() is None

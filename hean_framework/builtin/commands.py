@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+from typing import Any
 
 import click
 
@@ -11,34 +12,62 @@ from .. import hookimpl
 from ..hookspecs import RegisterCommand
 
 
+def _close_cut_short(engine: Any, exc: BaseException) -> None:
+    """The run raised (or was interrupted): finish its journal with that status, so the file
+    does not read as a complete run."""
+    journal = engine.journal
+    if journal is None:
+        return
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    with contextlib.suppress(Exception):  # the run's own exception is the one to report
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        journal.close(status, " ".join(what.split())[:500])
+
+
 @click.command("backtest")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--out", "out", type=click.Path(file_okay=False),
               help="output directory (default: run.out or runs/<run.name>)")
+@click.option("--overwrite", is_flag=True,
+              help="replace the run already in the output directory (its files are removed "
+                   "first); without it such a directory is refused")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override a config value, e.g. --set run.seed=7 (repeatable)")
 @click.option("--no-progress", is_flag=True, help="do not show the progress bar")
 @click.option("--quiet", is_flag=True, help="print only the output directory")
-def backtest(config: str, out: str | None, sets: tuple[str, ...], no_progress: bool,
-             quiet: bool) -> None:
-    """Run a backtest of CONFIG on recorded data; writes journal, report.json, report.html."""
+def backtest(config: str, out: str | None, overwrite: bool, sets: tuple[str, ...],
+             no_progress: bool, quiet: bool) -> None:
+    """Run a backtest of CONFIG on recorded data; writes journal, report.json, report.html.
+
+    The output directory belongs to this run: it is locked while the run writes, and a
+    directory holding another run's files is refused unless --overwrite is given.
+    """
     from ..engine import Engine
     from ..report import print_summary, write_report
+    from ..rundir import RunFolder
     from ..session import prepare
 
     setup, pm = prepare(config, sets)
     engine = Engine(setup, pm, out_dir=out, progress=False if no_progress else None)
-    try:
-        result = engine.run()
-    finally:
-        engine.close()
-    report = write_report(result, engine.out_dir, html=setup.config.report.html)
-    pm.run_finished(engine.ctx, report)
+    with RunFolder(engine.out_dir, overwrite=overwrite) as folder:
+        for note in folder.notes:
+            click.echo(f"note: {note}", err=True)
+        try:
+            result = engine.run()
+        except BaseException as exc:
+            _close_cut_short(engine, exc)
+            raise
+        finally:
+            engine.close()
+        report = write_report(result, folder.path, html=setup.config.report.html)
+        pm.run_finished(engine.ctx, report)
+        written = folder.run_files()
     if quiet:
-        click.echo(str(engine.out_dir))
+        click.echo(str(folder.path))
         return
     print_summary(report)
-    click.echo(f"wrote {Path(engine.out_dir) / 'report.json'}, report.html, journal.sqlite")
+    first, *rest = written or ["(nothing)"]
+    click.echo(f"wrote {folder.path / first}" + "".join(f", {n}" for n in rest))
 
 
 @hookimpl

@@ -25,6 +25,7 @@ the manifest and result in :mod:`hean_framework.manifest`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from bisect import bisect_left
@@ -88,6 +89,7 @@ class Engine:
         self._venue_sees = False
         self._t0 = 0.0
         self._running = False
+        self._failure: BaseException | None = None
 
     # ================================================================= building
 
@@ -171,7 +173,8 @@ class Engine:
         gc.set_threshold(max(thresholds[0], GC_GEN0_THRESHOLD), *thresholds[1:])
         try:
             self._loop(iter(events))
-        except BaseException:
+        except BaseException as exc:
+            self._failure = exc  # close() marks the journal failed / interrupted
             self._stop_components()  # components still hear the end of a failed run
             raise
         finally:
@@ -404,6 +407,7 @@ class Engine:
                 st.ts = ts
                 st.last = px
                 st.prices.append(px)
+                st.bars.append((ev.high, ev.low, ev.volume))
                 if venue_sees and not venue.idle:
                     venue_on_market(ev)
                 handlers = bar_h
@@ -457,6 +461,7 @@ class Engine:
             found = self.parts.batch.get((Bar, sym))
             if not st.bar_ms:
                 st.bar_ms = blk.interval_ms
+            bar_cols = (blk.high, blk.low, blk.volume)
         else:
             assert isinstance(blk, TradeBlock)
             px_col = blk.price
@@ -547,6 +552,8 @@ class Engine:
             prices.extend(px_col[max(i, last + 1 - window):last + 1])
             if not is_bar:
                 st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
+            else:  # the same rows' (high, low, volume), as the per-bar path appends them
+                st.bars.extend(zip(*[c[max(i, last + 1 - window):last + 1] for c in bar_cols]))
             if out is not None:
                 self._signals(out, seq, owner)
             if ts >= next_sample:
@@ -613,8 +620,17 @@ class Engine:
     # ================================================================= end
 
     def close(self) -> None:
-        """Flush and close the journal."""
+        """Flush and close the journal: ``complete``, or ``failed`` / ``interrupted`` when
+        :meth:`run` raised (the journal then reads as cut short, never as a finished run)."""
         journal = self.ctx.journal
-        if journal is not None:
+        if journal is None:
+            return
+        self.ctx.journal = None
+        exc = self._failure
+        if exc is None:
             journal.close()
-            self.ctx.journal = None
+            return
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        with contextlib.suppress(Exception):  # the run's own exception is the one to report
+            journal.close(status, " ".join(what.split())[:500])

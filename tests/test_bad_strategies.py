@@ -168,6 +168,9 @@ def test_a_run_with_no_event_in_its_window_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(HeanError, match="no market event"):
         _run(tmp_path, Bad, {"data": {"files": [{"kind": "bars", "symbol": BTC, "path": BARS}],
                                       "start": "2030-01-01"}})
+    # a library run that raised leaves a journal that says so, not one that looks finished
+    with Journal.open_readonly(tmp_path / "journal.sqlite") as j:
+        assert j.status() == "failed"
 
 
 def test_a_good_signal_still_trades(tmp_path: Path) -> None:

@@ -3,25 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any
-
 import click
 
 from .. import hookimpl
 from ..hookspecs import RegisterCommand
-
-
-def _close_cut_short(engine: Any, exc: BaseException) -> None:
-    """The run raised (or was interrupted): finish its journal with that status, so the file
-    does not read as a complete run."""
-    journal = engine.journal
-    if journal is None:
-        return
-    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    with contextlib.suppress(Exception):  # the run's own exception is the one to report
-        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        journal.close(status, " ".join(what.split())[:500])
 
 
 @click.command("backtest")
@@ -53,10 +38,7 @@ def backtest(config: str, out: str | None, overwrite: bool, sets: tuple[str, ...
         for note in folder.notes:
             click.echo(f"note: {note}", err=True)
         try:
-            result = engine.run()
-        except BaseException as exc:
-            _close_cut_short(engine, exc)
-            raise
+            result = engine.run()  # a run that raises closes its journal as cut short
         finally:
             engine.close()
         report = write_report(result, folder.path, html=setup.config.report.html)

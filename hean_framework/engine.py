@@ -182,12 +182,13 @@ class Engine:
             gc.unfreeze()
         if not self.events:
             self._stop_components()
-            raise HeanError(
+            self._failure = HeanError(
                 "the run had no market event: nothing to trade on"
                 + (f" ({self.outside_window} funding settlements without prices)"
                    if self.outside_window else ""),
                 "check data.start / data.end against the files' time spans and that "
                 "data.files holds price data (bars, trades, bbo or l2)")
+            raise self._failure
         return self.finish()
 
     # ================================================================= push

@@ -15,13 +15,15 @@ if TYPE_CHECKING:
     from .book import OrderBook
 
 PRICE_WINDOW = 64
+#: candles kept per symbol in ``SymbolState.bars`` (same length as the price window)
+BAR_WINDOW = PRICE_WINDOW
 
 
 class SymbolState:
     """What is known about one symbol right now."""
 
-    __slots__ = ("ask", "ask_size", "bar_ms", "bid", "bid_size", "book", "funding_rate", "index",
-                 "last",
+    __slots__ = ("ask", "ask_size", "bar_ms", "bars", "bid", "bid_size", "book", "funding_rate",
+                 "index", "last",
                  "last_funding_ts", "mark", "prices", "symbol", "trade_volume", "ts")
 
     def __init__(self, symbol: str) -> None:
@@ -41,6 +43,10 @@ class SymbolState:
         self.bar_ms = 0
         self.book: OrderBook | None = None
         self.prices: deque[float] = deque(maxlen=PRICE_WINDOW)
+        #: ``(high, low, volume)`` of the last candles (bar data only), oldest first; the cost
+        #: model estimates the spread and the market impact from them
+        #: (:mod:`hean_framework.execution.costs`)
+        self.bars: deque[tuple[float, float, float]] = deque(maxlen=BAR_WINDOW)
 
     # -------------------------------------------------------------- derived values
 

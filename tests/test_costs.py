@@ -115,4 +115,8 @@ def test_edge_estimator_spec_2_5() -> None:
     assert e.threshold_bps == 5.0 and e.passes
     assert estimate_edge(sig, st, "IMPULSE", 0.5).threshold_bps == 4.0  # the original 0.5
     st.bid = st.ask = 0.0
-    assert estimate_edge(sig, st, "RANGE").edge_bps == -1000.0
+    # no quote and no bars: the assumed 10 bps spread (2 x no_quote_half_spread_bps), not the
+    # original's -1000 bps veto; RANGE: c = 0.4, f = 0.95; fewer than 5 prices: vol_pen 0.1
+    e = estimate_edge(sig, st, "RANGE")
+    assert e.spread_source == "assumed" and e.spread_bps == 10.0
+    assert e.edge_bps == pytest.approx((50 * 0.75 * (1 - 0.4 * 0.6) - 10.0) * 0.9 * 0.95)

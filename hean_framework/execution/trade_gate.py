@@ -2,9 +2,11 @@
 
 After sizing, for every entry order::
 
+    spread    = quote, else cost.spread_bps[symbol], else (bar data) the Corwin-Schultz estimate
+                from the symbol's last bars, else assumed (``details["spread_source"]``)
     edge      = signal.edge_bps, else the edge estimator of :mod:`hean_framework.execution.costs`
-                (``edge_source``)
-    cost      = CostEngine estimate (maker or taker round trip, bps)
+                on that spread (``edge_source``; its inputs in ``details["edge_estimate"]``)
+    cost      = CostEngine estimate (maker or taker round trip, bps) on that spread
     required  = cost x cost_edge_multiplier (4)            maker
               = cost x taker_edge_multiplier (8)           taker, when allowed as "strong"
     multiplier boost from fill quality (optional) is added to both multipliers
@@ -28,7 +30,9 @@ gate took the notional from a signal field that did not exist).
 
 Every decision that reaches the gate gets the ORDER_DECISION fields: ``expected_edge_bps``,
 ``cost_bps``, ``cost_breakdown``, ``required_edge_bps``, ``required_multiplier``,
-``edge_cost_ratio``, ``maker_or_taker`` and ``regime``.
+``edge_cost_ratio``, ``maker_or_taker`` and ``regime``.  A BLOCK's message gives the numbers
+and what the strategy's author can change (edge_bps, take_profit, prefer_maker, the
+multipliers, or small-capital mode off).
 
 The gate also observes every decision and fill of the run: it keeps the small-capital summary
 (``report.json["small_capital_mode"]``, also printed by ``hean why``) and the fill-quality
@@ -46,7 +50,7 @@ from pydantic import Field
 from ..components import ComponentConfig, Gate, Verdict, block
 from ..facts import MAKER_FILL_RATE, REGIME
 from ..models import BLOCK, CREATE, SKIP, Fill, OrderDecision, Signal
-from .costs import CostConfig, CostEngine, CostEstimate, estimate_edge
+from .costs import CostConfig, CostEngine, CostEstimate, EdgeEstimate, SpreadEstimate, estimate_edge
 from .fill_quality import FillQualityConfig, FillQualityTracker
 
 __all__ = ["GateResult", "TradeGate", "TradeGateConfig", "evaluate", "summarize_decisions"]
@@ -150,20 +154,22 @@ class TradeGate(Gate):
         self.costs = CostEngine(cfg.cost, history=self.fill_quality.history)
         self.summary = DecisionSummary()
         self.counts: Counter[str] = Counter()
+        self.spread_sources: Counter[str] = Counter()
         if cfg.report_section:
             self.ctx.add_section("small_capital_mode", self.small_capital_mode)
 
     # ------------------------------------------------------------------ voting
 
-    def _edge(self, signal: Signal, regime: str) -> tuple[float | None, str]:
+    def _edge(self, signal: Signal, regime: str, spread: SpreadEstimate
+              ) -> tuple[float | None, str, EdgeEstimate | None]:
         src = self.config.edge_source
         if signal.edge_bps is not None and src != "estimator":
-            return float(signal.edge_bps), "signal"
+            return float(signal.edge_bps), "signal", None
         if src == "signal":
-            return None, "none"
+            return None, "none", None
         st = self.ctx.market[signal.symbol]
-        est = estimate_edge(signal, st, regime, self.config.edge_threshold_scale)
-        return est.edge_bps, "estimator"
+        est = estimate_edge(signal, st, regime, self.config.edge_threshold_scale, spread)
+        return est.edge_bps, "estimator", est
 
     def vote(self, signal: Signal, decision: OrderDecision) -> Verdict | None:
         cfg = self.config
@@ -171,27 +177,34 @@ class TradeGate(Gate):
         regime = decision.regime or ctx.facts.get(REGIME, signal.symbol) or "NORMAL"
         decision.regime = regime
         st = ctx.market[signal.symbol]
+        inst = ctx.instruments.get(signal.symbol) if signal.symbol in ctx.instruments else None
+        spread = self.costs.spread(st, inst)
+        decision.details["spread_source"] = spread.source
+        self.spread_sources[spread.source] += 1
         if cfg.mode == "legacy":
-            est = estimate_edge(signal, st, regime, cfg.edge_threshold_scale)
-            decision.expected_edge_bps = round(est.edge_bps, 4)
-            decision.details["edge_threshold_bps"] = est.threshold_bps
-            if not est.passes:
+            legacy = estimate_edge(signal, st, regime, cfg.edge_threshold_scale, spread)
+            decision.expected_edge_bps = round(legacy.edge_bps, 4)
+            decision.details["edge_threshold_bps"] = legacy.threshold_bps
+            decision.details["edge_estimate"] = _edge_details(legacy)
+            if not legacy.passes:
                 self.counts["LEGACY_EDGE_FILTER"] += 1
                 return Verdict(SKIP, "LEGACY_EDGE_FILTER",
-                               f"edge {est.edge_bps:.2f} bps < threshold "
-                               f"{est.threshold_bps:.2f}", {})
+                               f"edge {legacy.edge_bps:.2f} bps < threshold "
+                               f"{legacy.threshold_bps:.2f} ({_estimate_text(legacy)})", {})
             return None
-        edge, source = self._edge(signal, regime)
+        edge, source, est = self._edge(signal, regime, spread)
         decision.details["edge_source"] = source
+        if est is not None:
+            decision.details["edge_estimate"] = _edge_details(est)
         if edge is None:
             self.counts["NO_EDGE"] += 1
-            return block("EDGE_TOO_LOW_FOR_COST", "the signal gives no edge_bps "
-                         "(gates.trade_gate.edge_source: signal)")
-        inst = ctx.instruments.get(signal.symbol) if signal.symbol in ctx.instruments else None
+            return block("EDGE_TOO_LOW_FOR_COST", "the signal gives no edge_bps and "
+                         "gates.trade_gate.edge_source is 'signal': give the signal edge_bps, "
+                         "or set edge_source: signal_or_estimator (the default)")
         qty = decision.qty + decision.close_qty
         wants_taker = signal.order_type == "market" and not signal.prefer_maker
-        maker_cost = self.costs.estimate_for(signal, st, inst, True, qty, ctx.now)
-        taker_cost = self.costs.estimate_for(signal, st, inst, False, qty, ctx.now) \
+        maker_cost = self.costs.estimate_for(signal, st, inst, True, qty, ctx.now, spread)
+        taker_cost = self.costs.estimate_for(signal, st, inst, False, qty, ctx.now, spread) \
             if wants_taker else None
         res = evaluate(cfg, edge, maker_cost, taker_cost, wants_taker, decision.notional,
                        self.fill_quality.boost)
@@ -207,16 +220,8 @@ class TradeGate(Gate):
             self.counts[c] += 1
         decision.details["gate_reason_codes"] = list(res.codes)
         first = res.codes[0]
-        msg = {
-            "MIN_NOTIONAL_LIMIT": f"notional {decision.notional:.2f} < min_notional_usd "
-                                  f"{cfg.min_notional_usd:g}",
-            "MAKER_ONLY_ENFORCED": "taker order refused: maker_only_default and the edge is "
-                                   "not strong enough for a taker",
-            "EDGE_TOO_LOW_FOR_COST": f"edge {res.edge:.2f} bps < required "
-                                     f"{res.required:.2f} ({res.cost.total_bps:.2f} x "
-                                     f"{res.multiplier:g})",
-        }[first]
-        return block(first, msg, min_notional_usd=cfg.min_notional_usd)
+        return block(first, _message(first, cfg, res, decision, est),
+                     min_notional_usd=cfg.min_notional_usd)
 
     # ------------------------------------------------------------------ observing
 
@@ -243,11 +248,65 @@ class TradeGate(Gate):
         out["taker_edge_multiplier"] = cfg.taker_edge_multiplier
         out["allow_taker_if_edge_strong"] = cfg.allow_taker_if_edge_strong
         out["cost_formula"] = cfg.cost.formula
+        out["spread_sources"] = dict(self.spread_sources)
         out["fill_quality"] = self.fill_quality.stats()
         return out
 
     def stats(self) -> dict[str, Any]:
         return {"votes": dict(self.counts), "multiplier_boost": self.fill_quality.boost}
+
+
+#: How to turn the gate off, at the end of every BLOCK message.
+_OFF = ("or turn the gate off (small_capital.enabled: false; gates.trade_gate.enabled: "
+        "false where the YAML lists the gate itself)")
+
+
+def _edge_details(est: EdgeEstimate) -> dict[str, Any]:
+    return {"move_bps": round(est.move_bps, 4), "fill_prob": round(est.fill_prob, 4),
+            "vol_pen": round(est.vol_pen, 4), "spread_bps": round(est.spread_bps, 4),
+            "spread_source": est.spread_source, "threshold_bps": est.threshold_bps}
+
+
+def _estimate_text(est: EdgeEstimate) -> str:
+    return (f"estimated = (take_profit move {est.move_bps:.1f} x fill_prob "
+            f"{est.fill_prob:.2f} - spread {est.spread_bps:.2f} from {est.spread_source}) x "
+            f"(1 - vol_pen {est.vol_pen:.2f})")
+
+
+def _message(code: str, cfg: TradeGateConfig, res: GateResult, d: OrderDecision,
+             est: EdgeEstimate | None) -> str:
+    """The BLOCK message of ``code``: the numbers, then what the author can change."""
+    c = res.cost
+    spread = (f"spread {c.quoted_spread_bps:.2f} bps from {c.spread_source}"
+              if c.quoted_spread_bps is not None else
+              f"no spread known, half spread {cfg.cost.no_quote_half_spread_bps:g} bps assumed")
+    cost = f"{c.total_bps:.2f} bps ({res.maker_or_taker} round trip; {spread})"
+    if code == "MIN_NOTIONAL_LIMIT":
+        return (f"notional {d.notional:.2f} < min_notional_usd {cfg.min_notional_usd:g}: "
+                f"size a larger order (more risk per trade, or a closer stop), lower "
+                f"gates.trade_gate.min_notional_usd, {_OFF}")
+    if code == "MAKER_ONLY_ENFORCED":
+        strong = (f"allow_taker_if_edge_strong is on but edge {res.edge:.2f} bps < "
+                  f"{res.required:.2f} = taker cost {cost} x {res.multiplier:g}"
+                  if cfg.allow_taker_if_edge_strong else
+                  "gates.trade_gate.allow_taker_if_edge_strong: true accepts takers whose edge "
+                  f"is >= the taker cost x {cfg.taker_edge_multiplier:g}")
+        return ("taker entry refused (gates.trade_gate.maker_only_default): the signal is a "
+                "market order without prefer_maker. To trade, send a maker order "
+                "(signal prefer_maker=True, or order_type='limit'), or set "
+                f"gates.trade_gate.convert_taker_to_maker: true; {strong}; {_OFF}")
+    # EDGE_TOO_LOW_FOR_COST
+    head = (f"edge {res.edge:.2f} bps < required {res.required:.2f} = cost {cost} x "
+            f"{res.multiplier:g}")
+    if est is None:
+        return (f"{head}. To trade: a larger signal edge_bps (the strategy's own estimate), "
+                f"lower gates.trade_gate.cost_edge_multiplier, {_OFF}")
+    tp = ("the signal has no take_profit, so no favourable move is counted: set a "
+          "take_profit, or give the signal edge_bps"
+          if est.move_bps <= 0.0 else
+          "give the signal edge_bps (its own estimate), or a take_profit further away")
+    return (f"{head}; no edge_bps on the signal, edge {_estimate_text(est)}. To trade: {tp}; "
+            f"lower gates.trade_gate.cost_edge_multiplier; {_OFF}")
 
 
 class DecisionSummary:

@@ -1,8 +1,9 @@
 """Builtin market-data feeds: CSV replay and in-memory replay.
 
 Modules: :mod:`.config` (the ``data:`` section, file entries, interval and time notations),
-:mod:`.rows` (file formats, row validation, rejection counting), :mod:`.l2` (L2 messages and
-the shadow book), :mod:`.source` (one data file: columns, bar interval, record stream),
+:mod:`.rows` (file formats, row validation, time order, rejection counting), :mod:`.l2` (L2
+messages and the shadow book), :mod:`.source` (one data file: columns, bar interval, checks
+before the run - units, order, completeness - and its record stream),
 :mod:`.csv_feed` (the ``csv`` feed: files merged by time, column blocks) and :mod:`.memory`
 (the ``memory`` feed and bar columns).
 """

@@ -12,11 +12,16 @@ ties are broken, in this order, by
 3. the row order inside the file.
 
 ``start``/``end`` keep events with ``start <= ts < end``.
+
+**One file, one entry.**  A file listed twice under ``data.files`` (by any path: relative,
+absolute, through a symlink or a hard link) would be fed twice: it is a
+:class:`~hean_framework.errors.ConfigError` naming both entries.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 from array import array
 from collections.abc import Iterator
 from itertools import islice
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..blocks import BarBlock, TradeBlock
 from ..components import Feed
+from ..errors import ConfigError
 from ..models import MarketEvent
 from .config import CsvFeedConfig, parse_time
 from .source import Source
@@ -43,6 +49,27 @@ def _base_dir(ctx: Any) -> Path:
     """``ctx.config.base_dir`` when set, else the current directory."""
     base = getattr(getattr(ctx, "config", None), "base_dir", None)
     return Path(base) if base else Path.cwd()
+
+
+def _refuse_repeated_files(sources: list[Source], config_path: str) -> None:
+    """A file listed twice would be fed twice: a ConfigError naming both entries (and the run
+    file ``config_path``)."""
+    seen: dict[tuple[int, int] | str, Source] = {}
+    problems = []
+    for s in sources:
+        st = os.stat(s.path)
+        key: tuple[int, int] | str = (st.st_dev, st.st_ino) if st.st_ino else str(
+            s.path.resolve())
+        first = seen.setdefault(key, s)
+        if first is not s:
+            problems.append(
+                f"data.files[{s.index}].path: {s.spec.path!r} is the same file as "
+                f"data.files[{first.index}].path ({first.spec.path!r}, {s.path.resolve()}); "
+                "its rows would be fed twice")
+    if problems:
+        raise ConfigError(problems, source=config_path,
+                          hint="list each data file once (to replay one file's prices under a "
+                               "second symbol, copy the file)")
 
 
 class CsvFeed(Feed):
@@ -64,6 +91,8 @@ class CsvFeed(Feed):
         self.start = start
         self.end = end
         self._sources = [Source(i, f, base, start, end) for i, f in enumerate(config.files)]
+        _refuse_repeated_files(self._sources,
+                               getattr(getattr(ctx, "run", None), "config_path", "") or "")
 
     @property
     def symbols(self) -> list[str]:
@@ -121,11 +150,7 @@ class CsvFeed(Feed):
     @property
     def rejections_by_file(self) -> dict[str, dict[str, int]]:
         """``{configured path: {reason: count}}`` (files without rejections map to ``{}``)."""
-        out: dict[str, dict[str, int]] = {}
-        for s in self._sources:
-            key = s.spec.path if s.spec.path not in out else f"{s.spec.path} [{s.index}]"
-            out[key] = {k: v for k, v in s.counts.items() if v}
-        return out
+        return {s.spec.path: {k: v for k, v in s.counts.items() if v} for s in self._sources}
 
     def interval_ms(self, index: int) -> int:
         """The bar interval used for ``data.files[index]`` (0 for other kinds)."""

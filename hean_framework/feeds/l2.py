@@ -4,10 +4,14 @@ Consecutive L2 rows of one exchange message (same timestamp, action and update i
 one :class:`~hean_framework.models.BookUpdate` (``snapshot=True`` for snapshot rows).
 
 L2 counts bad *rows* for the row-level reasons (malformed/non_finite/non_positive_price/
-negative_size - the rest of the message is used) and whole *messages* for ``time_backwards``,
+negative_size - the rest of the message is used) and whole *messages* for a bad message head
+(timestamp, action or ids: ``malformed``/``non_finite``), the time checks of
+:func:`~hean_framework.feeds.rows.time_gate` (``time_backwards`` and ``ts_outlier``; several
+messages per ms are normal, and a repeated message breaks the update-id chain), and
 ``crossed_book``, ``sequence_gap`` and ``stale_update`` (the reasons are described in
 :mod:`hean_framework.feeds.rows`).  An L2 message rejected for ``crossed_book`` still advances
-the update-id chain (it was received in sequence; only its content was bad).
+the update-id chain (it was received in sequence; only its content was bad).  Messages at or
+after ``end`` are skipped (reading goes on to the end of the file).
 
 When ``start`` cuts into an L2 file, the messages before it are still applied to the feed's
 shadow book and the first event emitted for that file is a snapshot of that book (so the
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..book import OrderBook
 from ..models import BookUpdate
-from .rows import to_ms
+from .rows import time_gate, to_ms
 
 if TYPE_CHECKING:
     from .source import Source
@@ -33,6 +37,16 @@ __all__ = ["L2State", "parse_l2"]
 
 def parse_l2(src: Source, rows: Iterator[list[str]]) -> Iterator[BookUpdate]:
     """The accepted messages of ``src``'s L2 file (rows grouped per message)."""
+    state = L2State(src.symbol, src.start, src.end, src.counts)
+    finish = state.finish
+    for msg in time_gate(_messages(src, rows), src.counts, src.start, src.end, src.gap_ms,
+                         None, window=False):
+        yield from finish(*msg)
+
+
+def _messages(src: Source, rows: Iterator[list[str]]) -> Iterator[tuple[Any, ...]]:
+    """``(ts, snapshot, first_id, last_id, prev_id, bids, asks)`` per message whose head
+    (first row) is readable; bad rows and heads are counted."""
     c = src.cols
     its, iact, isd, ip, isz = c["timestamp"], c["action"], c["side"], c["price"], c["size"]
     id_cols = [c[k] for k in ("first_update_id", "last_update_id", "prev_last_update_id")
@@ -42,8 +56,6 @@ def parse_l2(src: Source, rows: Iterator[list[str]]) -> Iterator[BookUpdate]:
     ncol = len(src.header)
     rej = src.counts
     isfinite = math.isfinite
-    state = L2State(src.symbol, src.start, src.end, rej)
-    finish = state.finish
     key: Any = None
     bids: list[tuple[float, float]] = []
     asks: list[tuple[float, float]] = []
@@ -56,9 +68,9 @@ def parse_l2(src: Source, rows: Iterator[list[str]]) -> Iterator[BookUpdate]:
         k = keyget(row)
         if k != key:
             if key is not None:
-                yield from finish(first, bids, asks, its, iact, iU, iu, ipu)
-                if state.done:
-                    return
+                head = _head(first, its, iact, iU, iu, ipu, rej)
+                if head is not None:
+                    yield (*head, bids, asks)
             key = k
             first = row
             bids = []
@@ -84,14 +96,41 @@ def parse_l2(src: Source, rows: Iterator[list[str]]) -> Iterator[BookUpdate]:
             else:
                 rej["malformed"] += 1
     if key is not None:
-        yield from finish(first, bids, asks, its, iact, iU, iu, ipu)
+        head = _head(first, its, iact, iU, iu, ipu, rej)
+        if head is not None:
+            yield (*head, bids, asks)
+
+
+def _head(row: list[str], its: int, iact: int, iU: int, iu: int, ipu: int,
+          rej: dict[str, int]) -> tuple[int, bool, int, int, int] | None:
+    """``(ts, snapshot, first_id, last_id, prev_id)`` of a message's first row, or None (the
+    message is counted as ``non_finite`` or ``malformed``)."""
+    try:
+        ts = to_ms(row[its])
+        U = int(row[iU]) if iU >= 0 and row[iU] else 0
+        u = int(row[iu]) if iu >= 0 and row[iu] else 0
+        pu = int(row[ipu]) if ipu >= 0 and row[ipu] else 0
+    except OverflowError:
+        rej["non_finite"] += 1
+        return None
+    except ValueError:
+        rej["malformed"] += 1
+        return None
+    action = row[iact].strip().lower()
+    if action == "snapshot":
+        return ts, True, U, u, pu
+    if action in ("update", "delta"):
+        return ts, False, U, u, pu
+    rej["malformed"] += 1
+    return None
 
 
 class L2State:
-    """Validation state of one L2 file: shadow book, update-id chain, time and window."""
+    """Validation state of one L2 file: shadow book, update-id chain and window (the time
+    order is checked before, by :func:`~hean_framework.feeds.rows.time_gate`)."""
 
-    __slots__ = ("after_snapshot", "book", "done", "end", "last_ts", "prev_u", "rej",
-                 "snap_pending", "start", "symbol", "synced")
+    __slots__ = ("after_snapshot", "book", "end", "prev_u", "rej", "snap_pending", "start",
+                 "symbol", "synced")
 
     def __init__(self, symbol: str, start: int, end: int, rej: dict[str, int]) -> None:
         self.symbol = symbol
@@ -99,46 +138,21 @@ class L2State:
         self.start = start
         self.end = end
         self.rej = rej
-        self.last_ts = -(1 << 62)
         self.prev_u = 0
         self.synced = False  # a snapshot is loaded and the id chain is unbroken since
         self.after_snapshot = False  # the next update is the first one after a snapshot
         self.snap_pending = False  # messages before ``start`` were applied: emit a snapshot
-        self.done = False
 
-    def finish(self, row: list[str], bids: list[tuple[float, float]],
-               asks: list[tuple[float, float]], its: int, iact: int, iU: int, iu: int,
-               ipu: int) -> Iterator[BookUpdate]:
-        """Validate one complete message (``row`` is its first row); yield it when accepted.
+    def finish(self, ts: int, snapshot: bool, U: int, u: int, pu: int,
+               bids: list[tuple[float, float]],
+               asks: list[tuple[float, float]]) -> Iterator[BookUpdate]:
+        """Validate one complete message (in time order); yield it when accepted.
 
         When ``start`` cut into the file, the first accepted message at or after ``start`` is
         preceded by a snapshot of the shadow book as it was just before that message.
         """
         rej = self.rej
-        try:
-            ts = to_ms(row[its])
-            action = row[iact].strip().lower()
-            U = int(row[iU]) if iU >= 0 and row[iU] else 0
-            u = int(row[iu]) if iu >= 0 and row[iu] else 0
-            pu = int(row[ipu]) if ipu >= 0 and row[ipu] else 0
-        except OverflowError:
-            rej["non_finite"] += 1
-            return
-        except ValueError:
-            rej["malformed"] += 1
-            return
-        if action == "snapshot":
-            snapshot = True
-        elif action in ("update", "delta"):
-            snapshot = False
-        else:
-            rej["malformed"] += 1
-            return
-        if ts < self.last_ts:
-            rej["time_backwards"] += 1
-            return
         if ts >= self.end:
-            self.done = True
             return
         msg = BookUpdate(ts, self.symbol, snapshot, bids, asks, U, u, pu)
         book = self.book
@@ -181,11 +195,9 @@ class L2State:
                 self.snap_pending = False
             if not book.apply_checked(msg):
                 rej["crossed_book"] += 1
-                self.last_ts = ts
                 if catch_up is not None:
                     yield catch_up
                 return
-        self.last_ts = ts
         if ts < self.start:
             self.snap_pending = True
             return

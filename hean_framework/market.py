@@ -20,28 +20,35 @@ BAR_WINDOW = PRICE_WINDOW
 
 
 class SymbolState:
-    """What is known about one symbol right now."""
+    """What is known about one symbol right now (``ctx.market[symbol]``).
+
+    The engine updates it before any component sees the event, so a component reads the
+    state that includes the event it is handed.  Read it; do not write it.
+    """
 
     __slots__ = ("ask", "ask_size", "bar_ms", "bars", "bid", "bid_size", "book", "funding_rate",
                  "index", "last",
                  "last_funding_ts", "mark", "prices", "symbol", "trade_volume", "ts")
 
     def __init__(self, symbol: str) -> None:
-        self.symbol = symbol
-        self.ts = 0
-        self.last = 0.0
-        self.bid = 0.0
-        self.ask = 0.0
-        self.bid_size = 0.0
-        self.ask_size = 0.0
-        self.mark = 0.0
-        self.index = 0.0
-        self.funding_rate = 0.0
-        self.last_funding_ts = 0
-        self.trade_volume = 0.0
+        self.symbol = symbol  #: unified symbol
+        self.ts = 0  #: time of the last price, quote or book update, ms (0: none yet)
+        self.last = 0.0  #: last trade price or bar close (0: none yet)
+        self.bid = 0.0  #: best bid, from quotes or the L2 book (0: unknown)
+        self.ask = 0.0  #: best ask, from quotes or the L2 book (0: unknown)
+        self.bid_size = 0.0  #: quantity at the best bid
+        self.ask_size = 0.0  #: quantity at the best ask
+        self.mark = 0.0  #: mark price of a derivative (MarkPrice, Funding events; 0: unknown)
+        self.index = 0.0  #: index price of a derivative (MarkPrice events; 0: unknown)
+        self.funding_rate = 0.0  #: rate of the last funding settlement (positive: longs pay)
+        self.last_funding_ts = 0  #: time of the last funding settlement, ms (0: none)
+        self.trade_volume = 0.0  #: summed size of the public trades seen since the run began
         #: interval of the symbol's candles when the data is bars (0 otherwise)
         self.bar_ms = 0
+        #: the L2 order book when the data has book updates (None otherwise)
         self.book: OrderBook | None = None
+        #: the last 64 prices (trade prices, bar closes; quote mids while no trade price is
+        #: known), oldest first; ``volatility`` and ``log_return_std`` read them
         self.prices: deque[float] = deque(maxlen=PRICE_WINDOW)
         #: ``(high, low, volume)`` of the last candles (bar data only), oldest first; the cost
         #: model estimates the spread and the market impact from them

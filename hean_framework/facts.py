@@ -74,7 +74,7 @@ def declare(name: str, type_: type | tuple[type, ...], *, owner: str, default: T
 
 
 def declared() -> list[FactKey[Any]]:
-    """Every fact declared in this process, by name (``hean facts`` and the docs list them)."""
+    """Every fact declared in this process, by name (docs/plugin_api.md lists them)."""
     return [_DECLARED[n] for n in sorted(_DECLARED)]
 
 

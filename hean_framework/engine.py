@@ -462,7 +462,7 @@ class Engine:
             found = self.parts.batch.get((Bar, sym))
             if not st.bar_ms:
                 st.bar_ms = blk.interval_ms
-            bar_cols = (blk.high, blk.low, blk.volume)
+            bh, bl, bv, bars = blk.high, blk.low, blk.volume, st.bars
         else:
             assert isinstance(blk, TradeBlock)
             px_col = blk.price
@@ -550,11 +550,12 @@ class Engine:
             ctx.now = ts
             st.ts = ts
             st.last = px_col[last]
-            prices.extend(px_col[max(i, last + 1 - window):last + 1])
+            lo = max(i, last + 1 - window)
+            prices.extend(px_col[lo:last + 1])
             if not is_bar:
                 st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
             else:  # the same rows' (high, low, volume), as the per-bar path appends them
-                st.bars.extend(zip(*[c[max(i, last + 1 - window):last + 1] for c in bar_cols]))
+                bars.extend(zip(bh[lo:last + 1], bl[lo:last + 1], bv[lo:last + 1]))
             if out is not None:
                 self._signals(out, seq, owner)
             if ts >= next_sample:

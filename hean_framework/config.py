@@ -6,20 +6,30 @@ overrides -> refuse secrets in the file -> validate the kernel sections (``extra
 
 Every problem is reported at once with its YAML path, the bad value and the allowed values
 (or the allowed keys, or the installed component names) -- see :class:`ConfigError`.
+
+Bad input is refused, never half-read: the YAML loader (:class:`ConfigLoader`, PyYAML's
+SafeLoader) refuses a key given twice in one mapping (naming both lines), a file over
+:data:`MAX_YAML_BYTES`, more than :data:`MAX_CONFIG_NODES` values with aliases expanded (an
+alias bomb), nesting deeper than :data:`MAX_CONFIG_DEPTH` and an alias inside the node it
+repeats; ``.nan``/``.inf`` in the kernel sections; a ``--set`` key with an empty part or a
+negative index; a ``run.name`` that is not a plain folder name; a backtest whose ``symbols``
+no data file provides, or (``need_strategy``, the ``hean`` commands) that has no strategy.
 Secrets (exchange keys) come only from the environment: ``HEAN_API_KEY``, ``HEAN_API_SECRET``
 (and ``HEAN_API_PASSWORD`` where the exchange needs one).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .kinds import KINDS, SECTION_KINDS, CommonKeys
@@ -29,9 +39,13 @@ ENV_PREFIX = "HEAN__"
 SECRET_KEYS = re.compile(r"(api_?key|secret|password|passphrase|private_?key|token)$", re.I)
 
 class Section(BaseModel):
-    """Base of kernel sections: unknown keys are errors."""
+    """Base of kernel sections: unknown keys are errors, and so are ``.nan`` / ``.inf``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+#: ``run.name``: it names the folder ``runs/<name>``, so no path separators, no ``..``
+RUN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 
 
 class RunSection(Section):
@@ -41,6 +55,15 @@ class RunSection(Section):
     mode: Literal["backtest", "paper", "live"] = "backtest"
     seed: int = 0
     out: str | None = Field(None, description="output directory (default runs/<name>)")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not RUN_NAME.fullmatch(v) or ".." in v:
+            raise ValueError("it names the folder runs/<name>: use 1-100 letters, digits, "
+                             "'-', '_' and '.' (not first, no '..'), no '/' or '\\'; to write "
+                             "elsewhere set run.out (or --out)")
+        return v
 
 
 class AccountSection(Section):
@@ -231,13 +254,145 @@ def resolve_path(path: str, base_dir: str | Path | None) -> Path:
     return under_base
 
 
+#: A run file larger than this is refused before it is parsed (a config is a few KiB).
+MAX_YAML_BYTES = 1 << 20
+#: Values a config may hold, counting every alias at its full size (a "billion laughs"
+#: document of ten lines expands to 10**9 values; it is refused while it is being read).
+MAX_CONFIG_NODES = 100_000
+#: Mappings / lists inside each other (a config needs fewer than ten).
+MAX_CONFIG_DEPTH = 64
+
+
+class YamlRefused(yaml.YAMLError):
+    """A YAML document the loader refuses: duplicate key, too large, too deep, alias loop."""
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with budgets and duplicate-key detection.
+
+    While composing it counts the values of the document -- an alias counts as the whole
+    node it repeats -- and the nesting depth, and refuses an alias of a node that contains it;
+    while constructing it refuses a key given twice in one mapping (``<<`` merge keys may be
+    overridden, as YAML intends).  Refusals are :class:`YamlRefused` naming the YAML path and
+    the line(s).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._count = 0
+        self._sizes: dict[str, int] = {}  # anchor -> its values, aliases expanded
+        self._open: set[str] = set()      # anchors whose node is being composed
+        self._paths: list[str] = []       # YAML path of each node being composed
+        self._where: dict[int, str] = {}  # id(mapping node) -> its YAML path
+        self._checked: set[int] = set()
+
+    def _grow(self, n: int, here: str, mark: Any) -> None:
+        self._count += n
+        if self._count > MAX_CONFIG_NODES:
+            raise YamlRefused(f"{here or '(top level)'}: the document holds more than "
+                              f"{MAX_CONFIG_NODES:,} values with its aliases expanded (line "
+                              f"{_line(mark)}); a run config needs a few hundred -- is this an "
+                              "alias bomb?")
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        up = self._paths[-1] if self._paths else ""
+        if isinstance(index, int):
+            here = f"{up}[{index}]"
+        elif isinstance(index, yaml.ScalarNode):
+            here = f"{up}.{index.value}" if up else str(index.value)
+        else:
+            here = up
+        anchor = event.anchor
+        if isinstance(event, yaml.AliasEvent):
+            if anchor in self._open:
+                raise YamlRefused(f"{here or '(top level)'}: alias *{anchor} (line "
+                                  f"{_line(event.start_mark)}) repeats a node that contains it; "
+                                  "a config cannot be infinite")
+            self._grow(self._sizes.get(anchor or "", 0), here, event.start_mark)
+            return super().compose_node(parent, index)
+        if len(self._paths) >= MAX_CONFIG_DEPTH:
+            raise YamlRefused(f"{here}: nested more than {MAX_CONFIG_DEPTH} levels deep (line "
+                              f"{_line(event.start_mark)})")
+        before = self._count
+        self._grow(1, here, event.start_mark)
+        if anchor is not None:
+            self._open.add(anchor)
+        self._paths.append(here)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._paths.pop()
+        if anchor is not None:
+            self._open.discard(anchor)
+            self._sizes[anchor] = self._count - before
+        if isinstance(node, yaml.MappingNode):
+            self._where.setdefault(id(node), here)
+        return node
+
+    def _check_duplicates(self, node: yaml.MappingNode) -> None:
+        if id(node) in self._checked:
+            return
+        self._checked.add(id(node))
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == MERGE_TAG:
+                continue
+            key = self.construct_object(key_node)
+            if not isinstance(key, Hashable):
+                continue
+            first = seen.setdefault(key, key_node)
+            if first is not key_node:
+                where = self._where.get(id(node), "")
+                path = f"{where}.{key}" if where else str(key)
+                raise YamlRefused(
+                    f"{path}: duplicate key {key!r} (line {_line(first.start_mark)} and line "
+                    f"{_line(key_node.start_mark)}); YAML would silently keep only the last "
+                    "one -- remove one of them")
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            self._check_duplicates(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def flatten_mapping(self, node: Any) -> None:
+        # merge sources (``<<: *base``) are checked before their keys are merged in
+        self._check_duplicates(node)
+        super().flatten_mapping(node)
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _line(mark: Any) -> int:
+    """The 1-based line of a PyYAML mark (0 when unknown)."""
+    return int(mark.line) + 1 if mark is not None else 0
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse one YAML document with :class:`ConfigLoader` (raises :class:`YamlRefused` or
+    another :class:`yaml.YAMLError`)."""
+    loader = ConfigLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; raise :class:`ConfigError` with the file name on failure."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError([f"file not found: {p}"], str(p), "check the path")
+    size = p.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ConfigError([f"the file is {size:,} bytes; a run config may be at most "
+                           f"{MAX_YAML_BYTES:,} bytes"], str(p),
+                          "is this the right file? data belongs in data.files, not in the YAML")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = load_yaml_text(p.read_text(encoding="utf-8"))
+    except YamlRefused as exc:
+        raise ConfigError([str(exc)], str(p)) from exc
     except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError([f"YAML error: {exc}"], str(p)) from exc
     if raw is None:
@@ -248,44 +403,84 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override value the way YAML would (``3`` -> int, ``[a, b]`` -> list)."""
+    """Parse an override value the way YAML would (``3`` -> int, ``[a, b]`` -> list).
+
+    Text that is not YAML stays a string; a refused document (duplicate key, alias bomb)
+    raises :class:`YamlRefused`.
+    """
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text)
+    except YamlRefused:
+        raise
     except (yaml.YAMLError, ValueError):
         return text
 
 
-_INDEX = re.compile(r"\[(\d+)\]")
+#: one part of a dotted key: a name and/or ``[N]`` indexes (``files[0]``, ``files``, ``0``)
+_PART = re.compile(r"(?P<name>[^\[\]]*)(?P<idx>(?:\[[^\[\]]*\])*)")
+_DOTTED_HELP = ("write --set dotted.key=value: keys separated by single dots, list items as "
+                "[N] or .N counting from 0 (the index one past the end appends; negative "
+                "indexes are not supported), e.g. --set run.seed=7 --set "
+                "data.files[0].path=x.csv.gz; HEAN__A__B=v environment variables set a.b")
 
 
-def _dotted_keys(dotted: str) -> list[str | int]:
-    """``data.files[0].path`` (or ``data.files.0.path``) -> ``["data", "files", 0, "path"]``."""
+def _dotted_keys(dotted: str, origin: str = "") -> list[str | int]:
+    """``data.files[0].path`` (or ``data.files.0.path``) -> ``["data", "files", 0, "path"]``.
+
+    :raises ConfigError: an empty key or part (``run..seed``), a bracket that is not
+        ``[N]`` (``files[x]``, ``files[0``).  A negative index is returned as is (the caller
+        refuses it, knowing the list).
+    """
+    what = origin or f"--set {dotted}"
+    if not dotted:
+        raise ConfigError([f"{what}: the key is empty"], hint=_DOTTED_HELP)
     keys: list[str | int] = []
     for part in dotted.split("."):
-        name = _INDEX.split(part)  # "files[0][1]" -> ["files", "0", "", "1", ""]
-        if name[0]:
-            keys.append(int(name[0]) if name[0].isdigit() else name[0])
-        keys.extend(int(i) for i in name[1::2])
+        m = _PART.fullmatch(part)
+        if m is None:
+            raise ConfigError([f"{what}: {part!r} is not a key, key[N] or N (check the "
+                               "brackets)"], hint=_DOTTED_HELP)
+        name, idx = m.group("name"), m.group("idx")
+        if not name and not idx:
+            raise ConfigError([f"{what}: empty part in {dotted!r} (two dots in a row, or a dot "
+                               "at the start or end)"], hint=_DOTTED_HELP)
+        if name and idx and name.isdigit():
+            raise ConfigError([f"{what}: {part!r}: write the index as [N] after a name"],
+                              hint=_DOTTED_HELP)
+        if name:
+            keys.append(int(name) if name.isdigit() else name)
+        for i in re.findall(r"\[([^\[\]]*)\]", idx):
+            if not re.fullmatch(r"-?\d+", i.strip()):
+                raise ConfigError([f"{what}: index [{i}] is not a number"], hint=_DOTTED_HELP)
+            keys.append(int(i))
     return keys
 
 
-def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any, origin: str = "") -> None:
     """Set ``a.b.c`` in a nested dict, creating mappings on the way.
 
     A number (``files[0]`` or ``files.0``) indexes a list; the index one past the end appends
-    (``data.files[1]={kind: trades, ...}`` adds a file).
+    (``data.files[1]={kind: trades, ...}`` adds a file).  ``origin`` names the override in
+    errors (default ``--set <dotted>``).
     """
-    keys = _dotted_keys(dotted)
+    what = origin or f"--set {dotted}"
+    keys = _dotted_keys(dotted, what)
     cur: Any = raw
     for i, k in enumerate(keys):
         last = i == len(keys) - 1
+        if isinstance(k, int) and k < 0:
+            at = ".".join(map(str, keys[:i]))
+            size = f"{at} is a list of {len(cur)}: its last item is [{len(cur) - 1}]" \
+                if isinstance(cur, list) and cur else f"{at} is not a list with items"
+            raise ConfigError([f"{what}: index [{k}]: negative indexes are not supported "
+                               f"({size})"], hint=_DOTTED_HELP)
         if isinstance(k, int) and isinstance(cur, dict):
             k = str(k)  # a numeric mapping key
         if isinstance(k, int):
             if not isinstance(cur, list) or k > len(cur):
                 have = f"a list of {len(cur)}" if isinstance(cur, list) else \
                     f"not a list ({type(cur).__name__})"
-                raise ConfigError([f"--set {dotted}: index {k} does not exist "
+                raise ConfigError([f"{what}: index {k} does not exist "
                                    f"({'.'.join(map(str, keys[:i]))} is {have}; an index one "
                                    "past the end appends)"])
             if k == len(cur):
@@ -295,7 +490,7 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
             cur = cur[k]
             continue
         if not isinstance(cur, dict):
-            raise ConfigError([f"--set {dotted}: {k!r} is not a key of a mapping here"])
+            raise ConfigError([f"{what}: {k!r} is not a key of a mapping here"])
         if last:
             cur[k] = value
             return
@@ -312,17 +507,23 @@ def apply_overrides(raw: dict[str, Any], sets: list[str] | tuple[str, ...] = (),
     """Apply ``HEAN__A__B=v`` env vars then ``--set a.b=v`` items; return what was applied."""
     applied = []
     env = os.environ if environ is None else environ
+    items: list[tuple[str, str, str]] = []
     for key, val in sorted(env.items()):
         if key.startswith(ENV_PREFIX) and len(key) > len(ENV_PREFIX):
-            dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
-            set_dotted(raw, dotted, parse_value(val))
-            applied.append(f"env {key}")
+            items.append((f"env {key}", key[len(ENV_PREFIX):].lower().replace("__", "."), val))
     for item in sets:
-        if "=" not in item:
-            raise ConfigError([f"--set {item!r}: expected dotted.key=value"])
-        k, v = item.split("=", 1)
-        set_dotted(raw, k.strip(), parse_value(v))
-        applied.append(f"--set {k.strip()}")
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
+            raise ConfigError([f"--set {item!r}: expected dotted.key=value"
+                               + ("" if eq else " (no '=')")], hint=_DOTTED_HELP)
+        items.append((f"--set {k.strip()}", k.strip(), v))
+    for what, dotted, text in items:
+        try:
+            value = parse_value(text)
+        except YamlRefused as exc:
+            raise ConfigError([f"{what}: the value is refused: {exc}"]) from exc
+        set_dotted(raw, dotted, value, what)
+        applied.append(what)
     return applied
 
 
@@ -339,6 +540,28 @@ def find_secrets(raw: Any, path: str = "") -> list[str]:
         for i, v in enumerate(raw):
             out.extend(find_secrets(v, f"{path}[{i}]"))
     return out
+
+
+def check_shape(raw: Any) -> list[str]:
+    """Problems of a config's nesting and size, found without recursion: more than
+    :data:`MAX_CONFIG_NODES` values (shared or self-containing dicts/lists count at every
+    place they appear), more than :data:`MAX_CONFIG_DEPTH` levels."""
+    count = 0
+    stack: list[tuple[Any, str, int]] = [(raw, "", 0)]
+    while stack:
+        obj, path, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES:
+            return [f"{path or '(top level)'}: the config holds more than "
+                    f"{MAX_CONFIG_NODES:,} values (or a mapping/list that contains itself)"]
+        if depth > MAX_CONFIG_DEPTH:
+            return [f"{path}: nested more than {MAX_CONFIG_DEPTH} levels deep"]
+        if isinstance(obj, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1)
+                         for k, v in obj.items())
+        elif isinstance(obj, list | tuple):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(obj))
+    return []
 
 
 # ---------------------------------------------------------------------- error formatting
@@ -383,29 +606,80 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
+def _short(val: Any, limit: int = 80) -> str:
+    """``repr(val)`` cut to ``limit`` characters (mappings shown as ``{...}``)."""
+    if isinstance(val, dict):
+        return "{...}"
+    text = repr(val)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _input_loc(loc: tuple[Any, ...], data: Any, typ: str) -> tuple[tuple[Any, ...], bool]:
+    """``loc`` without the labels pydantic inserts (union members such as ``bool`` or
+    ``literal['auto']``, ``[key]``): the parts that are keys/indexes of the validated input
+    ``data`` (and the last part of a missing or unknown key).  Also: whether one was dropped."""
+    out: list[Any] = []
+    cur = data
+    for i, part in enumerate(loc):
+        indexes = isinstance(cur, list | tuple) and isinstance(part, int) \
+            and 0 <= part < len(cur)
+        if indexes or (isinstance(cur, dict) and part in cur):
+            cur = cur[part]
+        elif not (i == len(loc) - 1 and typ in ("missing", "extra_forbidden")):
+            continue
+        out.append(part)
+    return tuple(out), len(out) < len(loc)
+
+
+_NO_DATA = object()
+
+
 def format_errors(exc: ValidationError, prefix: str, model: type[BaseModel],
-                  extra_allowed: tuple[str, ...] = ()) -> list[str]:
-    """Turn pydantic errors into ``path: problem (got value; allowed ...)`` lines."""
-    out = []
+                  extra_allowed: tuple[str, ...] = (), data: Any = _NO_DATA) -> list[str]:
+    """Turn pydantic errors into ``path: problem (got value; allowed ...)`` lines.
+
+    With the validated input ``data`` the paths are YAML paths: pydantic's union-member labels
+    are dropped and the errors of one union (``true``, or ``'auto'``) become one line.
+    """
+    out: list[str] = []
+    merged: dict[str, int] = {}  # path -> index in out of a union's line
     for e in exc.errors():
         loc = tuple(e.get("loc", ()))
-        path = _loc(prefix, loc)
         typ = e.get("type", "")
+        union = False
+        if data is not _NO_DATA:
+            loc, union = _input_loc(loc, data, typ)
+        elif loc and loc[-1] == "[key]":
+            loc = loc[:-1]
+        path = _loc(prefix, loc)
         val = e.get("input")
         if typ == "extra_forbidden":
             allowed = sorted(set(_allowed_keys(model, loc)) | set(extra_allowed))
             out.append(f"{path}: unknown key; allowed keys: {', '.join(allowed)}")
             continue
+        if typ == "invalid_key" or (e.get("loc") and e["loc"][-1] == "[key]"):
+            where = _loc(prefix, loc[:-1])
+            out.append(f"{where or '(top level)'}: key {val!r} must be a string (quote it: "
+                       f"'{val}')")
+            continue
         msg = e.get("msg", "invalid")
+        if typ == "value_error":
+            msg = msg.removeprefix("Value error, ")
         ctx = e.get("ctx") or {}
         extra = ""
         if "expected" in ctx:
             extra = f"; allowed: {ctx['expected']}"
-        shown = repr(val) if not isinstance(val, dict) else "{...}"
+        shown = _short(val)
         if typ == "missing":
             out.append(f"{path}: required key is missing")
+        elif union and path in merged:
+            i = merged[path]
+            head, got = out[i].rsplit(" (got ", 1)
+            out[i] = f"{head}, or {msg[0].lower()}{msg[1:]} (got {got[:-1]}{extra})"
         else:
-            out.append(f"{path}: {msg} (got {shown}{extra})")
+            if union:
+                merged[path] = len(out)
+            out.append(f"{path or '(top level)'}: {msg} (got {shown}{extra})")
     return out
 
 
@@ -419,6 +693,10 @@ def load_config(path: str | Path | None = None, *, raw: dict[str, Any] | None = 
     source = str(path) if path is not None else "<dict>"
     data = read_yaml(path) if path is not None else dict(raw or {})
     apply_overrides(data, sets, environ)
+    shape = check_shape(data)
+    if shape:
+        raise ConfigError(shape, source, "a run config is a few sections of plain keys: "
+                          "check for a runaway alias or a generated file")
     secrets = find_secrets(data)
     if secrets:
         raise ConfigError(
@@ -430,7 +708,7 @@ def load_config(path: str | Path | None = None, *, raw: dict[str, Any] | None = 
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, "", RunConfig), source) from exc
+        raise ConfigError(format_errors(exc, "", RunConfig, data=data), source) from exc
     return cfg, data
 
 
@@ -447,7 +725,7 @@ def _build(registry: Registry, kind: str, name: str, body: dict[str, Any], where
     try:
         return spec, spec.build_config(body)
     except ValidationError as exc:
-        problems.extend(format_errors(exc, where, spec.config_model, extra_allowed))
+        problems.extend(format_errors(exc, where, spec.config_model, extra_allowed, body))
         return None
 
 
@@ -461,7 +739,13 @@ def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
     try:
         common = common_model.model_validate(raw_common)
     except ValidationError as exc:
-        problems.extend(format_errors(exc, where, common_model))
+        problems.extend(format_errors(exc, where, common_model, data=raw_common))
+        return None
+    infinite = [f"{where}.{k}: Input should be a finite number (got {v})"
+                for k, v in common.model_dump().items()
+                if isinstance(v, float) and not math.isfinite(v)]
+    if infinite:
+        problems.extend(infinite)
         return None
     plugin = common.plugin or instance
     built = _build(registry, kind, plugin, body, where,
@@ -473,8 +757,14 @@ def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
 
 
 def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
-                       source: str = "") -> RunSetup:
-    """Validate every component section against its registered model (all errors at once)."""
+                       source: str = "", *, need_strategy: bool = False) -> RunSetup:
+    """Validate every component section against its registered model (all errors at once).
+
+    A backtest whose strategy/analyzer ``symbols`` name a symbol no data file provides is
+    refused.  ``need_strategy`` (the ``hean`` commands) also refuses a backtest without an
+    enabled strategy; library callers that build a run to push orders or events themselves
+    leave it off.
+    """
     problems: list[str] = []
     comps: dict[str, list[ResolvedComponent]] = {k: [] for k in SECTION_KINDS.values()}
     sections = resolve_sections(cfg, registry, problems)
@@ -509,7 +799,7 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
     try:
         vsec = VenueSection.model_validate(vkern)
     except ValidationError as exc:
-        problems.extend(format_errors(exc, "venue", VenueSection))
+        problems.extend(format_errors(exc, "venue", VenueSection, data=vkern))
         vsec = VenueSection()
     venue = _resolve_venue_like(registry, "venue", "venue", vsec.name, vraw, problems,
                                 tuple(VenueSection.model_fields))
@@ -519,9 +809,51 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
         feed_name = str(draw.pop("feed", "csv"))
         feed = _resolve_venue_like(registry, "feed", "data", feed_name, draw, problems,
                                    ("feed",))
+    if cfg.run.mode == "backtest":
+        problems.extend(_backtest_problems(cfg, comps, feed, registry, need_strategy))
     if problems or venue is None:
         raise ConfigError(problems or ["venue: could not be resolved"], source)
     return RunSetup(cfg, raw, source, comps, venue, feed, vsec, sections)
+
+
+def _backtest_problems(cfg: RunConfig, comps: dict[str, list[ResolvedComponent]],
+                       feed: ResolvedComponent | None, registry: Registry,
+                       need_strategy: bool) -> list[str]:
+    """What makes a backtest unable to produce anything: no strategy (none listed, or every
+    one ``enabled: false``), a strategy/analyzer ``symbols`` entry no data file provides."""
+    out = []
+    listed = cfg.strategies or {}
+    if need_strategy and not comps["strategy"] and all(
+            isinstance(v, dict) and v.get("enabled") is False for v in listed.values()):
+        why = "every strategy has enabled: false" if listed else \
+            "strategies lists none" if "strategies" in cfg.model_fields_set else \
+            "there is no strategies section"
+        out.append(f"strategies: a backtest needs at least one strategy ({why}); installed: "
+                   f"{', '.join(registry.names('strategy')) or '(none)'} -- e.g. strategies: "
+                   "{<name>: {symbols: [BTC/USDT:USDT]}}")
+    files = getattr(feed.config, "files", None) if feed is not None else None
+    if not files:
+        return out
+    market: list[str] = []
+    funding: set[str] = set()
+    for f in files:
+        sym, kind = getattr(f, "symbol", None), getattr(f, "kind", None)
+        if kind == "funding":
+            funding.add(str(sym))
+        elif sym is not None and sym not in market:
+            market.append(sym)
+    for rc in comps["strategy"] + comps["analyzer"]:
+        missing = [s for s in rc.symbols or () if s not in market]
+        if not missing:
+            continue
+        only_funding = [s for s in missing if s in funding]
+        note = f" ({', '.join(only_funding)}: funding only, no market data)" \
+            if only_funding else ""
+        out.append(f"{KINDS[rc.kind].section}.{rc.instance}.symbols: no data file provides "
+                   f"{', '.join(missing)}{note}; the data's symbols: "
+                   f"{', '.join(market) or '(none)'} -- add a data.files entry for it or "
+                   "remove it from symbols")
+    return out
 
 
 def resolve_sections(cfg: RunConfig, registry: Registry,
@@ -541,7 +873,7 @@ def resolve_sections(cfg: RunConfig, registry: Registry,
         try:
             out[name] = spec.model.model_validate(body or {})
         except ValidationError as exc:
-            problems.extend(format_errors(exc, name, spec.model))
+            problems.extend(format_errors(exc, name, spec.model, data=body or {}))
     allowed = sorted(KERNEL_SECTIONS - {"base_dir"} | set(registry.sections))
     for name in given:
         problems.append(f"{name}: unknown key; allowed keys: {', '.join(allowed)}")
@@ -576,7 +908,10 @@ def _resolve_venue_like(registry: Registry, kind: str, section: str, name: str,
 
 def load_setup(path: str | Path | None, registry: Registry, *, raw: dict[str, Any] | None = None,
                sets: list[str] | tuple[str, ...] = (),
-               environ: dict[str, str] | None = None) -> RunSetup:
-    """Read, override and fully validate a run configuration."""
+               environ: dict[str, str] | None = None,
+               need_strategy: bool = False) -> RunSetup:
+    """Read, override and fully validate a run configuration (``need_strategy``: see
+    :func:`resolve_components`)."""
     cfg, data = load_config(path, raw=raw, sets=sets, environ=environ)
-    return resolve_components(cfg, data, registry, str(path) if path else "<dict>")
+    return resolve_components(cfg, data, registry, str(path) if path else "<dict>",
+                              need_strategy=need_strategy)

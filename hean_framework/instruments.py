@@ -544,6 +544,8 @@ class Instruments:
 def _read_markets(exid: str, markets_file: str | None) -> tuple[dict[str, Instrument], str]:
     """The instruments of the shipped file of ``exid`` (or of ``markets_file``) and where they
     came from."""
+    hint = ("give a ccxt markets JSON (json.dump(ccxt.<exchange>().load_markets())) or a file "
+            "written by `python -m hean_framework.instruments build`")
     if markets_file is None:
         name = f"{exid}.json"
         ref = resources.files("hean_framework").joinpath("data", "markets", name)
@@ -565,14 +567,27 @@ def _read_markets(exid: str, markets_file: str | None) -> tuple[dict[str, Instru
         if not path.is_file():
             raise HeanError(f"markets file not found: {path}",
                             "give the path of a ccxt markets JSON or a shipped-format file")
-        doc = json.loads(path.read_text(encoding="utf-8"))
         source = str(path)
-    if isinstance(doc, dict) and doc.get("format") == FORMAT:
-        fields = doc["markets"]
-    else:
-        fields = parse_ccxt_markets(exid, doc)
-    return ({s: Instrument(symbol=s, exchange=exid, **_known(f)) for s, f in fields.items()},
-            source)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise HeanError(f"venue.markets_file {path}: not a JSON file ({exc})",
+                            hint) from exc
+    try:
+        if isinstance(doc, dict) and doc.get("format") == FORMAT:
+            fields = doc["markets"]
+        else:
+            fields = parse_ccxt_markets(exid, doc)
+        items = {s: Instrument(symbol=s, exchange=exid, **_known(f)) for s, f in fields.items()}
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        if markets_file is None:
+            raise
+        raise HeanError(f"venue.markets_file {source}: not a markets file of {exid!r} "
+                        f"({type(exc).__name__}: {exc})", hint) from exc
+    if not items and markets_file is not None:
+        raise HeanError(f"venue.markets_file {source}: no spot or perpetual swap market with "
+                        "a price and amount precision in it", hint)
+    return items, source
 
 
 def _known(fields: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ def plugins_for(config: str | Path | None, sets: Sequence[str] = ()) -> HeanPlug
 
 
 def prepare(config: str | Path, sets: Sequence[str] = ()) -> tuple[RunSetup, HeanPluginManager]:
-    """Load plugins and fully validate a run config (every section, before anything starts)."""
+    """Load plugins and fully validate a run config (every section, before anything starts;
+    a backtest without a strategy is refused)."""
     pm = plugins_for(config, sets)
-    return load_setup(config, pm.registry, sets=tuple(sets)), pm
+    return load_setup(config, pm.registry, sets=tuple(sets), need_strategy=True), pm

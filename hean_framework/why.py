@@ -6,10 +6,15 @@ fill rate, decision counts, min notional, maker-only) and the whole decision fun
 passed filters -> sized -> passed gates -> orders -> fills, decisions, reasons per stage and
 per strategy).  When the run had no trade gate the block is computed from the journal's
 decisions (``RUN_DIR/journal.sqlite``) with ``enabled: false``.
+
+A missing folder, a missing or unreadable ``report.json`` (not JSON, not a HEAN report) and
+a corrupt journal are :class:`~hean_framework.errors.HeanError` naming the file, with the hint
+to run the backtest again (the CLI prints ``error:``/``hint:`` and exits with status 2).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +29,45 @@ BLOCK_KEYS = ("enabled", "avg_cost_bps", "avg_edge_bps", "edge_cost_ratio", "top
               "maker_fill_rate", "decision_counts", "min_notional_usd", "maker_only_default")
 
 
+RERUN = ("run the backtest again to write the run folder: `hean backtest CONFIG --out "
+         "RUN_DIR`, then `hean why RUN_DIR`")
+#: top-level keys of report.json that ``hean why`` reads: (required, JSON types, in words)
+REPORT_KEYS: dict[str, tuple[bool, tuple[type, ...], str]] = {
+    "run": (True, (dict,), "an object"), "funnel": (True, (dict,), "an object"),
+    "small_capital_mode": (False, (dict, type(None)), "an object or null"),
+    "top_reasons": (False, (list,), "an array"),
+    "decisions": (False, (list, type(None)), "an array or null")}
+
+
+def read_report(rp: Path) -> dict[str, Any]:
+    """``report.json`` of a run folder, checked to be a HEAN report (:class:`HeanError` naming
+    the file otherwise)."""
+    if not rp.parent.is_dir():
+        raise HeanError(f"{rp.parent} does not exist (or is not a folder)", RERUN)
+    if not rp.is_file():
+        raise HeanError(f"{rp} not found: {rp.parent} is not a finished run", RERUN)
+    try:
+        report = orjson.loads(rp.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise HeanError(f"{rp} is not a HEAN report: not valid JSON ({exc})", RERUN) from exc
+    except OSError as exc:
+        raise HeanError(f"{rp} cannot be read: {exc.strerror or exc}", RERUN) from exc
+    if not isinstance(report, dict):
+        raise HeanError(f"{rp} is not a HEAN report: it holds a JSON "
+                        f"{type(report).__name__}, not an object", RERUN)
+    problems = [f"{k!r} is missing" for k, (need, _, _) in REPORT_KEYS.items()
+                if need and k not in report]
+    problems += [f"{k!r} should be {words}" for k, (_, types, words) in REPORT_KEYS.items()
+                 if k in report and not isinstance(report[k], types)]
+    if problems:
+        raise HeanError(f"{rp} is not a HEAN report: {'; '.join(problems)}", RERUN)
+    return report
+
+
 def load_why(run_dir: str | Path) -> dict[str, Any]:
     """``{"run_dir", "small_capital_mode", "funnel", "top_reasons"}`` for a finished run."""
     d = Path(run_dir)
-    rp = d / "report.json"
-    if not rp.is_file():
-        raise HeanError(f"{rp} not found: {d} is not a finished run",
-                        "run `hean backtest CONFIG --out RUN_DIR` first, then "
-                        "`hean why RUN_DIR`")
-    report = orjson.loads(rp.read_bytes())
+    report = read_report(d / "report.json")
     block = report.get("small_capital_mode")
     if not isinstance(block, dict):
         block = _from_journal(d, report)
@@ -50,16 +85,23 @@ def _from_journal(d: Path, report: dict[str, Any]) -> dict[str, Any]:
 
     jp = d / "journal.sqlite"
     decisions: list[dict[str, Any]]
-    if jp.is_file():
-        from .journal import Journal
-        reader = Journal.open_readonly(jp)
-        try:
-            decisions = reader.decisions()
-        finally:
-            reader.close()
-    else:
-        decisions = list(report.get("decisions") or [])
-    block = summarize_decisions(decisions, enabled=False)
+    where = jp if jp.is_file() else d / "report.json"
+    try:
+        if jp.is_file():
+            from .journal import Journal
+            reader = Journal.open_readonly(jp)
+            try:
+                decisions = reader.decisions()
+            finally:
+                reader.close()
+        else:
+            decisions = list(report.get("decisions") or [])
+        block = summarize_decisions(decisions, enabled=False)
+    except sqlite3.Error as exc:
+        raise HeanError(f"{jp} is not a readable HEAN journal ({exc})", RERUN) from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise HeanError(f"{where}: its decisions cannot be read ({type(exc).__name__}: "
+                        f"{exc})", RERUN) from exc
     block["min_notional_usd"] = None
     block["maker_only_default"] = False
     block["source"] = "journal" if jp.is_file() else "report.decisions"
@@ -130,11 +172,17 @@ def render(data: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def why(run_dir: str, as_json: bool) -> None:
     """Explain the decisions of a finished run: small-capital block and funnel."""
+    from .cli import fail
+
     try:
         data = load_why(run_dir)
+        if as_json:
+            click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+            return
+        try:
+            render(data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise HeanError(f"{Path(run_dir) / 'report.json'} has an unexpected shape "
+                            f"({type(exc).__name__}: {exc})", RERUN) from exc
     except HeanError as exc:
-        raise click.ClickException(f"{exc}") from exc
-    if as_json:
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-        return
-    render(data)
+        fail(exc)

@@ -61,3 +61,48 @@ def test_why_needs_a_finished_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(why, [str(tmp_path)])
     assert res.exit_code != 0
     assert "report.json" in res.output and "hean backtest" in res.output
+
+
+# ------------------------------------------------------------------ broken run folders
+
+
+def why_error(run_dir: Path, *needles: str) -> None:
+    """``hean why`` exits with status 2 and ``error:``/``hint:`` lines, no traceback."""
+    res = CliRunner().invoke(why, [str(run_dir)])
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)
+    assert "error:" in res.output and "hint:" in res.output and "hean backtest" in res.output
+    for n in needles:
+        assert n in res.output, (n, res.output)
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"garbage", "is not a HEAN report: not valid JSON"),
+    (b"{}", "is not a HEAN report: 'run' is missing; 'funnel' is missing"),
+    (b"[1, 2]", "is not a HEAN report: it holds a JSON list, not an object"),
+    (b'{"run": 7, "funnel": {}, "small_capital_mode": 5}',
+     "'run' should be an object; 'small_capital_mode' should be an object or null"),
+])
+def test_why_on_a_garbage_report(tmp_path: Path, content: bytes, needle: str) -> None:
+    (tmp_path / "report.json").write_bytes(content)
+    why_error(tmp_path, str(tmp_path / "report.json"), needle)
+
+
+def test_why_on_a_folder_without_report_or_no_folder(tmp_path: Path) -> None:
+    why_error(tmp_path, f"{tmp_path / 'report.json'} not found")
+    why_error(tmp_path / "nope", f"{tmp_path / 'nope'} does not exist")
+
+
+@pytest.mark.parametrize(("cut", "needle"), [
+    (5000, "database disk image is malformed"), (0, "no such table: decisions"),
+    (-1, "file is not a database")])
+def test_why_on_a_corrupt_journal(run_dirs: dict[str, Path], tmp_path: Path, cut: int,
+                                  needle: str) -> None:
+    import shutil
+
+    d = tmp_path / "run"
+    shutil.copytree(run_dirs["off"], d)  # no trade gate: the block comes from the journal
+    jp = d / "journal.sqlite"
+    data = b"this is not sqlite" if cut < 0 else jp.read_bytes()[:cut]
+    jp.write_bytes(data)
+    why_error(d, f"{jp} is not a readable HEAN journal", needle)

@@ -20,10 +20,16 @@ and the accounting identity, tested to 1e-9 relative::
 Work is done per fill only (fills are rare compared to market events); equity and unrealized
 PnL are computed on demand from ``market[symbol].price`` (falling back to the last fill price).
 Inverse (coin-margined) contracts are refused with a clear error.
+
+The portfolio only books: margin and liquidation are the venue's
+(:mod:`hean_framework.execution.margin`).  A venue that watches the account for liquidation
+registers in :attr:`Portfolio.funding_listeners` to hear of funding payments, the only change
+of cash that does not come through one of its own fills.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +103,8 @@ class Portfolio:
         self._trip: dict[tuple[str, str], _RoundTrip] = {}
         self._by_symbol: dict[str, list[Position]] = {}
         self._stats: dict[str, _StrategyStats] = {}
+        #: called (no arguments) after every funding settlement that moved cash
+        self.funding_listeners: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -259,6 +267,9 @@ class Portfolio:
             total += pay
         self.cash += total
         self.funding += total
+        if total:
+            for listener in self.funding_listeners:
+                listener()
         return total
 
     # ------------------------------------------------------------------ queries
@@ -266,6 +277,10 @@ class Portfolio:
     def net_qty(self, symbol: str) -> float:
         """Account net quantity of ``symbol`` (all strategies; > 0 long)."""
         return self._net.get(symbol, 0.0)
+
+    def account_positions(self) -> list[tuple[str, float]]:
+        """``(symbol, net quantity)`` of every symbol the account is not flat in."""
+        return [(s, q) for s, q in self._net.items() if q]
 
     def position(self, strategy: str, symbol: str) -> Position:
         """The strategy's current position in ``symbol`` (a new flat one when none).

@@ -2,6 +2,14 @@
 
 They are registered through the same hooks as external plugins, so they can be disabled
 (``plugins.disabled: [builtin.pipeline]``) and replaced.
+
+The ``fixed_risk`` sizer's ``max_leverage`` is a risk limit: it caps a size the signal gives
+itself too (``details.capped_by: max_leverage`` with the requested size).  The ``plain``
+executor reports a venue's size/margin refusal as the signal's decision: when the order it sent
+comes back rejected at once with ``insufficient_margin``, ``above_max_qty`` or
+``above_max_notional`` (the simulated venue checks those at submit, whatever its latency), the
+decision is BLOCK ``INSUFFICIENT_MARGIN`` / ``ABOVE_MAX_QTY`` / ``ABOVE_MAX_NOTIONAL`` with the
+venue's message, instead of a CREATE for an order the venue refused.
 """
 
 from __future__ import annotations
@@ -9,9 +17,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from .. import hookimpl
-from ..components import ComponentConfig, Executor, Filter, Gate, Sizer, Verdict, skip
+from ..components import ComponentConfig, Executor, Filter, Gate, Sizer, Verdict, block, skip
+from ..execution.margin import SIZE_REJECTS
 from ..hookspecs import RegisterComponent
-from ..models import OrderDecision, Signal
+from ..models import Order, OrderDecision, Signal
 
 
 class PassThroughFilter(Filter):
@@ -30,16 +39,17 @@ class FixedRiskConfig(ComponentConfig):
     default_stop_pct: float = Field(0.02, gt=0, lt=0.5, description="stop distance assumed "
                                     "when the signal has none (then risk is halved)")
     respect_signal_size: bool = Field(True, description="use the signal's explicit size "
-                                      "when it gives one")
+                                      "when it gives one (still capped by max_leverage)")
     max_leverage: float = Field(3.0, gt=0, description="notional cap as a multiple of the "
-                                "budget")
+                                "budget (also for a size the signal gives)")
 
 
 class FixedRiskSizer(Sizer):
-    """``qty = budget * risk_pct / stop distance``, capped at ``max_leverage * budget``.
+    """``qty = budget * risk_pct / stop distance`` (or the signal's own size), capped at
+    ``max_leverage * budget`` of notional.
 
-    A signal's ``size_multiplier`` scales the result (clamped to [0, 2.5]).  The kernel rounds
-    down to the lot size afterwards and refuses sizes below the exchange minimum.
+    A signal's ``size_multiplier`` scales the computed size (clamped to [0, 2.5]).  The kernel
+    rounds down to the lot size afterwards and refuses sizes below the exchange minimum.
     """
 
     config: FixedRiskConfig
@@ -52,10 +62,16 @@ class FixedRiskSizer(Sizer):
         if budget <= 0.0:
             return skip("NO_BUDGET", f"{signal.strategy_id} has no capital to risk "
                         f"(budget {budget:.2f})", budget=budget)
-        if signal.size is not None and cfg.respect_signal_size:
-            decision.qty_raw = signal.size
-            return None
         inst = self.ctx.instruments.get(signal.symbol)
+        cap = budget * cfg.max_leverage / (price * inst.contract_size)
+        if signal.size is not None and cfg.respect_signal_size:
+            qty = float(signal.size)
+            if qty > cap:
+                decision.details["capped_by"] = "max_leverage"
+                decision.details["signal_size"] = qty
+                qty = cap
+            decision.qty_raw = qty
+            return None
         risk_pct = cfg.risk_pct
         if signal.stop_loss is not None:
             dist = abs(price - signal.stop_loss) / price
@@ -68,7 +84,6 @@ class FixedRiskSizer(Sizer):
         decision.risk_allowed = allowed
         qty = allowed / (price * dist * inst.contract_size)
         qty *= min(max(signal.size_multiplier, 0.0), 2.5)
-        cap = budget * cfg.max_leverage / (price * inst.contract_size)
         if qty > cap:
             decision.details["capped_by"] = "max_leverage"
             qty = cap
@@ -94,21 +109,28 @@ class PlainExecutor(Executor):
         qty = decision.qty + decision.close_qty
         if signal.order_type == "limit" and signal.limit_price:
             decision.maker_or_taker = decision.maker_or_taker or "maker"
-            orders.submit(signal, decision, qty, order_type="limit",
-                                price=signal.limit_price, post_only=signal.prefer_maker,
-                                executor=self)
-            return None
+            return _refused(orders.submit(signal, decision, qty, order_type="limit",
+                                          price=signal.limit_price,
+                                          post_only=signal.prefer_maker, executor=self))
         st = self.ctx.market[signal.symbol]
         if signal.prefer_maker and st.has_quote and not signal.reduce_only:
             off = self.config.maker_offset_bps * 1e-4
             px = st.bid * (1 - off) if signal.side == "buy" else st.ask * (1 + off)
             decision.maker_or_taker = "maker"
-            orders.submit(signal, decision, qty, order_type="limit", price=px,
-                                post_only=True, executor=self)
-            return None
+            return _refused(orders.submit(signal, decision, qty, order_type="limit", price=px,
+                                          post_only=True, executor=self))
         decision.maker_or_taker = decision.maker_or_taker or "taker"
-        orders.submit(signal, decision, qty, executor=self)
+        return _refused(orders.submit(signal, decision, qty, executor=self))
+
+
+def _refused(order: Order | None) -> Verdict | None:
+    """BLOCK with the venue's reason when it refused ``order`` for its size or margin."""
+    if order is None or order.status != "rejected":
         return None
+    code = order.reason.split(":", 1)[0]
+    if code not in SIZE_REJECTS:
+        return None
+    return block(code.upper(), order.reason, order_id=order.order_id, venue_code=code)
 
 
 @hookimpl

@@ -13,4 +13,5 @@ def hean_register_venues(register: Any) -> None:
     """Register the simulated matching engine as venue ``sim``."""
     register("sim", SimulatedVenue, config=SimVenueConfig,
              description="simulated matching engine: latency, maker/taker fees, L2 book walk, "
-                         "queue position and partial fills against recorded trades")
+                         "queue position and partial fills against recorded trades, "
+                         "initial margin, liquidation and exchange size limits")

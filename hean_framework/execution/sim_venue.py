@@ -65,32 +65,74 @@ maker fee, always at the limit price:
 "Symbols with no trades seen" is decided from the trades the venue saw while it had open or
 pending orders (the idle fast path does not look at events at all).
 
-Speed: :meth:`on_market` is called for every market event; with no open or pending order it
-returns after one truthiness check.
+**Size limits** (at submit, every order but reduce-only ones, like the minimums):
+``above_max_qty`` (the instrument's ``max_qty``, e.g. 1000 BTC on Binance USD-M BTCUSDT; its
+``max_market_qty`` for market orders where the metadata has one) and ``above_max_notional``
+(its ``max_notional`` where the metadata has one).  A quantity that is not a finite number is
+``invalid_qty``.
+
+**Margin and liquidation** (:mod:`hean_framework.execution.margin` has the rules and the
+math): one cross-margin account.  At submit -- whatever the latency, so the decision that sent
+the order sees the refusal at once -- an order that would take the account's initial margin
+(Σ over symbols of the worst-case notional of position and open orders / leverage) above
+equity is rejected ``insufficient_margin: needs X USDT initial margin at Nx, free Y``.  The
+leverage is ``venue.leverage`` (default 10, 1..125) capped by the instrument's maximum where the
+metadata gives one (spot: 1).  Reduce-only orders and orders that lower the margin are never
+refused.  The builtin ``plain`` executor turns the three size/margin rejections
+(:data:`~hean_framework.execution.margin.SIZE_REJECTS`) into the signal's decision: BLOCK
+``INSUFFICIENT_MARGIN`` / ``ABOVE_MAX_QTY`` / ``ABOVE_MAX_NOTIONAL`` with the venue's message
+(other executors see the rejected order as any other rejection; the venue counts it in
+``rejections``).
+
+When equity falls to the maintenance margin (Σ |notional| × the instrument's maintenance rate, else
+``maintenance_margin_rate`` 0.005), every resting order is cancelled and every position is closed
+by the venue: reduce-only market orders tagged ``LIQUIDATION`` (fills with liquidity
+``liquidation``), fee = the instrument's liquidation fee, else ``liquidation_fee``, else the taker
+fee, never more than the equity left.  The price: on a bar, the liquidation price inside the bar's
+range (the bar's open when it gapped beyond it), rounded to the tick against the account, then
+``slippage_bps``; on trades/quotes/books, the current taker price.  Each liquidation is journaled
+(event ``liquidation``) and listed in :meth:`SimulatedVenue.stats` (``liquidations``,
+``liquidation_events``; the report's ``components["venue:sim"]``).  Within one bar a protective
+stop that triggers before the liquidation price fills first.  A gap through the liquidation price
+can still cost more than the equity (no insurance fund here).  The venue watches prices only while
+a position can be liquidated at all (a short, or longs bought with borrowed cash); an account of
+unlevered longs keeps the idle fast path.  ``margin: auto`` (default) applies all this in every
+engine run (``ctx.config`` set); a venue built on a bare ``RunContext(config=None)``
+(matching-engine unit tests) applies it only with ``margin: on``; ``margin: off`` never.
+
+Speed: :meth:`on_market` is called for every market event; with no open or pending order and
+no position that can be liquidated it returns after one truthiness check.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..components import ComponentConfig, Venue
+from ..errors import ConfigError
 from ..models import Bar, Fill, MarketEvent, Order, Quote, Trade
+from .margin import LIQUIDATION, MarginRules, initial_margin, liquidation_price, rules_for
 
 if TYPE_CHECKING:
     from ..context import RunContext
     from ..instruments import Instrument
     from ..market import SymbolState
 
-__all__ = ["REJECT_CODES", "SimVenueConfig", "SimulatedVenue"]
+__all__ = ["MAKER_FEE_BOUNDS", "REJECT_CODES", "TAKER_FEE_BOUNDS", "SimVenueConfig",
+           "SimulatedVenue"]
 
 #: Every rejection / cancellation code this venue can put in front of ``order.reason``.
 REJECT_CODES = ("unknown_symbol", "invalid_qty", "invalid_price", "invalid_order_type",
                 "below_exchange_minimum", "reduce_only_no_position", "post_only_would_cross",
-                "no_price")
+                "no_price", "above_max_qty", "above_max_notional", "insufficient_margin")
+#: Sane fee rates (fractions): a maker rebate up to 1 %, no taker rebate, at most 1 %.
+MAKER_FEE_BOUNDS = (-0.01, 0.01)
+TAKER_FEE_BOUNDS = (0.0, 0.01)
 
 _EPS = 1e-9
 _ORDER_TYPES = frozenset(("market", "limit", "stop_market"))
@@ -106,15 +148,38 @@ class SimVenueConfig(ComponentConfig):
     slippage_bps: float = Field(
         default=0.0, ge=0.0, description="adverse slippage applied to fills at the last/bar price")
     maker_fee: float | None = Field(
-        default=None, description="override of the maker rate (fraction; < 0 = rebate)")
+        default=None, ge=MAKER_FEE_BOUNDS[0], le=MAKER_FEE_BOUNDS[1],
+        description="override of the maker rate (fraction in [-0.01, 0.01]; < 0 = rebate)")
     taker_fee: float | None = Field(
-        default=None, description="override of the instrument's taker rate (fraction)")
+        default=None, ge=TAKER_FEE_BOUNDS[0], le=TAKER_FEE_BOUNDS[1],
+        description="override of the instrument's taker rate (fraction in [0, 0.01])")
     bar_touch_fills: bool = Field(
         default=False, description="bar-only data: a bar touching the limit price fills it")
     enforce_minimums: bool = Field(
         default=True, description="reject orders below the exchange minimum qty/notional")
     partial_fills: bool = Field(
         default=True, description="limit trade-driven fills by the recorded trade size")
+    margin: Literal["auto", "on", "off"] = Field(
+        default="auto", description="initial-margin check and liquidation: auto = on in every "
+        "engine run (off for a venue built on a bare RunContext), on, off")
+    leverage: float = Field(
+        default=10.0, ge=1.0, le=125.0, description="account leverage for the initial margin "
+        "(capped by the instrument's maximum where the metadata gives one; spot: 1)")
+    maintenance_margin_rate: float = Field(
+        default=0.005, gt=0.0, le=0.5, description="maintenance margin / notional where the "
+        "metadata has no rate")
+    liquidation_fee: float | None = Field(
+        default=None, ge=0.0, le=0.05, description="fee rate of liquidation fills where the "
+        "metadata has none (default: the taker fee)")
+
+    @model_validator(mode="after")
+    def _maintenance_below_initial(self) -> SimVenueConfig:
+        if self.maintenance_margin_rate * self.leverage >= 1.0:
+            raise ValueError(
+                f"maintenance_margin_rate {self.maintenance_margin_rate:g} x leverage "
+                f"{self.leverage:g} >= 1: a position opened at full leverage would be "
+                "liquidated at once; lower one of them")
+        return self
 
 
 class SimulatedVenue(Venue):
@@ -142,6 +207,49 @@ class SimulatedVenue(Venue):
         #: resting stop orders per symbol (``stop_market``: trigger price in ``order.price``)
         self._stops: dict[str, dict[int, Order]] = {}
         self.idle = True
+        cfg = self.config
+        #: margin check and liquidation on (see the module docstring, ``margin``)
+        self.margin_on = cfg.margin == "on" or (cfg.margin == "auto" and ctx.config is not None)
+        self._rules: dict[str, MarginRules] = {}
+        #: True while some position can be liquidated (the venue then sees every event)
+        self._watch = False
+        #: ``(symbol, liquidation price)`` while only that symbol has a position
+        self._liq_one: tuple[str, float] | None = None
+        self._counts["liquidations"] = 0
+        self.liquidations: list[dict[str, Any]] = []
+        if ctx.instruments is not None:
+            self._check_fees()
+        pf = ctx.portfolio
+        if self.margin_on and pf is not None:
+            pf.funding_listeners.append(self._update_watch)
+
+    def _check_fees(self) -> None:
+        """Refuse instrument fee rates outside the sane bounds (a ConfigError naming the YAML
+        path when ``venue.instruments`` set them, else the metadata source)."""
+        ctx = self.ctx
+        cfg = self.config
+        venue_raw = getattr(ctx.config, "venue", None)
+        specs = venue_raw.get("instruments") if isinstance(venue_raw, dict) else None
+        specs = specs if isinstance(specs, dict) else {}
+        problems: list[str] = []
+        for inst in ctx.instruments.values():
+            for field, bounds, override in (("maker_fee", MAKER_FEE_BOUNDS, cfg.maker_fee),
+                                            ("taker_fee", TAKER_FEE_BOUNDS, cfg.taker_fee)):
+                if override is not None:
+                    continue  # the venue's own rate is used (validated by its model)
+                rate = getattr(inst, field)
+                if bounds[0] <= rate <= bounds[1]:
+                    continue
+                spec = specs.get(inst.symbol)
+                if isinstance(spec, dict) and spec.get(field) is not None:
+                    where = f"venue.instruments.{inst.symbol}.{field}"
+                else:
+                    where = f"{inst.symbol} {field} (from {ctx.instruments.source})"
+                problems.append(f"{where}: {rate!r} is outside [{bounds[0]:g}, {bounds[1]:g}] "
+                                "(a fraction: 0.0004 = 4 bp)")
+        if problems:
+            raise ConfigError(problems, getattr(ctx.run, "config_path", "") or "",
+                              "fees are fractions of the notional; a maker rebate is negative")
 
     # ================================================================== public API
 
@@ -171,15 +279,18 @@ class SimulatedVenue(Venue):
                                 f"{order.side} {typ} post_only={order.post_only}: "
                                 "use side buy/sell, type market/limit/stop_market, post_only "
                                 "only on limit")
-        if not order.qty > 0.0 or not inst.is_qty_on_grid(order.qty):
+        if not 0.0 < order.qty < math.inf or not inst.is_qty_on_grid(order.qty):
             return self._reject(order, "invalid_qty",
-                                f"quantity {order.qty!r} must be > 0 and a multiple of the lot "
-                                f"size {inst.lot_size} (use instrument.round_qty)")
-        if typ != "market" and (order.price is None or not order.price > 0.0
+                                f"quantity {order.qty!r} must be a finite number > 0 and a "
+                                f"multiple of the lot size {inst.lot_size} (use "
+                                "instrument.round_qty)")
+        if typ != "market" and (order.price is None or not 0.0 < order.price < math.inf
                                 or not inst.is_price_on_grid(order.price)):
             return self._reject(order, "invalid_price",
                                 f"limit price {order.price!r} must be > 0 and a multiple of the "
                                 f"tick size {inst.tick_size} (use instrument.round_price)")
+        if not order.reduce_only and not self._check_size_and_margin(order, inst):
+            return order
         self._orders[order.order_id] = order
         if arrival <= now:
             self._arrive(order, inst)
@@ -197,13 +308,25 @@ class SimulatedVenue(Venue):
         return order
 
     def on_market(self, event: MarketEvent) -> None:
-        """Release orders whose latency elapsed, then match resting orders against ``event``."""
+        """Release orders whose latency elapsed, match resting orders against ``event``, then
+        liquidate when equity reached the maintenance margin."""
         if not self._open and not self._pending and not self._stops:
-            self.idle = True
+            if self._watch:
+                self._check_liquidation(event, False)
+            else:
+                self.idle = True
             return
         pending = self._pending
         if pending and self.ctx.now >= pending[0][0]:
             self._release(self.ctx.now)
+        if self._watch and event.kind == "bar" and self._check_liquidation(event, True):
+            return  # liquidated inside the bar before any resting order could fill
+        self._match(event)
+        if self._watch:
+            self._check_liquidation(event, False)
+
+    def _match(self, event: MarketEvent) -> None:
+        """Match the resting orders of the event's symbol against it."""
         symbol = event.symbol
         kind = event.kind
         if kind == "trade":
@@ -229,9 +352,272 @@ class SimulatedVenue(Venue):
 
     def stats(self) -> dict[str, Any]:
         """Counters for the report: submitted, fills (maker/taker), filled, cancelled,
-        rejected, and ``rejections`` per code."""
-        return {**self._counts, "rejections": dict(self._rejects),
-                "open": sum(len(v) for v in self._open.values())}
+        rejected, ``rejections`` per code, ``liquidations`` (positions closed by the venue)
+        and, when there were any, ``liquidation_events``; ``margin`` says whether margin was
+        checked and at which leverage."""
+        out = {**self._counts, "rejections": dict(self._rejects),
+               "open": sum(len(v) for v in self._open.values()),
+               "margin": {"on": self.margin_on, "leverage": self.config.leverage}}
+        if self.liquidations:
+            out["liquidation_events"] = list(self.liquidations)
+        return out
+
+    def margin_rules(self, symbol: str) -> MarginRules:
+        """The margin and size rules the venue applies to ``symbol``."""
+        rules = self._rules.get(symbol)
+        if rules is None:
+            inst = self.ctx.instruments.get(symbol)
+            cfg = self.config
+            rules = self._rules[symbol] = rules_for(
+                inst, leverage=cfg.leverage, maintenance_rate=cfg.maintenance_margin_rate,
+                liquidation_fee=cfg.liquidation_fee,
+                taker_fee=cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee)
+        return rules
+
+    def margin_state(self) -> dict[str, float]:
+        """``equity``, ``initial_margin`` (positions and open orders) and
+        ``maintenance_margin`` of the account now, quote currency."""
+        pf = self.ctx.portfolio
+        im = sum(self._symbol_margin(s)[0] for s in self._margin_symbols())
+        mm = 0.0
+        for sym, q in pf.account_positions():
+            inst = self.ctx.instruments.get(sym)
+            mm += abs(q) * inst.contract_size * pf.price(sym) \
+                * self.margin_rules(sym).maintenance_rate
+        return {"equity": pf.equity(), "initial_margin": im, "maintenance_margin": mm}
+
+    # ================================================================== size & margin
+
+    def _check_size_and_margin(self, order: Order, inst: Instrument) -> bool:
+        """Size limits and the initial-margin check at submit; reject and return False when
+        the order breaks one (reduce-only orders are not checked)."""
+        rules = self.margin_rules(order.symbol)
+        qty = order.qty
+        unit = inst.base if inst.contract_size == 1.0 else "contracts"
+        if rules.max_qty and qty > rules.max_qty * (1.0 + _EPS):
+            self._reject(order, "above_max_qty",
+                         f"{qty:g} {unit} > the {_exchange(inst)} {order.symbol} maximum order "
+                         f"quantity {rules.max_qty:.10g}")
+            return False
+        if order.order_type == "market" and rules.max_market_qty \
+                and qty > rules.max_market_qty * (1.0 + _EPS):
+            self._reject(order, "above_max_qty",
+                         f"market order of {qty:g} {unit} > the {_exchange(inst)} "
+                         f"{order.symbol} maximum market order quantity "
+                         f"{rules.max_market_qty:.10g}")
+            return False
+        pf = self.ctx.portfolio
+        mark = pf.price(order.symbol) if pf is not None else 0.0
+        if not mark > 0.0:
+            st = self.ctx.market.get(order.symbol)
+            mark = st.price if st is not None else 0.0
+        price = order.price if order.order_type != "market" and order.price else mark
+        if not price > 0.0:
+            return True  # no price yet: the arrival says no_price
+        notional = inst.notional(qty, price)
+        if rules.max_notional and notional > rules.max_notional * (1.0 + _EPS):
+            self._reject(order, "above_max_notional",
+                         f"{qty:g} at {price:g} = {notional:.2f} {inst.quote} > the "
+                         f"{_exchange(inst)} {order.symbol} maximum order value "
+                         f"{rules.max_notional:.10g} {inst.quote}")
+            return False
+        if not self.margin_on or pf is None:
+            return True
+        lev = rules.leverage
+        sym = order.symbol
+        if self._orders:
+            pos_n, buys, sells = self._exposure(sym)
+        else:  # nothing live: the position alone
+            pos_n, buys, sells = inst.notional(pf.net_qty(sym), mark), 0.0, 0.0
+        before_sym = initial_margin(pos_n, buys, sells, lev)
+        if order.side == "buy":
+            buys += notional
+        else:
+            sells += notional
+        after_sym = initial_margin(pos_n, buys, sells, lev)
+        need = after_sym - before_sym
+        if need <= 1e-9 * (after_sym + 1.0):
+            return True  # the order does not raise the margin (a reduction, a reversal's close)
+        used = before_sym
+        for other in self._margin_symbols():
+            if other != sym:
+                used += self._symbol_margin(other)[0]
+        equity = pf.equity()
+        if used + need <= equity:
+            return True
+        self._reject(order, "insufficient_margin",
+                     f"needs {need:.2f} {inst.quote} initial margin at {lev:g}x, free "
+                     f"{equity - used:.2f} (equity {equity:.2f}, used {used:.2f}; "
+                     f"{qty:g} {order.symbol} at {price:g} = {notional:.2f} {inst.quote})")
+        return False
+
+    def _margin_symbols(self) -> set[str]:
+        """Symbols with a position or a live order that counts for the margin."""
+        out = {s for s, _ in self.ctx.portfolio.account_positions()}
+        if self._orders:
+            out.update(o.symbol for o in self._orders.values() if not o.reduce_only)
+        return out
+
+    def _exposure(self, symbol: str) -> tuple[float, float, float]:
+        """``(signed position notional, open buy notional, open sell notional)`` of
+        ``symbol``: position at the current price, orders (not reduce-only) at their own."""
+        pf = self.ctx.portfolio
+        inst = self.ctx.instruments.get(symbol)
+        mark = pf.price(symbol)
+        pos_n = inst.notional(pf.net_qty(symbol), mark)
+        buys = sells = 0.0
+        for o in self._orders.values():
+            if o.symbol != symbol or o.reduce_only or o.is_done:
+                continue
+            px = o.price if o.order_type != "market" and o.price else mark
+            n = inst.notional(o.qty - o.filled, px)
+            if o.side == "buy":
+                buys += n
+            else:
+                sells += n
+        return pos_n, buys, sells
+
+    def _symbol_margin(self, symbol: str) -> tuple[float, float]:
+        """``(initial margin, leverage)`` of ``symbol`` now."""
+        lev = self.margin_rules(symbol).leverage
+        return initial_margin(*self._exposure(symbol), lev), lev
+
+    # ================================================================== liquidation
+
+    def _update_watch(self) -> None:
+        """After a fill or a funding payment: can any position be liquidated at all?
+
+        Equity − maintenance margin falls with a short's price without bound; with longs only
+        it is smallest at price 0, where it equals cash: unlevered longs (cash > 0) can never
+        be liquidated and the venue may stay idle."""
+        if not self.margin_on:
+            return
+        pf = self.ctx.portfolio
+        positions = pf.account_positions()
+        watch = bool(positions) and (pf.cash <= 0.0 or any(q < 0.0 for _, q in positions))
+        if not watch and not self._watch:
+            return
+        self._watch = watch
+        self._liq_one = None
+        if watch:
+            self.idle = False
+            if len(positions) == 1:
+                sym, q = positions[0]
+                self._liq_one = (sym, self._liquidation_price(sym, q))
+
+    def _liquidation_price(self, symbol: str, qty: float) -> float:
+        """Price of ``symbol`` at which equity = maintenance margin (others at their price)."""
+        pf = self.ctx.portfolio
+        instruments = self.ctx.instruments
+        rest = pf.cash
+        for sym, q in pf.account_positions():
+            if sym != symbol:
+                rate = self.margin_rules(sym).maintenance_rate
+                rest += instruments.get(sym).contract_size * (q - abs(q) * rate) * pf.price(sym)
+        inst = instruments.get(symbol)
+        return liquidation_price(rest, qty, inst.contract_size,
+                                 self.margin_rules(symbol).maintenance_rate)
+
+    def _check_liquidation(self, event: MarketEvent, first: bool) -> bool:
+        """Liquidate when ``event`` took the account to its maintenance margin.
+
+        ``first`` (bars, before matching): only when no protective stop of the symbol
+        triggers before the liquidation price (that stop would fill first).
+        :returns: True when the account was liquidated.
+        """
+        sym = event.symbol
+        pf = self.ctx.portfolio
+        q = pf.net_qty(sym)
+        if not q:
+            return False
+        kind = event.kind
+        bar: Bar | None = None
+        if kind == "bar":
+            bar = event  # type: ignore[assignment]
+            adverse = bar.low if q > 0.0 else bar.high  # type: ignore[union-attr]
+        elif kind in ("trade", "quote", "book"):
+            adverse = pf.price(sym)
+        else:
+            return False
+        one = self._liq_one
+        liq = one[1] if one is not None and one[0] == sym else self._liquidation_price(sym, q)
+        long = q > 0.0
+        if not (adverse <= liq if long else adverse >= liq):
+            return False
+        px: float | None = None
+        if bar is not None:
+            if first:
+                for o in (self._stops.get(sym) or {}).values():
+                    trig = o.price or 0.0
+                    if o.reduce_only and ((o.side == "sell" and long and trig >= liq)
+                                          or (o.side == "buy" and not long and trig <= liq)):
+                        return False  # the stop comes first on the way to the liquidation
+            # on the tick grid, rounded against the account (a sell down, a buy up)
+            inst = self.ctx.instruments.get(sym)
+            slip = self.config.slippage_bps * 1e-4
+            if long:
+                px = inst.round_price(min(liq, bar.open), "buy") * (1.0 - slip)
+            else:
+                px = inst.round_price(max(liq, bar.open), "sell") * (1.0 + slip)
+        self._liquidate(sym, px, liq)
+        return True
+
+    def _liquidate(self, trigger: str, trigger_px: float | None, liq: float) -> None:
+        """Cancel every live order and close every position (see the module docstring)."""
+        ctx = self.ctx
+        pf = ctx.portfolio
+        instruments = ctx.instruments
+        inst_t = instruments.get(trigger)
+        q_t = pf.net_qty(trigger)
+        if trigger_px is None:
+            st = ctx.market.get(trigger)
+            trigger_px = self._market_price("sell" if q_t > 0.0 else "buy", abs(q_t), st)[0] \
+                or pf.price(trigger)
+        shift = inst_t.notional(q_t, trigger_px) - inst_t.notional(q_t, pf.price(trigger))
+        equity = pf.equity() + shift
+        mm = 0.0
+        for sym, q in pf.account_positions():
+            px = trigger_px if sym == trigger else pf.price(sym)
+            rate = self.margin_rules(sym).maintenance_rate
+            mm += abs(instruments.get(sym).notional(q, px)) * rate
+        reason = (f"liquidation: equity {equity:.2f} <= maintenance margin {mm:.2f} "
+                  f"{inst_t.quote} at {trigger} {trigger_px:g} (liquidation price {liq:.6g})")
+        for o in list(self._orders.values()):
+            if not o.is_done:
+                self._finish(o, "cancelled", reason)
+        closed: list[dict[str, Any]] = []
+        fees = 0.0
+        order_syms = [trigger, *sorted(s for s, _ in pf.account_positions() if s != trigger)]
+        for sym in order_syms:
+            inst = instruments.get(sym)
+            rules = self.margin_rules(sym)
+            for pos in [p for p in pf.positions() if p.symbol == sym and p.qty]:
+                side = "sell" if pos.qty > 0.0 else "buy"
+                qty = abs(pos.qty)
+                if sym == trigger:
+                    px = trigger_px
+                else:
+                    px = self._market_price(side, qty, ctx.market.get(sym))[0] or pf.price(sym)
+                left = pf.equity() + pf.net_qty(sym) * inst.contract_size * (px - pf.price(sym))
+                fee = min(inst.notional(qty, px) * rules.liquidation_fee, max(left, 0.0))
+                oid = ctx.next_id()
+                order = Order(oid, pos.strategy_id, sym, side, qty, reduce_only=True,
+                              ts=ctx.now, signal_id=pos.signal_id, client_id=f"hean-{oid}",
+                              reason=reason, tag=LIQUIDATION, arrival_ts=ctx.now,
+                              expected_price=px)
+                self._counts["liquidations"] += 1
+                self._fill(order, inst, qty, px, False, "liquidation", fee)
+                fees += fee
+                closed.append({"strategy": pos.strategy_id, "symbol": sym, "side": side,
+                               "qty": qty, "price": px, "fee": fee, "order_id": oid})
+        record = {"ts": ctx.now, "symbol": trigger, "price": trigger_px,
+                  "liquidation_price": liq, "equity": equity, "maintenance_margin": mm,
+                  "fees": fees, "equity_after": pf.equity(), "closed": closed}
+        self.liquidations.append(record)
+        if ctx.journal is not None:
+            ctx.journal.event(ctx.now, "liquidation", record)
+        ctx.log.warning("%s", reason)
+        self._update_watch()
 
     # ================================================================== arrival
 
@@ -290,27 +676,28 @@ class SimulatedVenue(Venue):
                      f"{inst.quote}; {inst.describe_minimum(price)}")
         return False
 
-    def _arrive_market(self, order: Order, inst: Instrument, st: SymbolState | None) -> None:
-        buy = order.side == "buy"
+    def _market_price(self, side: str, qty: float, st: SymbolState | None
+                      ) -> tuple[float, str]:
+        """``(price, liquidity)`` of a market order of ``qty`` now (``(0.0, "")``: none)."""
+        buy = side == "buy"
         mode = self.config.market_fill
         book = st.book if st is not None else None
-        price = 0.0
-        liquidity = ""
         if mode in ("auto", "book") and book is not None and (book.ask if buy else book.bid) > 0:
-            qty = order.qty
-            vwap, filled = book.walk(order.side, qty)
+            vwap, filled = book.walk(side, qty)
             if filled >= qty * (1.0 - _EPS):
-                price, liquidity = vwap, "taker_book"
-            else:
-                worst = book.levels("ask" if buy else "bid", len(book))[-1][0]
-                price = (vwap * filled + worst * (qty - filled)) / qty
-                liquidity = "taker_book_thin"
-        elif mode in ("auto", "quote") and st is not None and (st.ask if buy else st.bid) > 0:
-            price, liquidity = (st.ask if buy else st.bid), "taker_quote"
-        elif mode in ("auto", "last") and st is not None and st.last > 0:
+                return vwap, "taker_book"
+            worst = book.levels("ask" if buy else "bid", len(book))[-1][0]
+            return (vwap * filled + worst * (qty - filled)) / qty, "taker_book_thin"
+        if mode in ("auto", "quote") and st is not None and (st.ask if buy else st.bid) > 0:
+            return (st.ask if buy else st.bid), "taker_quote"
+        if mode in ("auto", "last") and st is not None and st.last > 0:
             slip = self.config.slippage_bps * 1e-4
-            price = st.last * (1.0 + slip if buy else 1.0 - slip)
-            liquidity = "taker_last"
+            return st.last * (1.0 + slip if buy else 1.0 - slip), "taker_last"
+        return 0.0, ""
+
+    def _arrive_market(self, order: Order, inst: Instrument, st: SymbolState | None) -> None:
+        mode = self.config.market_fill
+        price, liquidity = self._market_price(order.side, order.qty, st)
         if price <= 0.0:
             source = {"auto": "no book, quote or last price", "book": "no L2 book",
                       "quote": "no best bid/ask", "last": "no last price"}[mode]
@@ -551,8 +938,11 @@ class SimulatedVenue(Venue):
     # ================================================================== fills & status
 
     def _fill(self, order: Order, inst: Instrument, qty: float, price: float, maker: bool,
-              liquidity: str) -> float:
-        """Execute ``qty`` of ``order`` at ``price``; report it; return the quantity filled."""
+              liquidity: str, fee: float | None = None) -> float:
+        """Execute ``qty`` of ``order`` at ``price``; report it; return the quantity filled.
+
+        ``fee``: the fee of this fill when the venue sets it (liquidations), else the maker or
+        taker rate × notional."""
         remaining = order.qty - order.filled
         if qty >= remaining * (1.0 - _EPS):
             qty = remaining
@@ -560,12 +950,13 @@ class SimulatedVenue(Venue):
             qty = inst.round_qty(qty)
             if qty <= 0.0:
                 return 0.0
-        cfg = self.config
-        if maker:
-            rate = cfg.maker_fee if cfg.maker_fee is not None else inst.maker_fee
-        else:
-            rate = cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee
-        fee = inst.notional(qty, price) * rate
+        if fee is None:
+            cfg = self.config
+            if maker:
+                rate = cfg.maker_fee if cfg.maker_fee is not None else inst.maker_fee
+            else:
+                rate = cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee
+            fee = inst.notional(qty, price) * rate
         ctx = self.ctx
         filled = order.filled + qty
         order.avg_price = (order.avg_price * order.filled + price * qty) / filled
@@ -583,6 +974,8 @@ class SimulatedVenue(Venue):
         sink = ctx.sink
         if sink is not None:
             sink.on_fill(fill, order)
+        if self.margin_on:
+            self._update_watch()
         if done:
             self._finish(order, "filled", "")
         return qty
@@ -619,6 +1012,12 @@ class SimulatedVenue(Venue):
 
 
 # ====================================================================== helpers
+
+
+def _exchange(inst: Instrument) -> str:
+    """Display name of the instrument's exchange (``Binance``)."""
+    return {"binance": "Binance", "bybit": "Bybit", "okx": "OKX"}.get(inst.exchange,
+                                                                       inst.exchange)
 
 
 def _level_size(st: SymbolState | None, buy: bool, price: float) -> float:

@@ -31,7 +31,8 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from .components import OptimizationProblem, Param
-from .config import ResolvedComponent, RunSetup, format_errors
+from .config import ResolvedComponent, RunSetup
+from .config_errors import format_errors
 from .errors import ConfigError, HeanError
 from .plugins import HeanPluginManager
 

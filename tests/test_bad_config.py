@@ -40,15 +40,10 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hean_framework.cli import make_cli
-from hean_framework.config import (
-    MAX_CONFIG_DEPTH,
-    apply_overrides,
-    format_errors,
-    load_config,
-    load_setup,
-    read_yaml,
-    set_dotted,
-)
+from hean_framework.config import load_config, load_setup
+from hean_framework.config_errors import format_errors
+from hean_framework.config_overrides import apply_overrides, set_dotted
+from hean_framework.config_yaml import MAX_CONFIG_DEPTH, read_yaml
 from hean_framework.errors import ConfigError, HeanError
 from hean_framework.instruments import Instruments
 from hean_framework.testing import isolated_plugins

@@ -7,7 +7,8 @@ import json
 from click.testing import CliRunner
 
 from hean_framework.cli import make_cli
-from hean_framework.config import apply_overrides, load_config
+from hean_framework.config import load_config
+from hean_framework.config_overrides import apply_overrides
 from hean_framework.models import (
     Bar,
     BookUpdate,
@@ -95,7 +96,7 @@ def test_venue_instruments_errors_name_the_yaml_path() -> None:
 def test_set_indexes_lists() -> None:
     import pytest
 
-    from hean_framework.config import set_dotted
+    from hean_framework.config_overrides import set_dotted
     from hean_framework.errors import ConfigError
 
     raw: dict = {"data": {"files": [{"kind": "bars", "path": "a"}]}, "m": {"0": 1, "a": 2}}

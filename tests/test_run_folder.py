@@ -72,7 +72,9 @@ class Flip(Strategy):
         if self.n == SABOTAGE.get("at"):
             journal = self.ctx.journal
             if SABOTAGE["do"] == "kill":
-                child = journal._child
+                journal.flush()
+                journal._writer.sync()  # the rows so far are in the file (the child is fast
+                child = journal._child  # to kill, slow to start: without this, a race)
                 os.kill(child.pid, signal.SIGKILL)
                 child.wait()
             else:

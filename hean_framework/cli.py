@@ -16,7 +16,7 @@ import click
 import orjson
 
 from . import __version__
-from .config import read_yaml
+from .config_yaml import read_yaml
 from .errors import HeanError
 from .kinds import SCAFFOLD_KINDS
 from .plugins import load_plugins

@@ -59,9 +59,11 @@ SignalOut = Signal | OrderGroup | Sequence[Signal | OrderGroup] | None
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's config model: unknown keys are errors."""
+    """Base of every component's config model: unknown keys and non-finite numbers
+    (``.nan``, ``.inf``) are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True,
+                              allow_inf_nan=False)
 
 
 class EmptyConfig(ComponentConfig):

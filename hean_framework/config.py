@@ -87,8 +87,9 @@ class InstrumentSpec(Section):
     lot_size: float | None = Field(None, gt=0, description="quantity step")
     min_qty: float | None = Field(None, ge=0)
     min_notional: float | None = Field(None, ge=0, description="minimum order value (quote)")
-    maker_fee: float | None = Field(None, description="fraction; < 0 = rebate")
-    taker_fee: float | None = Field(None, description="fraction")
+    maker_fee: float | None = Field(None, ge=-0.01, le=0.01,
+                                    description="fraction in [-0.01, 0.01]; < 0 = rebate")
+    taker_fee: float | None = Field(None, ge=0.0, le=0.01, description="fraction in [0, 0.01]")
     max_qty: float | None = Field(None, ge=0)
 
 

@@ -117,7 +117,3 @@ class RunContext:
     def add_section(self, name: str, fn: Callable[[], Any]) -> None:
         """Add a block to the run's report (``report.json[name] = fn()`` at the end)."""
         self.sections[name] = fn
-
-    def schedule(self, ts: int, callback: Callable[[int], None]) -> int:
-        """Shorthand for ``ctx.clock.schedule``."""
-        return self.clock.schedule(ts, callback)

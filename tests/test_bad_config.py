@@ -534,3 +534,16 @@ def test_any_set_item_is_applied_or_refused(item: str) -> None:
         apply_overrides({"data": {"files": [{"path": "a"}]}}, [item], {})
     except ConfigError as exc:
         assert exc.problems and all(p.startswith("--set ") for p in exc.problems)
+
+
+def test_plugin_sections_refuse_non_finite_numbers_and_instrument_fees_are_bounded() -> None:
+    """``ComponentConfig`` (every plugin's model) refuses .inf/.nan; ``venue.instruments``
+    fees are bounded like the venue's own (a 5 = 500 % fee was accepted)."""
+    reg = isolated_plugins().registry
+    base = {"run": {"mode": "paper"}, "strategies": {}}
+    with pytest.raises(ConfigError, match=r"sizers\.fixed_risk\.risk_pct"):
+        load_setup(None, reg, raw={**base, "sizers": {"fixed_risk": {"risk_pct": math.inf}}},
+                   environ={})
+    bad_fee = {"venue": {"instruments": {BTC: {"taker_fee": 5}}}}
+    with pytest.raises(ConfigError, match=r"venue\.instruments\.BTC/USDT:USDT\.taker_fee"):
+        load_setup(None, reg, raw={**base, **bad_fee}, environ={})

@@ -292,6 +292,16 @@ def test_the_decision_says_insufficient_margin(tmp_path: Path) -> None:
     assert res2.fills >= 1
 
 
+def test_the_maker_chase_decision_says_insufficient_margin_too(tmp_path: Path) -> None:
+    """Below 10,000 USDT the default executor is the maker chase: its refusals are the
+    signal's decision as well (it used to end CREATE with the refusal only in the counts)."""
+    _, res = run(tmp_path, {"qty": 5.0}, sizers={"fixed_risk": {"max_leverage": 50}},
+                 executors={"maker_chase": {}})
+    (d,) = [x for x in res.recent_decisions if x["side"] == "buy"]
+    assert d["decision"] == "BLOCK" and d["reason_codes"] == ["INSUFFICIENT_MARGIN"]
+    assert d["stage"] == "executor:maker_chase" and res.fills == 0
+
+
 # ================================================================== 2. liquidation
 
 
@@ -539,9 +549,10 @@ def test_fee_bounds_are_inclusive() -> None:
 def test_instrument_fee_out_of_bounds_names_its_yaml_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         run(tmp_path, {"qty": 0.01}, venue={"instruments": {BTC: {"maker_fee": 5}}})
+    # refused while the config is validated (``hean config validate`` says it too)
     assert err.value.problems == [
-        f"venue.instruments.{BTC}.maker_fee: 5.0 is outside [-0.01, 0.01] (a fraction: "
-        "0.0004 = 4 bp)"]
+        f"venue.instruments.{BTC}.maker_fee: Input should be less than or equal to 0.01 "
+        "(got 5)"]
 
 
 # ================================================================== 5. sizers

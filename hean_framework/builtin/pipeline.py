@@ -17,10 +17,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from .. import hookimpl
-from ..components import ComponentConfig, Executor, Filter, Gate, Sizer, Verdict, block, skip
-from ..execution.margin import SIZE_REJECTS
+from ..components import ComponentConfig, Executor, Filter, Gate, Sizer, Verdict, skip
+from ..execution.margin import refusal_verdict
 from ..hookspecs import RegisterComponent
-from ..models import Order, OrderDecision, Signal
+from ..models import OrderDecision, Signal
 
 
 class PassThroughFilter(Filter):
@@ -109,7 +109,7 @@ class PlainExecutor(Executor):
         qty = decision.qty + decision.close_qty
         if signal.order_type == "limit" and signal.limit_price:
             decision.maker_or_taker = decision.maker_or_taker or "maker"
-            return _refused(orders.submit(signal, decision, qty, order_type="limit",
+            return refusal_verdict(orders.submit(signal, decision, qty, order_type="limit",
                                           price=signal.limit_price,
                                           post_only=signal.prefer_maker, executor=self))
         st = self.ctx.market[signal.symbol]
@@ -117,20 +117,10 @@ class PlainExecutor(Executor):
             off = self.config.maker_offset_bps * 1e-4
             px = st.bid * (1 - off) if signal.side == "buy" else st.ask * (1 + off)
             decision.maker_or_taker = "maker"
-            return _refused(orders.submit(signal, decision, qty, order_type="limit", price=px,
-                                          post_only=True, executor=self))
+            return refusal_verdict(orders.submit(signal, decision, qty, order_type="limit",
+                                                 price=px, post_only=True, executor=self))
         decision.maker_or_taker = decision.maker_or_taker or "taker"
-        return _refused(orders.submit(signal, decision, qty, executor=self))
-
-
-def _refused(order: Order | None) -> Verdict | None:
-    """BLOCK with the venue's reason when it refused ``order`` for its size or margin."""
-    if order is None or order.status != "rejected":
-        return None
-    code = order.reason.split(":", 1)[0]
-    if code not in SIZE_REJECTS:
-        return None
-    return block(code.upper(), order.reason, order_id=order.order_id, venue_code=code)
+        return refusal_verdict(orders.submit(signal, decision, qty, executor=self))
 
 
 @hookimpl

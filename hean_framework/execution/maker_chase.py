@@ -35,6 +35,7 @@ from pydantic import Field
 from ..components import ComponentConfig, Executor, Verdict
 from ..facts import MAKER_FILL_RATE
 from ..models import Fill, Order, OrderDecision, Signal
+from .margin import refusal_verdict
 
 __all__ = ["MakerChaseConfig", "MakerChaseExecutor"]
 
@@ -107,8 +108,7 @@ class MakerChaseExecutor(Executor):
         if signal.reduce_only:
             decision.maker_or_taker = "taker"
             self.counts["market_orders"] += 1
-            ctx.orders.submit(signal, decision, qty, executor=self)
-            return None
+            return refusal_verdict(ctx.orders.submit(signal, decision, qty, executor=self))
         st = ctx.market[signal.symbol]
         touch = self._touch(signal.side, st)
         price = signal.limit_price if signal.order_type == "limit" and signal.limit_price \
@@ -116,8 +116,7 @@ class MakerChaseExecutor(Executor):
         if not price or price <= 0.0:
             decision.maker_or_taker = "taker"
             self.counts["market_orders"] += 1
-            ctx.orders.submit(signal, decision, qty, executor=self)
-            return None
+            return refusal_verdict(ctx.orders.submit(signal, decision, qty, executor=self))
         alpha = decision.expected_edge_bps
         if alpha is None:
             alpha = signal.edge_bps
@@ -128,8 +127,7 @@ class MakerChaseExecutor(Executor):
         decision.maker_or_taker = "maker"
         self.counts["decisions"] += 1
         decision.details["execution"] = "maker_chase"
-        self._place(chase, price)
-        return None
+        return refusal_verdict(self._place(chase, price))
 
     # ------------------------------------------------------------------ helpers
 
@@ -143,11 +141,12 @@ class MakerChaseExecutor(Executor):
         inst = self.ctx.instruments.get(chase.signal.symbol)
         return inst.round_qty(max(chase.total - chase.filled, 0.0))
 
-    def _place(self, chase: _Chase, price: float) -> None:
+    def _place(self, chase: _Chase, price: float) -> Order | None:
+        """Post ``chase``'s remaining quantity at ``price``; the order (None: nothing left)."""
         qty = self._remaining(chase)
         if qty <= 0.0:
             chase.done = True
-            return
+            return None
         self.counts["maker_posted"] += 1
         self._publish_rate()
         self._submitting = chase
@@ -160,13 +159,15 @@ class MakerChaseExecutor(Executor):
         self._by_order[o.order_id] = chase
         if o.status == "rejected":
             self._on_done(chase, o)
-            return
+            return o
         if not o.is_done and o.order_id not in chase.handled:
             chase.order = o
             chase.rested_since = self.ctx.now
             st = self.ctx.market[chase.signal.symbol]
-            self.ctx.schedule(self.ctx.now + st.granularity_ms(self.config.chase_interval_ms),
-                              partial(self._check_cb, chase, o.order_id))
+            self.ctx.clock.schedule(
+                self.ctx.now + st.granularity_ms(self.config.chase_interval_ms),
+                partial(self._check_cb, chase, o.order_id))
+        return o
 
     # ------------------------------------------------------------------ timer
 
@@ -202,7 +203,7 @@ class MakerChaseExecutor(Executor):
         if ctx.now - chase.rested_since >= max(cfg.max_rest_ms, 3 * step if st.bar_ms else 0):
             self._abandon(chase, adverse_bps, touch)
             return
-        ctx.schedule(ctx.now + step,
+        ctx.clock.schedule(ctx.now + step,
                      partial(self._check_cb, chase, order_id))
 
     def _cancel(self, chase: _Chase, o: Order, reason: str) -> None:

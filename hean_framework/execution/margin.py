@@ -49,8 +49,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..components import Verdict, block
+from ..models import Order
+
 __all__ = ["LIQUIDATION", "SIZE_REJECTS", "MarginRules", "initial_margin", "liquidation_price",
-           "maintenance_margin", "rules_for", "rules_from_ccxt_market"]
+           "maintenance_margin", "refusal_verdict", "rules_for", "rules_from_ccxt_market"]
 
 #: Tag of the orders the venue sends to liquidate positions (and of their fills' liquidity).
 LIQUIDATION = "LIQUIDATION"
@@ -191,3 +194,15 @@ def liquidation_price(rest: float, qty: float, contract_size: float, rate: float
     if coef == 0.0:
         return 0.0 if qty > 0.0 else math.inf
     return -rest / coef
+
+
+def refusal_verdict(order: Order | None) -> Verdict | None:
+    """BLOCK with the venue's reason when it refused ``order`` at once for its size or margin
+    (``INSUFFICIENT_MARGIN``, ``ABOVE_MAX_QTY``, ``ABOVE_MAX_NOTIONAL``); None otherwise.
+    Executors return it from ``execute`` so the refusal is the signal's decision."""
+    if order is None or order.status != "rejected":
+        return None
+    code = order.reason.split(":", 1)[0]
+    if code not in SIZE_REJECTS:
+        return None
+    return block(code.upper(), order.reason, order_id=order.order_id, venue_code=code)

@@ -67,6 +67,9 @@ def read_report(rp: Path) -> dict[str, Any]:
 def load_why(run_dir: str | Path) -> dict[str, Any]:
     """``{"run_dir", "small_capital_mode", "funnel", "top_reasons"}`` for a finished run."""
     d = Path(run_dir)
+    status, warning = journal_status(d / "journal.sqlite")
+    if warning is not None and not (d / "report.json").is_file():
+        raise HeanError(warning, RERUN)
     report = read_report(d / "report.json")
     block = report.get("small_capital_mode")
     if not isinstance(block, dict):
@@ -77,7 +80,22 @@ def load_why(run_dir: str | Path) -> dict[str, Any]:
         block.setdefault(k, None)
     return {"run_dir": str(d), "run": report.get("run", {}).get("name"),
             "small_capital_mode": block, "funnel": report.get("funnel", {}),
-            "top_reasons": report.get("top_reasons", [])}
+            "top_reasons": report.get("top_reasons", []), "journal_status": status,
+            "warning": warning}
+
+
+def journal_status(path: Path) -> tuple[str | None, str | None]:
+    """``(status, what to tell the user when it is not complete)`` of a run's journal;
+    ``(None, None)`` without a readable journal (old journals have no status either)."""
+    if not path.is_file():
+        return None, None
+    from .journal_reader import JournalReader
+
+    try:
+        with JournalReader(path) as r:
+            return r.status(), r.cut_short_message()
+    except (sqlite3.Error, OSError):
+        return None, None  # reported where the journal is needed
 
 
 def _from_journal(d: Path, report: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +142,8 @@ def render(data: dict[str, Any]) -> None:
     con = Console(width=110)
     b = data["small_capital_mode"]
     con.print(f"[bold]hean why[/bold] {data['run_dir']}  (run {data.get('run')})")
+    if data.get("warning"):
+        con.print(f"[yellow]warning: {data['warning']}[/yellow]")
     t = Table(title="small_capital_mode", show_header=False, title_justify="left")
     t.add_column("key", style="cyan")
     t.add_column("value")

@@ -487,3 +487,15 @@ def test_a_failing_writer_process_is_a_clean_error(tmp_path: Path) -> None:
     assert "cut short" in text
     with JournalReader(path) as r:
         assert r.stored_status() == ("running", None) and r.status() == "cut short"
+
+
+def test_why_says_a_journal_was_cut_short(tmp_path: Path) -> None:
+    """``hean why`` on the folder of a run whose writer was killed: no report.json, a
+    cut-short journal -- the error says so (it used to say only 'not a finished run')."""
+    from hean_framework.why import why
+
+    SABOTAGE.update(at=3000, do="kill")
+    out = tmp_path / "run"
+    backtest(write_config(tmp_path, writer="process", batch_size=50), out)
+    res = CliRunner().invoke(why, [str(out)])
+    assert res.exit_code == 2 and "cut short" in res.output and "Traceback" not in res.output

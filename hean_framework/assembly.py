@@ -185,6 +185,7 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
     ctx.budgets = Budgets(ctx, {k: v / total for k, v in weights.items()})
     router = OrderRouter(ctx, venue, faults, strategies, list(executors.values()),
                          sample_equity)
+    faults.signals = router.route
     ctx.orders = ctx.sink = router
     pipeline = Pipeline(
         ctx, filters=filters, sizers=sizers, gates=gates, executors=executors,

@@ -35,12 +35,11 @@ from typing import Any
 
 from .assembly import Assembly, assemble, data_symbols
 from .blocks import BarBlock, TradeBlock
-from .components import Strategy, Venue, as_signals
+from .components import Strategy, Venue
 from .config import RunSetup
 from .context import RunContext
 from .errors import HeanError
-from .groups import OrderGroup
-from .models import Bar, BookUpdate, Funding, MarketEvent, MarkPrice, Quote, Signal, Trade
+from .models import Bar, BookUpdate, Funding, MarketEvent, MarkPrice, Quote, Trade
 from .plugins import HeanPluginManager
 from .progress import PROGRESS_EVERY, ProgressFn, progress_bar
 from .router import overrides
@@ -99,9 +98,7 @@ class Engine:
             self.parts = assemble(self.setup, self.plugins, self.ctx, out_dir=self.out_dir,
                                   use_journal=self.use_journal,
                                   sample_equity=self.sample_equity)
-            self.parts.faults.signals = self._signals
             self.parts.faults.on_disable = self._unhook
-            self.parts.router.signals = self._signals
             self._venue_sees = overrides(self.parts.venue, Venue, "on_market")
         return self
 
@@ -297,50 +294,6 @@ class Engine:
             tg.cancel_scope.cancel()
         return self.finish()
 
-    # ================================================================= signals
-
-    def _signals(self, out: Any, cause_seq: int, source: Any = None) -> None:
-        """Send what a callback returned through the pipeline: signals, order groups, or a
-        list of them.  Anything else is the callback's bug: a ``BLOCK INVALID_SIGNAL``
-        decision and a dead letter naming its plugin (``source``: the callback)."""
-        if out is None:
-            return
-        disabled = self.parts.faults.disabled
-        pipeline = self.parts.pipeline
-        if type(out) is Signal:
-            items: Any = (out,)
-        elif isinstance(out, (Signal, OrderGroup, list, tuple)):
-            items = as_signals(out)
-        else:
-            items = (out,)
-        for sig in items:
-            if type(sig) is Signal:
-                if sig.strategy_id in disabled:
-                    continue
-                if not sig.ts:
-                    sig.ts = self.ctx.now
-                sig.cause_seq = sig.cause_seq or cause_seq
-                pipeline.process(sig)
-            elif type(sig) is OrderGroup:
-                if sig.legs and getattr(sig.legs[0], "strategy_id", None) in disabled:
-                    continue
-                for leg in sig.legs:
-                    if type(leg) is Signal:
-                        leg.cause_seq = leg.cause_seq or cause_seq
-                pipeline.process_group(sig)
-            else:
-                self._invalid_output(sig, source)
-
-    def _invalid_output(self, item: Any, source: Any) -> None:
-        owner = getattr(source, "__self__", source)
-        name = getattr(owner, "name", "") or type(owner).__name__
-        if name in self.parts.faults.disabled:
-            return
-        what = f"returned {type(item).__name__} {item!r:.80}; expected a Signal, an " \
-               "OrderGroup, a list of them or None"
-        self.parts.pipeline.reject(name, "output", what)
-        self.parts.faults.dead_letter(owner, TypeError(what), item)
-
     # ================================================================= the loop
 
     def _loop(self, events: Iterator[Any]) -> None:
@@ -356,7 +309,7 @@ class Engine:
         venue_on_market = venue.on_market
         timers = ctx.clock.heap
         run_timers = ctx.clock.run_due
-        process_signals = self._signals
+        process_signals = self.parts.router.route
         bar_t = self.parts.dispatch[Bar]
         trade_t = self.parts.dispatch[Trade]
         interval = self.config.report.equity_interval_ms
@@ -557,7 +510,7 @@ class Engine:
             else:  # the same rows' (high, low, volume), as the per-bar path appends them
                 bars.extend(zip(bh[lo:last + 1], bl[lo:last + 1], bv[lo:last + 1]))
             if out is not None:
-                self._signals(out, seq, owner)
+                self.parts.router.route(out, seq, owner)
             if ts >= next_sample:
                 self.sample_equity(ts)
                 next_sample = ts + interval

@@ -47,7 +47,7 @@ class Faults:
         self._telling_error = False
         self.observers: dict[str, list[Callable[..., Any]]] = {
             m: [] for m in Observer.OBSERVER_METHODS}
-        #: where a retried strategy fill handler's output goes (the engine's signal path)
+        #: where a retried strategy fill handler's output goes (the order router's route)
         self.signals: SignalSink = lambda out, seq, source: None
         #: called once with a strategy's name when it is disabled (the engine unhooks it)
         self.on_disable: Callable[[str], None] = lambda name: None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .components import Executor, Strategy, Venue
+from .components import Executor, Strategy, Venue, as_signals
 from .groups import GroupBook, OrderGroup
 from .models import DONE_STATUSES, ClosedTrade, Fill, Order, OrderDecision, Signal
 
@@ -57,8 +57,6 @@ class OrderRouter:
         self._orders: dict[int, Order] = {}
         self._owner: dict[int, Executor] = {}
         self._entry: dict[int, Signal] = {}  # entry orders whose signal carries exits
-        #: the engine's signal path (a strategy callback's output goes there)
-        self.signals: Callable[[Any, int, Any], None] = lambda out, seq, source: None
         #: strategy -> the order/fill/decision callbacks it overrides (others are not called)
         self.callbacks: dict[str, frozenset[str]] = {
             name: frozenset(m for m in STRATEGY_CALLBACKS if overrides(s, Strategy, m))
@@ -150,6 +148,52 @@ class OrderRouter:
             item.ts = self.ctx.now
         return [self.pipeline.process(item)]
 
+    # ================================================================= callback outputs
+
+    def route(self, out: Any, cause_seq: int, source: Any = None) -> None:
+        """Send what a callback returned through the pipeline: signals, order groups, or a
+        list of them (``cause_seq``: the market event behind them).  Anything else is the
+        callback's bug: a ``BLOCK INVALID_SIGNAL`` decision and a dead letter naming its
+        plugin (``source``: the callback or its component).  Signals of a strategy disabled
+        after errors are dropped."""
+        if out is None:
+            return
+        disabled = self.faults.disabled
+        pipeline = self.pipeline
+        if type(out) is Signal:
+            items: Any = (out,)
+        elif isinstance(out, (Signal, OrderGroup, list, tuple)):
+            items = as_signals(out)
+        else:
+            items = (out,)
+        for sig in items:
+            if type(sig) is Signal:
+                if sig.strategy_id in disabled:
+                    continue
+                if not sig.ts:
+                    sig.ts = self.ctx.now
+                sig.cause_seq = sig.cause_seq or cause_seq
+                pipeline.process(sig)
+            elif type(sig) is OrderGroup:
+                if sig.legs and getattr(sig.legs[0], "strategy_id", None) in disabled:
+                    continue
+                for leg in sig.legs:
+                    if type(leg) is Signal:
+                        leg.cause_seq = leg.cause_seq or cause_seq
+                pipeline.process_group(sig)
+            else:
+                self._invalid_output(sig, source)
+
+    def _invalid_output(self, item: Any, source: Any) -> None:
+        owner = getattr(source, "__self__", source)
+        name = getattr(owner, "name", "") or type(owner).__name__
+        if name in self.faults.disabled:
+            return
+        what = f"returned {type(item).__name__} {item!r:.80}; expected a Signal, an " \
+               "OrderGroup, a list of them or None"
+        self.pipeline.reject(name, "output", what)
+        self.faults.dead_letter(owner, TypeError(what), item)
+
     # ================================================================= ExecutionSink
 
     def on_fill(self, fill: Fill, order: Order) -> None:
@@ -174,7 +218,7 @@ class OrderRouter:
         if "on_fill" in self.any_callback:
             strat = self.live_strategy(fill.strategy_id, "on_fill")
             if strat is not None:
-                self.signals(faults.guard_fill(strat, strat.on_fill, fill), 0, strat)
+                self.route(faults.guard_fill(strat, strat.on_fill, fill), 0, strat)
         if closed is not None:
             self._on_closed(closed)
 
@@ -225,7 +269,7 @@ class OrderRouter:
         if callback in self.any_callback:
             strat = self.live_strategy(record.strategy_id, callback)
             if strat is not None:
-                self.signals(faults.guard(strat, getattr(strat, callback), record), 0, strat)
+                self.route(faults.guard(strat, getattr(strat, callback), record), 0, strat)
 
     def live_strategy(self, strategy_id: str, callback: str) -> Strategy | None:
         """The strategy owning a record when it overrides ``callback`` and was not disabled

@@ -4,10 +4,17 @@ Every folder under ``plugins/`` (and ``examples/plugins/``) with a ``pyproject.t
 tox environment named after the folder.  It installs only the kernel (the project package) and
 that plugin, and runs that plugin's own tests.  The ``all`` environment installs every plugin.
 New plugin folders join the matrix with no list to edit.
+
+Interpreters: the matrix needs python3.11, 3.12 and 3.13.  Besides ``PATH``, tox searches the
+versions pyenv installed (``$PYENV_ROOT/versions/3.*/bin``, appended to ``PATH`` for this tox
+run: pyenv's shims only answer for the selected versions), and never downloads one
+(``UV_PYTHON_DOWNLOADS=never`` unless set otherwise).  A missing interpreter fails its
+environment (``skip_missing_interpreters = false`` in tox.ini), so a run that passes ran them all.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,6 +40,22 @@ def plugin_folders() -> dict[str, Path]:
     return out
 
 
+def pyenv_interpreter_dirs() -> list[str]:
+    """``bin`` folders of the CPython 3 versions pyenv installed (none without pyenv)."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    return [str(v / "bin") for v in sorted((root / "versions").glob("3.*"))
+            if (v / "bin").is_dir()]
+
+
+def expose_interpreters() -> None:
+    """Let tox (and uv, which it runs) find pyenv's interpreters; never download one."""
+    os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    extra = [d for d in pyenv_interpreter_dirs() if d not in path]
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*path, *extra])
+
+
 @impl
 def tox_extend_envs() -> Iterable[str]:
     """Make one environment per plugin folder known to tox."""
@@ -41,8 +64,11 @@ def tox_extend_envs() -> Iterable[str]:
 
 @impl
 def tox_add_core_config(core_conf: ConfigSet, state: State) -> None:
-    """Run the plugin environments by default too (after the ones listed in tox.ini)."""
+    """Run the plugin environments by default too (after the ones listed in tox.ini); find
+    pyenv's interpreters."""
     import configparser
+
+    expose_interpreters()
 
     ini = configparser.ConfigParser()
     ini.read(ROOT / "tox.ini")

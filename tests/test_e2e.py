@@ -241,6 +241,10 @@ def test_plugins_new_scaffold_passes_its_own_tests(tmp_path: Path, kind: str) ->
     assert r.exit_code == 0, r.output
     root = tmp_path / f"hean-my-{kind}"
     assert (root / "pyproject.toml").is_file() and (root / "README.md").is_file()
+    # its own way to run its tests anywhere: a [test] extra with pytest, its own tox.ini
+    assert 'test = ["pytest' in (root / "pyproject.toml").read_text()
+    assert f"env_list = hean-my-{kind}" in (root / "tox.ini").read_text()
+    assert (root / "example.yaml").is_file() == (kind == "strategy")
     sys.path.insert(0, str(root))
     try:
         importlib.invalidate_caches()

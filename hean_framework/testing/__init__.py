@@ -9,6 +9,11 @@ Installed as the ``pytest11`` plugin ``hean`` (fixtures ``hean_plugins``, ``hean
     class TestMyStrategy(StrategyContract):
         plugin_name = "my_strategy"
         plugin_module = "my_package.plugin"   # the module with your hookimpls
+
+Only the contract suites need pytest (they are pytest test classes): they are imported on first
+use, so the rest of the kit (``sample_bars``, ``make_context``, ``isolated_plugins``, ...)
+imports without it, and importing a suite without pytest is an ``ImportError`` that says what
+to install (``pip install 'hean-framework[test]'`` or the plugin's ``[test]`` extra).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import gzip
 import importlib
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..components import Component
 from ..context import RunContext
@@ -26,14 +31,16 @@ from ..groups import OrderGroup
 from ..models import Bar, Fill, Order, OrderDecision, Signal
 from ..plugins import HeanPluginManager
 from ..ports import RunInfo
-from .contracts import (
-    ExecutorContract,
-    FilterContract,
-    GateContract,
-    OptimizerContract,
-    SizerContract,
-    StrategyContract,
-)
+
+if TYPE_CHECKING:
+    from .contracts import (
+        ExecutorContract,
+        FilterContract,
+        GateContract,
+        OptimizerContract,
+        SizerContract,
+        StrategyContract,
+    )
 
 SAMPLE_SYMBOL = "BTC/USDT:USDT"
 SAMPLE_FILE = "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
@@ -43,6 +50,26 @@ __all__ = [
     "OptimizerContract", "SizerContract", "StrategyContract", "build_component",
     "isolated_plugins", "make_context", "sample_bars",
 ]
+
+#: the contract suites, imported from :mod:`.contracts` on first use (they need pytest)
+_CONTRACTS = frozenset({"ExecutorContract", "FilterContract", "GateContract",
+                        "OptimizerContract", "SizerContract", "StrategyContract"})
+
+
+def __getattr__(name: str) -> Any:
+    """The contract suites, imported lazily: only they need pytest."""
+    if name not in _CONTRACTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from . import contracts
+    except ModuleNotFoundError as exc:
+        if exc.name != "pytest":
+            raise
+        raise ImportError(
+            f"hean_framework.testing.{name} is a pytest test suite and pytest is not installed: "
+            "pip install pytest (or the test extra: pip install 'hean-framework[test]', or your "
+            "plugin's: pip install -e '.[test]')", name="pytest") from exc
+    return getattr(contracts, name)
 
 
 def sample_bars(n: int | None = None, symbol: str = SAMPLE_SYMBOL) -> Iterator[Bar]:

@@ -106,8 +106,8 @@ def plugins_new(name: str, kind: str, directory: str) -> None:
 
     path = scaffold(name, kind, Path(directory))
     click.echo(f"created {path}")
-    click.echo(f"  test it alone: tox -e {path.name}   (or: pip install -e {path} && "
-               f"pytest {path / 'tests'})")
+    click.echo(f"  test it: cd {path} && pip install -e '.[test]' && pytest   (or: tox, with "
+               "the tox.ini it carries)")
 
 
 # ------------------------------------------------------------------------------ config

@@ -2,10 +2,10 @@
 ``on_bars``/``on_trades``, hand-kept state; ``docs/writing_plugins.md``, "The speed-tuned
 form").  Copy ``examples/plugins/hean-breakout`` instead when writing a strategy.
 
-Rules (bench/README.md, the anchor workload): EMA(fast) and EMA(slow) of the event price (bar close or
-trade price), ``alpha = 2 / (n + 1)``, both seeded with the first price; decisions from event
-index ``slow - 1``; when fast > slow and flat: market BUY ``qty``; when not (fast > slow) and
-long: market SELL ``qty``.
+Rules (bench/README.md, the anchor workload): EMA(fast) and EMA(slow) of the event price
+(bar close or trade price), ``alpha = 2 / (n + 1)``, both seeded with the first price;
+decisions from event index ``slow - 1``; when fast > slow and flat: market BUY ``qty``; when
+not (fast > slow) and long: market SELL ``qty``.
 """
 
 from __future__ import annotations

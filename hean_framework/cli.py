@@ -17,7 +17,7 @@ import orjson
 
 from . import __version__
 from .config_yaml import read_yaml
-from .errors import HeanError
+from .errors import EXIT_REFUSED, HeanError
 from .kinds import SCAFFOLD_KINDS
 from .plugins import load_plugins
 from .session import plugins_for, prepare
@@ -30,7 +30,7 @@ def fail(exc: HeanError) -> None:
     click.secho(f"error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
-    sys.exit(2)
+    sys.exit(EXIT_REFUSED)
 
 
 set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",

@@ -1,6 +1,17 @@
-"""Errors that tell the user what was wrong and what to do."""
+"""Errors that tell the user what was wrong and what to do, and the CLI's exit codes
+(docs/errors.md)."""
 
 from __future__ import annotations
+
+#: the command did what it was asked
+EXIT_OK = 0
+#: an unexpected failure inside HEAN or a plugin (a traceback): a bug to report
+EXIT_BUG = 1
+#: the input was refused (config, data, run folder, plugin): the message says what to change
+EXIT_REFUSED = 2
+#: the run finished and wrote its report, but a component was disabled during it (its
+#: results are incomplete): the report and the warning name it and why
+EXIT_DEGRADED = 3
 
 
 class HeanError(Exception):

@@ -214,3 +214,46 @@ def _raw() -> dict[str, Any]:
             "data": {"files": [{"kind": "bars", "symbol": BTC, "path": BARS}],
                      "end": "2025-03-20"},
             "strategies": {"bad": {}}, "report": {"progress": False}}
+
+
+def test_backtest_exits_3_when_a_strategy_was_disabled(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run finishes and writes its report, but the exit status and a warning say which
+    strategy was disabled and why (it used to exit 0)."""
+    import orjson
+    from click.testing import CliRunner
+
+    import hean_framework.session as session
+    from hean_framework.cli import make_cli
+
+    class S(Bad):
+        raise_on_bar = True
+
+    class Plugin:
+        @hookimpl
+        def hean_register_strategies(self, register: Any) -> None:
+            register("bad", S, config=ComponentConfig)
+
+    monkeypatch.setattr(session, "load_plugins", lambda disabled=(), **kw: isolated_plugins(
+        Plugin(), names=["bad_plugin"]))
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(orjson.dumps({
+        "run": {"name": "bad"}, "account": {"capital": 10_000},
+        "small_capital": {"enabled": False}, "pipeline": {"max_component_errors": 3},
+        "data": {"files": [{"kind": "bars", "symbol": BTC, "path": BARS}],
+                 "end": "2025-03-08"},
+        "strategies": {"bad": {}}, "report": {"progress": False, "html": False}}).decode())
+    res = CliRunner().invoke(make_cli(), ["backtest", str(cfg), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 3, res.output
+    assert "strategy 'bad' was disabled during the run" in res.output
+    assert "broken strategy" in res.output and (tmp_path / "o" / "report.json").is_file()
+
+
+def test_capital_plan_refuses_a_non_finite_capital() -> None:
+    from click.testing import CliRunner
+
+    from hean_framework.risk.capital_plan import capital_plan
+
+    for bad in ("inf", "nan", "-5"):
+        res = CliRunner().invoke(capital_plan, ["x.yaml", "--capital", bad])
+        assert res.exit_code == 2 and "must be a finite number > 0" in res.output, res.output

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import hookimpl
+from ..errors import EXIT_DEGRADED
 from ..hookspecs import RegisterCommand
 
 
@@ -46,10 +49,18 @@ def backtest(config: str, out: str | None, overwrite: bool, sets: tuple[str, ...
         written = folder.run_files()
     if quiet:
         click.echo(str(folder.path))
-        return
-    print_summary(report)
-    first, *rest = written or ["(nothing)"]
-    click.echo(f"wrote {folder.path / first}" + "".join(f", {n}" for n in rest))
+    else:
+        print_summary(report)
+        first, *rest = written or ["(nothing)"]
+        click.echo(f"wrote {folder.path / first}" + "".join(f", {n}" for n in rest))
+    disabled = {name: row.get("disabled_why", "") for name, row in result.per_strategy.items()
+                if "disabled_after_errors" in row}
+    if disabled:
+        for name, why in disabled.items():
+            click.secho(f"warning: strategy {name!r} was disabled during the run ({why}); its "
+                        "results are incomplete -- the journal's dead_letters say what failed",
+                        fg="yellow", err=True)
+        sys.exit(EXIT_DEGRADED)
 
 
 @hookimpl

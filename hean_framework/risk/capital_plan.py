@@ -333,8 +333,8 @@ def capital_plan(config: str, capital: float | None, as_json: bool,
     """Which strategy × symbol of CONFIG is viable at a capital, and from what capital."""
     import orjson
 
-    if capital is not None and not capital > 0:
-        raise click.BadParameter("must be > 0", param_hint="--capital")
+    if capital is not None and not (capital > 0 and math.isfinite(capital)):
+        raise click.BadParameter("must be a finite number > 0 (USDT)", param_hint="--capital")
     plan = build_plan(config, capital, sets)
     if as_json:
         click.echo(orjson.dumps(plan, option=orjson.OPT_INDENT_2).decode())

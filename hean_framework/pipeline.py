@@ -429,17 +429,42 @@ class Pipeline:
 _ORDER_TYPES = frozenset(("market", "limit"))
 
 
+_NUM = (float, int)
+_SIDES = ("buy", "sell")
+_INF = math.inf
+
+
 def _finite(x: Any) -> bool:
-    return type(x) in (float, int) and math.isfinite(x)
+    return type(x) in _NUM and math.isfinite(x)
 
 
 def malformed(s: Signal) -> tuple[str, Any] | None:
     """``(field, value)`` of the first field of ``s`` no venue could act on, else None.
 
     Numbers must be real finite numbers (not strings, NaN or inf); sizes and prices > 0;
-    ``side`` buy/sell; ``order_type`` market/limit, a limit with a ``limit_price``.
+    ``side`` buy/sell; ``order_type`` market/limit, a limit with a ``limit_price``.  The
+    usual signal passes one expression without a function call (this runs per signal: NaN
+    fails every comparison, so ``0 <= x < inf`` also refuses it).
     """
-    if s.side not in ("buy", "sell"):
+    ep, size, sm = s.entry_price, s.size, s.size_multiplier
+    sl, tp, lp, mh = s.stop_loss, s.take_profit, s.limit_price, s.max_hold_ms
+    if (s.side in _SIDES and type(s.symbol) is str and s.symbol
+            and type(s.strategy_id) is str and s.strategy_id
+            and type(ep) in _NUM and 0 <= ep < _INF
+            and (size is None or (type(size) in _NUM and 0 < size < _INF))
+            and (sl is None or (type(sl) in _NUM and 0 < sl < _INF))
+            and (tp is None or (type(tp) in _NUM and 0 < tp < _INF))
+            and (lp is None or (type(lp) in _NUM and 0 < lp < _INF))
+            and s.order_type in _ORDER_TYPES and (lp is not None or s.order_type != "limit")
+            and type(sm) in _NUM and 0 <= sm < _INF
+            and (mh is None or (type(mh) is int and mh > 0))):
+        return None
+    return _first_bad_field(s)
+
+
+def _first_bad_field(s: Signal) -> tuple[str, Any]:
+    """The field :func:`malformed` reports (the slow path: the signal is bad)."""
+    if s.side not in _SIDES:
         return "side", s.side
     if not isinstance(s.symbol, str) or not s.symbol:
         return "symbol", s.symbol
@@ -459,9 +484,7 @@ def malformed(s: Signal) -> tuple[str, Any] | None:
         return "limit_price", None
     if not _finite(s.size_multiplier) or s.size_multiplier < 0:
         return "size_multiplier", s.size_multiplier
-    if s.max_hold_ms is not None and (type(s.max_hold_ms) is not int or s.max_hold_ms <= 0):
-        return "max_hold_ms", s.max_hold_ms
-    return None
+    return "max_hold_ms", s.max_hold_ms
 
 
 def _shown(value: Any) -> Any:

@@ -56,6 +56,30 @@ def expose_interpreters() -> None:
         os.environ["PATH"] = os.pathsep.join([*path, *extra])
 
 
+def in_repo_dependencies(path: Path, folders: dict[str, Path]) -> list[Path]:
+    """Folders of the in-repo plugins ``path``'s pyproject names in its dependencies or
+    optional dependencies (e.g. ``hean-market-analyzers``): they are not on the package index,
+    so the plugin's own env installs them from here (and, recursively, theirs)."""
+    import re
+    import tomllib
+
+    seen: list[Path] = []
+    todo = [path]
+    while todo:
+        data = tomllib.loads((todo.pop() / "pyproject.toml").read_text(encoding="utf-8"))
+        project = data.get("project", {})
+        reqs = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            reqs.extend(extra)
+        for req in reqs:
+            dist = re.split(r"[\s\[<>=!~;]", req.strip(), maxsplit=1)[0].lower()
+            dep = folders.get(dist.replace("_", "-"))
+            if dep is not None and dep != path and dep not in seen:
+                seen.append(dep)
+                todo.append(dep)
+    return seen
+
+
 @impl
 def tox_extend_envs() -> Iterable[str]:
     """Make one environment per plugin folder known to tox."""
@@ -85,7 +109,8 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
     if name in folders:
         path = folders[name]
         env_conf.loaders.insert(0, MemoryLoader(
-            deps=["pytest>=8.0", str(ROOT), str(path)],
+            deps=["pytest>=8.0", "hypothesis>=6.100", str(ROOT), str(path),
+                  *map(str, in_repo_dependencies(path, folders))],
             commands=[f"pytest -q -p no:cacheprovider {path / 'tests'}"],
             description=f"the {name} plugin alone, with only the kernel beside it",
         ))

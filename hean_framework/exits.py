@@ -79,6 +79,14 @@ class Exits:
         if deadline is not None and (plan is None or plan.deadline != deadline):
             self.ctx.clock.schedule(deadline, partial(self._time_stop, key, entry.signal_id))
 
+    def replaced(self, old_id: int, new: Order) -> None:
+        """A protective order was amended by cancel-and-replace: the plan follows the new
+        order (a strategy moving its stop to break-even keeps one-cancels-other)."""
+        for plan in self.plans.values():
+            if old_id in plan.order_ids:
+                plan.order_ids[plan.order_ids.index(old_id)] = new.order_id
+                return
+
     def _place(self, plan: ExitPlan, pos_qty: float) -> None:
         side = "sell" if pos_qty > 0 else "buy"
         qty = abs(pos_qty)

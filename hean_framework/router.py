@@ -129,6 +129,8 @@ class OrderRouter:
                           post_only=order.post_only, reduce_only=order.reduce_only,
                           executor=owner, tag=order.tag, parent_id=order_id)
         self.pipeline.orders -= 1  # the same decision's order, replaced
+        if self.exits.plans:
+            self.exits.replaced(order_id, new)
         return new
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:

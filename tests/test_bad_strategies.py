@@ -301,3 +301,30 @@ def test_the_fast_signal_check_agrees_with_the_field_rules() -> None:
         assert bad is None or bad[0] in {"side", "symbol", "strategy_id", "entry_price",
                                          "size", "stop_loss", "take_profit", "limit_price",
                                          "order_type", "size_multiplier", "max_hold_ms"}
+
+
+def test_an_amended_stop_stays_one_cancels_other(tmp_path: Path) -> None:
+    """A strategy moves its stop (``ctx.orders.amend``; the simulated venue cancels and
+    replaces): the exit plan follows the replacement, so when the target fills the moved stop
+    is cancelled -- no orphan stop is left to open a position later."""
+    class MoveStop(Bad):
+        def on_bar(self, bar: Bar) -> Any:
+            if self.ctx.portfolio.position_qty("bad", BTC) or getattr(self, "done", False):
+                return None
+            self.done = True
+            return self.signal(BTC, "buy", bar.ts, bar.close, size=0.01,
+                               stop_loss=bar.close * 0.95, take_profit=bar.close * 1.003)
+
+        def on_fill(self, fill: Any) -> Any:
+            for o in self.ctx.orders.open_orders(BTC):
+                if o.tag == "SL_HIT" and not getattr(self, "moved", False):
+                    self.moved = self.ctx.orders.amend(o.order_id, price=o.price * 1.01)
+            return None
+
+    pm = isolated_plugins(_dip_plugin(MoveStop), names=["dip"])
+    eng = Engine(load_setup(None, pm.registry, raw=_raw(), environ={}), pm, journal=False,
+                 progress=False)
+    res = eng.run()
+    assert eng.strategies["bad"].moved is not None  # type: ignore[attr-defined]
+    assert res.fills == 2  # the entry and its target
+    assert eng.parts.router.open_orders() == []  # the moved stop went with the target

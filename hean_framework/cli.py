@@ -16,9 +16,10 @@ import click
 import orjson
 
 from . import __version__
+from .config import RunSetup
 from .config_yaml import read_yaml
 from .errors import EXIT_REFUSED, HeanError
-from .kinds import SCAFFOLD_KINDS
+from .kinds import SCAFFOLD_KINDS, SECTION_KINDS
 from .plugins import load_plugins
 from .session import plugins_for, prepare
 
@@ -142,13 +143,59 @@ def config_schema(config: str | None) -> None:
 
 @config_group.command("show")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--resolved", is_flag=True,
+              help="list the components that will run, per section and in order, with where "
+                   "each came from (YAML, default, small_capital default) and its plugin")
 @set_option
-def config_show(file: str, sets: tuple[str, ...]) -> None:
-    """Print FILE after environment and --set overrides (secrets never appear)."""
+def config_show(file: str, resolved: bool, sets: tuple[str, ...]) -> None:
+    """Print FILE after environment and --set overrides (secrets never appear).
+
+    Component sections show the instances that will run (defaults included); --resolved
+    lists them with their sources instead of printing the JSON.
+    """
     read_yaml(file)
     setup, _ = prepare(file, sets)
-    click.echo(orjson.dumps(setup.config.model_dump(mode="json"),
-                            option=orjson.OPT_INDENT_2).decode())
+    if resolved:
+        click.echo("\n".join(resolved_lines(file, setup)))
+        return
+    data = setup.config.model_dump(mode="json")
+    for section, kind in SECTION_KINDS.items():
+        data[section] = {rc.instance: rc.body for rc in setup.components[kind]}
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def resolved_lines(file: str, setup: RunSetup) -> list[str]:
+    """``hean config show --resolved``: every component that will run, per section in the
+    order it runs, as ``instance [(component)]: source; plugin (distribution version)``."""
+    out = [f"{file}: the components that will run, in order"]
+    for section, kind in SECTION_KINDS.items():
+        rows = setup.components[kind]
+        if not rows:
+            out.append(f"{section}: (none)")
+        else:
+            out.append(f"{section}:")
+        for rc in rows:
+            comp = f" ({rc.spec.name})" if rc.spec.name != rc.instance else ""
+            out.append(f"  {rc.instance}{comp}: {rc.source}; {rc.spec.origin.describe()}")
+        if kind == "executor" and "plain" not in {rc.instance for rc in rows}:
+            out.append("  (plain: always available; exits use it)")
+    out.append(f"venue: {setup.venue.instance}; {setup.venue.spec.origin.describe()}")
+    if setup.feed is not None:
+        out.append(f"data: {setup.feed.instance}; {setup.feed.spec.origin.describe()}")
+    for name, model in setup.sections.items():
+        fn = getattr(model, "default_components", None)
+        if fn is None:
+            continue
+        on = any(fn(setup.config).values())
+        enabled = getattr(model, "enabled", None)
+        below = getattr(model, "account_below", None)
+        capital = setup.config.account.capital
+        if enabled == "auto" and below is not None:
+            why = f"account.capital {capital:g} {'<' if on else '>='} account_below {below:g}"
+        else:
+            why = f"{name}.enabled: {str(enabled).lower()}"
+        out.append(f"{name} mode: {'on' if on else 'off'} ({why})")
+    return out
 
 
 # ------------------------------------------------------------------------------ main

@@ -181,17 +181,27 @@ KERNEL_SECTIONS: frozenset[str] = frozenset(RunConfig.model_fields)
 DEFAULT_SIZERS: dict[str, dict[str, Any] | None] = {"fixed_risk": {}}
 DEFAULT_EXECUTORS: dict[str, dict[str, Any] | None] = {"plain": {}}
 
+#: Where a component of the run comes from (``ResolvedComponent.source``, shown by
+#: ``hean config show --resolved``): the YAML, the kernel's default sizer/executor, or a
+#: plugin-owned section's defaults (``"small_capital default"``).
+SOURCE_YAML = "YAML"
+SOURCE_DEFAULT = "default"
+
 
 @dataclass(slots=True)
 class ResolvedComponent:
     """One component instance of the run: its name, plugin spec, validated config and the
-    validated kernel keys of its section (:mod:`hean_framework.kinds`)."""
+    validated kernel keys of its section (:mod:`hean_framework.kinds`); ``source`` says where
+    it comes from (``"YAML"``, ``"default"``, ``"small_capital default"``, ``"YAML over
+    small_capital default"``) and ``body`` is its section as used (kernel keys included)."""
 
     kind: str
     instance: str
     spec: ComponentSpec
     config: Any
     common: CommonKeys = field(default_factory=CommonKeys)
+    source: str = SOURCE_YAML
+    body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def symbols(self) -> list[str] | None:
@@ -300,8 +310,10 @@ def _build(registry: Registry, kind: str, name: str, body: dict[str, Any], where
 
 
 def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
-                 body: dict[str, Any] | None, problems: list[str]) -> ResolvedComponent | None:
+                 body: dict[str, Any] | None, problems: list[str],
+                 source: str = SOURCE_YAML) -> ResolvedComponent | None:
     body = dict(body or {})
+    given = dict(body)
     common_model = KINDS[kind].common
     reserved = KINDS[kind].reserved
     where = f"{section}.{instance}"
@@ -323,7 +335,7 @@ def _resolve_one(registry: Registry, kind: str, section: str, instance: str,
     if built is None:
         return None
     spec, cfg = built
-    return ResolvedComponent(kind, instance, spec, cfg, common)
+    return ResolvedComponent(kind, instance, spec, cfg, common, source, given)
 
 
 def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
@@ -338,21 +350,15 @@ def resolve_components(cfg: RunConfig, raw: dict[str, Any], registry: Registry,
     problems: list[str] = []
     comps: dict[str, list[ResolvedComponent]] = {k: [] for k in SECTION_KINDS.values()}
     sections = resolve_sections(cfg, registry, problems)
-    defaults = default_components(cfg, sections)
+    defaults = plugin_defaults(cfg, sections)
     for section, kind in SECTION_KINDS.items():
-        entries = getattr(cfg, section)
-        if not entries and section in defaults:  # the user did not list this section
-            entries = defaults[section]
-        elif entries is None:
-            entries = DEFAULT_SIZERS if section == "sizers" else \
-                DEFAULT_EXECUTORS if section == "executors" else {}
-        for instance, body in entries.items():
+        for instance, body, origin in section_entries(cfg, section, defaults.get(section, {})):
             if body is not None and not isinstance(body, dict):
                 problems.append(f"{section}.{instance}: must be a mapping (got {body!r})")
                 continue
             if body and body.get("enabled") is False:
                 continue
-            rc = _resolve_one(registry, kind, section, instance, body, problems)
+            rc = _resolve_one(registry, kind, section, instance, body, problems, origin)
             if rc is not None:
                 comps[kind].append(rc)
     exec_names = [rc.instance for rc in comps["executor"]] or ["plain"]
@@ -450,21 +456,71 @@ def resolve_sections(cfg: RunConfig, registry: Registry,
     return out
 
 
-def default_components(cfg: RunConfig, sections: dict[str, BaseModel]
-                       ) -> dict[str, dict[str, Any]]:
-    """Components that plugin-owned sections switch on for sections the YAML does not list.
+def plugin_defaults(cfg: RunConfig, sections: dict[str, BaseModel]
+                    ) -> dict[str, dict[str, tuple[dict[str, Any], str]]]:
+    """Components that plugin-owned sections switch on, with where each comes from.
 
     A section model that defines ``default_components(config)`` (e.g. ``small_capital``:
     market filters, the trade gate and the maker chase below 10,000 USDT) contributes
-    ``{section: {instance: body}}``; the first section to name a component section wins.
+    ``{section: {instance: body}}``; the result is ``{section: {instance: (body, "<owner>
+    default")}}`` (the first owner to name an instance wins).  :func:`section_entries` merges
+    them with the YAML's own instances.
     """
-    out: dict[str, dict[str, Any]] = {}
-    for model in sections.values():
+    out: dict[str, dict[str, tuple[dict[str, Any], str]]] = {}
+    for owner, model in sections.items():
         fn = getattr(model, "default_components", None)
         if fn is None:
             continue
         for section, entries in fn(cfg).items():
-            out.setdefault(section, dict(entries))
+            got = out.setdefault(section, {})
+            for instance, body in entries.items():
+                got.setdefault(instance, (dict(body or {}), f"{owner} {SOURCE_DEFAULT}"))
+    return out
+
+
+def default_components(cfg: RunConfig, sections: dict[str, BaseModel]
+                       ) -> dict[str, dict[str, Any]]:
+    """``{section: {instance: body}}`` of :func:`plugin_defaults` (without the sources)."""
+    return {section: {i: body for i, (body, _) in entries.items()}
+            for section, entries in plugin_defaults(cfg, sections).items()}
+
+
+def section_entries(cfg: RunConfig, section: str,
+                    defaults: dict[str, tuple[dict[str, Any], str]]
+                    ) -> list[tuple[str, Any, str]]:
+    """``(instance, body, source)`` of one component section, in the order they run.
+
+    The rule (docs/configuration.md "Order and defaults"): defaults stay unless the YAML
+    says otherwise explicitly.
+
+    * the YAML's instances come first, in the YAML's order; an instance named like a plugin
+      default (``stale_data``, ``trade_gate``, ``maker_chase``) takes the default's settings
+      and overrides them key by key (source ``"YAML over small_capital default"``), unless its
+      ``plugin:`` names another component (then the YAML's section replaces the default);
+    * then every plugin default the YAML does not name, in the plugin's order;
+    * ``{enabled: false}`` (here or in ``small_capital.<section>``) removes one;
+    * ``sizers:`` / ``executors:`` absent, and no plugin default for them: the kernel's
+      default (``{fixed_risk: {}}`` / ``{plain: {}}``, source ``"default"``).  An explicit
+      empty mapping (``sizers: {}``) means none of the kernel's default.
+    """
+    listed = getattr(cfg, section)
+    if listed is None and not defaults:
+        kernel = DEFAULT_SIZERS if section == "sizers" else \
+            DEFAULT_EXECUTORS if section == "executors" else {}
+        return [(i, b, SOURCE_DEFAULT) for i, b in kernel.items()]
+    out: list[tuple[str, Any, str]] = []
+    for instance, body in (listed or {}).items():
+        default = defaults.get(instance)
+        if default is None or not isinstance(body, dict | None):
+            out.append((instance, body, SOURCE_YAML))
+            continue
+        own = dict(body or {})
+        if own.get("plugin", instance) != default[0].get("plugin", instance):
+            out.append((instance, own, f"{SOURCE_YAML} (replaces the {default[1]})"))
+        else:
+            out.append((instance, {**default[0], **own}, f"{SOURCE_YAML} over {default[1]}"))
+    out.extend((i, dict(body), src) for i, (body, src) in defaults.items()
+               if listed is None or i not in listed)
     return out
 
 

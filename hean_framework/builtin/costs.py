@@ -73,8 +73,11 @@ class SmallCapitalSection(BaseModel):
     executors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def default_components(self, config: Any) -> dict[str, dict[str, dict[str, Any]]]:
-        """What small-capital mode adds to the run's unlisted component sections (none when
-        the mode is off for ``config.account.capital``)."""
+        """What small-capital mode adds to the run's component sections, listed or not (none
+        when the mode is off for ``config.account.capital``).  The config loader merges it
+        with the YAML's instances (:func:`hean_framework.config.section_entries`): the YAML's
+        first, an instance of the same name overriding the default's settings, ``enabled:
+        false`` removing one."""
         if small_capital_active(self, config.account.capital):
             return small_capital_components(self)
         return {}

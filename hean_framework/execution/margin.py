@@ -1,7 +1,7 @@
 """Margin rules of the simulated venue: initial margin, maintenance margin, liquidation.
 
 One cross-margin account in the quote currency (USDT), linear contracts and spot, as the
-simulated venue (:mod:`hean_framework.execution.sim_venue`) applies it:
+simulated venue applies it (:mod:`hean_framework.execution.margin_desk`, the venue's desk):
 
 * **Leverage** of a symbol = the venue's ``leverage`` (YAML ``venue.leverage``, default 10,
   1..125), capped by the instrument's maximum leverage where the metadata gives one; spot is

@@ -42,63 +42,15 @@ a quote only, the whole quantity at the best price; with only a last price, last
 capped at the limit), the rest rests at the limit.  "Crossing" means ``buy price >= best ask``
 (``>`` the last price when no quote is known), mirrored for sells.
 
-**Resting limits** (status ``open``/``partially_filled``) are matched in :meth:`on_market`,
-maker fee, always at the limit price:
+**Resting orders** (limits and stops) are matched against every market event by
+:mod:`hean_framework.execution.matching` (its docstring has the rules: trades, bars, quotes and
+books, queue position, stops).
 
-* ``Trade`` (same symbol): a trade strictly *through* the price fills (buy: trade price < limit);
-  a trade *at* the price first consumes ``order.queue_ahead`` and the remainder fills.  With
-  ``partial_fills`` the fill is limited by the trade's size (several fills; status
-  ``partially_filled`` then ``filled``); without it, the order fills completely once the trade
-  volume available to it covers its quantity.  One trade's volume is shared by our orders in
-  price-time priority.
-* ``queue_ahead`` is set on arrival from the book's size at the limit price (or the best
-  bid/ask size when the price equals the best quote, else 0) and only ever shrinks: trades at
-  the price consume it, and a book/quote update that shows less size at that level caps it.
-* ``Bar`` (symbols with no trades seen): buy fills completely at the limit when
-  ``bar.low < price`` (``<=`` with ``bar_touch_fills``), sell when ``bar.high > price``; only
-  bars that *start* at or after the order's arrival can fill it (no look-ahead inside a bar).
-* ``Quote``/``BookUpdate`` (symbols with no trades seen), a conservative rule: a buy fills only
-  when the best ask moves strictly *below* the limit (a seller crossed our level), a sell when
-  the best bid moves strictly above; the fill is limited to the best level's size with
-  ``partial_fills``.  Merely touching the price never fills on quotes.
-
-"Symbols with no trades seen" is decided from the trades the venue saw while it had open or
-pending orders (the idle fast path does not look at events at all).
-
-**Size limits** (at submit, every order but reduce-only ones, like the minimums):
-``above_max_qty`` (the instrument's ``max_qty``, e.g. 1000 BTC on Binance USD-M BTCUSDT; its
-``max_market_qty`` for market orders where the metadata has one) and ``above_max_notional``
-(its ``max_notional`` where the metadata has one).  A quantity that is not a finite number is
-``invalid_qty``.
-
-**Margin and liquidation** (:mod:`hean_framework.execution.margin` has the rules and the
-math): one cross-margin account.  At submit -- whatever the latency, so the decision that sent
-the order sees the refusal at once -- an order that would take the account's initial margin
-(Σ over symbols of the worst-case notional of position and open orders / leverage) above
-equity is rejected ``insufficient_margin: needs X USDT initial margin at Nx, free Y``.  The
-leverage is ``venue.leverage`` (default 10, 1..125) capped by the instrument's maximum where the
-metadata gives one (spot: 1).  Reduce-only orders and orders that lower the margin are never
-refused.  The builtin ``plain`` executor turns the three size/margin rejections
-(:data:`~hean_framework.execution.margin.SIZE_REJECTS`) into the signal's decision: BLOCK
-``INSUFFICIENT_MARGIN`` / ``ABOVE_MAX_QTY`` / ``ABOVE_MAX_NOTIONAL`` with the venue's message
-(other executors see the rejected order as any other rejection; the venue counts it in
-``rejections``).
-
-When equity falls to the maintenance margin (Σ |notional| × the instrument's maintenance rate, else
-``maintenance_margin_rate`` 0.005), every resting order is cancelled and every position is closed
-by the venue: reduce-only market orders tagged ``LIQUIDATION`` (fills with liquidity
-``liquidation``), fee = the instrument's liquidation fee, else ``liquidation_fee``, else the taker
-fee, never more than the equity left.  The price: on a bar, the liquidation price inside the bar's
-range (the bar's open when it gapped beyond it), rounded to the tick against the account, then
-``slippage_bps``; on trades/quotes/books, the current taker price.  Each liquidation is journaled
-(event ``liquidation``) and listed in :meth:`SimulatedVenue.stats` (``liquidations``,
-``liquidation_events``; the report's ``components["venue:sim"]``).  Within one bar a protective
-stop that triggers before the liquidation price fills first.  A gap through the liquidation price
-can still cost more than the equity (no insurance fund here).  The venue watches prices only while
-a position can be liquidated at all (a short, or longs bought with borrowed cash); an account of
-unlevered longs keeps the idle fast path.  ``margin: auto`` (default) applies all this in every
-engine run (``ctx.config`` set); a venue built on a bare ``RunContext(config=None)``
-(matching-engine unit tests) applies it only with ``margin: on``; ``margin: off`` never.
+**Size limits, margin and liquidation** (rejections ``above_max_qty``, ``above_max_notional``,
+``insufficient_margin`` at submit; positions closed by the venue) are kept by the venue's
+:mod:`hean_framework.execution.margin_desk` (its docstring has the rules the venue applies),
+with the rules and the math in :mod:`hean_framework.execution.margin`.  A quantity that is not
+a finite number is ``invalid_qty``.
 
 Speed: :meth:`on_market` is called for every market event; with no open or pending order and
 no position that can be liquidated it returns after one truthiness check.
@@ -115,8 +67,10 @@ from pydantic import Field, model_validator
 
 from ..components import ComponentConfig, Venue
 from ..errors import ConfigError
-from ..models import Bar, Fill, MarketEvent, Order, Quote, Trade
-from .margin import LIQUIDATION, MarginRules, initial_margin, liquidation_price, rules_for
+from ..models import Fill, MarketEvent, Order
+from .margin import MarginRules
+from .margin_desk import MarginDesk
+from .matching import EPS, Matcher, level_size, walk_limit
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -134,7 +88,6 @@ REJECT_CODES = ("unknown_symbol", "invalid_qty", "invalid_price", "invalid_order
 MAKER_FEE_BOUNDS = (-0.01, 0.01)
 TAKER_FEE_BOUNDS = (0.0, 0.01)
 
-_EPS = 1e-9
 _ORDER_TYPES = frozenset(("market", "limit", "stop_market"))
 _SIDES = frozenset(("buy", "sell"))
 
@@ -190,15 +143,14 @@ class SimulatedVenue(Venue):
     def __init__(self, config: SimVenueConfig | None, ctx: RunContext, name: str = "") -> None:
         super().__init__(config if config is not None else SimVenueConfig(), ctx, name or "sim")
         self.config: SimVenueConfig
+        # The order tables below are shared with the matcher and the margin desk: mutate them,
+        # never rebind them.
         #: resting orders per symbol (open / partially filled); symbols without orders absent
         self._open: dict[str, dict[int, Order]] = {}
         #: orders in flight: heap of (arrival_ts, seq, order); cancelled ones are skipped
         self._pending: list[tuple[int, int, Order]] = []
         #: every live order (pending or resting) by id
         self._orders: dict[int, Order] = {}
-        #: trade volume seen at the level after the queue (only used without partial_fills)
-        self._touch: dict[int, float] = {}
-        self._trade_symbols: set[str] = set()
         self._seq = itertools.count()
         self._counts: dict[str, int] = {"submitted": 0, "fills": 0, "maker_fills": 0,
                                         "taker_fills": 0, "filled": 0, "cancelled": 0,
@@ -208,20 +160,25 @@ class SimulatedVenue(Venue):
         self._stops: dict[str, dict[int, Order]] = {}
         self.idle = True
         cfg = self.config
-        #: margin check and liquidation on (see the module docstring, ``margin``)
+        #: margin check and liquidation on (see :mod:`~hean_framework.execution.margin_desk`)
         self.margin_on = cfg.margin == "on" or (cfg.margin == "auto" and ctx.config is not None)
-        self._rules: dict[str, MarginRules] = {}
-        #: True while some position can be liquidated (the venue then sees every event)
+        #: True while some position can be liquidated: the desk's ``watch``, mirrored here (by
+        #: :meth:`_set_watch`) so that the idle path reads one attribute of the venue
         self._watch = False
-        #: ``(symbol, liquidation price)`` while only that symbol has a position
-        self._liq_one: tuple[str, float] | None = None
-        self._counts["liquidations"] = 0
-        self.liquidations: list[dict[str, Any]] = []
+        self._matcher = Matcher(ctx, cfg, open_orders=self._open, stops=self._stops,
+                                fill=self._fill, clip_reduce_only=self._clip_reduce_only,
+                                arrive_market=self._arrive_market)
+        self._desk = desk = MarginDesk(
+            ctx, cfg, on=self.margin_on, orders=self._orders, stops=self._stops,
+            reject=self._reject, fill=self._fill, finish=self._finish,
+            market_price=self._market_price, on_watch=self._set_watch)
+        #: trade volume seen at a level after the queue, per order (the matcher's)
+        self._touch = self._matcher.touch
         if ctx.instruments is not None:
             self._check_fees()
         pf = ctx.portfolio
         if self.margin_on and pf is not None:
-            pf.funding_listeners.append(self._update_watch)
+            pf.funding_listeners.append(desk.update_watch)
 
     def _check_fees(self) -> None:
         """Refuse instrument fee rates outside the sane bounds (a ConfigError naming the YAML
@@ -289,7 +246,7 @@ class SimulatedVenue(Venue):
             return self._reject(order, "invalid_price",
                                 f"limit price {order.price!r} must be > 0 and a multiple of the "
                                 f"tick size {inst.tick_size} (use instrument.round_price)")
-        if not order.reduce_only and not self._check_size_and_margin(order, inst):
+        if not order.reduce_only and not self._desk.check_order(order, inst):
             return order
         self._orders[order.order_id] = order
         if arrival <= now:
@@ -312,38 +269,18 @@ class SimulatedVenue(Venue):
         liquidate when equity reached the maintenance margin."""
         if not self._open and not self._pending and not self._stops:
             if self._watch:
-                self._check_liquidation(event, False)
+                self._desk.check_liquidation(event, False)
             else:
                 self.idle = True
             return
         pending = self._pending
         if pending and self.ctx.now >= pending[0][0]:
             self._release(self.ctx.now)
-        if self._watch and event.kind == "bar" and self._check_liquidation(event, True):
+        if self._watch and event.kind == "bar" and self._desk.check_liquidation(event, True):
             return  # liquidated inside the bar before any resting order could fill
-        self._match(event)
+        self._matcher.match(event)
         if self._watch:
-            self._check_liquidation(event, False)
-
-    def _match(self, event: MarketEvent) -> None:
-        """Match the resting orders of the event's symbol against it."""
-        symbol = event.symbol
-        kind = event.kind
-        if kind == "trade":
-            self._trade_symbols.add(symbol)
-        stops = self._stops.get(symbol)
-        if stops:
-            self._match_stops(event, stops)
-        orders = self._open.get(symbol)
-        if not orders:
-            return
-        if kind == "trade":
-            self._match_trade(event, orders)  # type: ignore[arg-type]
-        elif kind == "bar":
-            if symbol not in self._trade_symbols:
-                self._match_bar(event, orders)  # type: ignore[arg-type]
-        elif kind in ("quote", "book"):
-            self._match_quote(event, orders)
+            self._desk.check_liquidation(event, False)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders that can still fill: resting ones and those still in flight."""
@@ -355,269 +292,35 @@ class SimulatedVenue(Venue):
         rejected, ``rejections`` per code, ``liquidations`` (positions closed by the venue)
         and, when there were any, ``liquidation_events``; ``margin`` says whether margin was
         checked and at which leverage."""
-        out = {**self._counts, "rejections": dict(self._rejects),
+        out = {**self._counts, "liquidations": self._desk.positions_closed,
+               "rejections": dict(self._rejects),
                "open": sum(len(v) for v in self._open.values()),
                "margin": {"on": self.margin_on, "leverage": self.config.leverage}}
-        if self.liquidations:
-            out["liquidation_events"] = list(self.liquidations)
+        liquidations = self._desk.liquidations
+        if liquidations:
+            out["liquidation_events"] = list(liquidations)
         return out
 
     def margin_rules(self, symbol: str) -> MarginRules:
         """The margin and size rules the venue applies to ``symbol``."""
-        rules = self._rules.get(symbol)
-        if rules is None:
-            inst = self.ctx.instruments.get(symbol)
-            cfg = self.config
-            rules = self._rules[symbol] = rules_for(
-                inst, leverage=cfg.leverage, maintenance_rate=cfg.maintenance_margin_rate,
-                liquidation_fee=cfg.liquidation_fee,
-                taker_fee=cfg.taker_fee if cfg.taker_fee is not None else inst.taker_fee)
-        return rules
+        return self._desk.rules(symbol)
 
     def margin_state(self) -> dict[str, float]:
         """``equity``, ``initial_margin`` (positions and open orders) and
         ``maintenance_margin`` of the account now, quote currency."""
-        pf = self.ctx.portfolio
-        im = sum(self._symbol_margin(s)[0] for s in self._margin_symbols())
-        mm = 0.0
-        for sym, q in pf.account_positions():
-            inst = self.ctx.instruments.get(sym)
-            mm += abs(q) * inst.contract_size * pf.price(sym) \
-                * self.margin_rules(sym).maintenance_rate
-        return {"equity": pf.equity(), "initial_margin": im, "maintenance_margin": mm}
+        return self._desk.state()
 
-    # ================================================================== size & margin
+    @property
+    def liquidations(self) -> list[dict[str, Any]]:
+        """One record per liquidation (``ts``, ``symbol``, ``price``, ``liquidation_price``,
+        ``equity``, ``maintenance_margin``, ``fees``, ``equity_after``, ``closed``)."""
+        return self._desk.liquidations
 
-    def _check_size_and_margin(self, order: Order, inst: Instrument) -> bool:
-        """Size limits and the initial-margin check at submit; reject and return False when
-        the order breaks one (reduce-only orders are not checked)."""
-        rules = self.margin_rules(order.symbol)
-        qty = order.qty
-        unit = inst.base if inst.contract_size == 1.0 else "contracts"
-        if rules.max_qty and qty > rules.max_qty * (1.0 + _EPS):
-            self._reject(order, "above_max_qty",
-                         f"{qty:g} {unit} > the {_exchange(inst)} {order.symbol} maximum order "
-                         f"quantity {rules.max_qty:.10g}")
-            return False
-        if order.order_type == "market" and rules.max_market_qty \
-                and qty > rules.max_market_qty * (1.0 + _EPS):
-            self._reject(order, "above_max_qty",
-                         f"market order of {qty:g} {unit} > the {_exchange(inst)} "
-                         f"{order.symbol} maximum market order quantity "
-                         f"{rules.max_market_qty:.10g}")
-            return False
-        pf = self.ctx.portfolio
-        mark = pf.price(order.symbol) if pf is not None else 0.0
-        if not mark > 0.0:
-            st = self.ctx.market.get(order.symbol)
-            mark = st.price if st is not None else 0.0
-        price = order.price if order.order_type != "market" and order.price else mark
-        if not price > 0.0:
-            return True  # no price yet: the arrival says no_price
-        notional = inst.notional(qty, price)
-        if rules.max_notional and notional > rules.max_notional * (1.0 + _EPS):
-            self._reject(order, "above_max_notional",
-                         f"{qty:g} at {price:g} = {notional:.2f} {inst.quote} > the "
-                         f"{_exchange(inst)} {order.symbol} maximum order value "
-                         f"{rules.max_notional:.10g} {inst.quote}")
-            return False
-        if not self.margin_on or pf is None:
-            return True
-        lev = rules.leverage
-        sym = order.symbol
-        if self._orders:
-            pos_n, buys, sells = self._exposure(sym)
-        else:  # nothing live: the position alone
-            pos_n, buys, sells = inst.notional(pf.net_qty(sym), mark), 0.0, 0.0
-        before_sym = initial_margin(pos_n, buys, sells, lev)
-        if order.side == "buy":
-            buys += notional
-        else:
-            sells += notional
-        after_sym = initial_margin(pos_n, buys, sells, lev)
-        need = after_sym - before_sym
-        if need <= 1e-9 * (after_sym + 1.0):
-            return True  # the order does not raise the margin (a reduction, a reversal's close)
-        used = before_sym
-        for other in self._margin_symbols():
-            if other != sym:
-                used += self._symbol_margin(other)[0]
-        equity = pf.equity()
-        if used + need <= equity:
-            return True
-        self._reject(order, "insufficient_margin",
-                     f"needs {need:.2f} {inst.quote} initial margin at {lev:g}x, free "
-                     f"{equity - used:.2f} (equity {equity:.2f}, used {used:.2f}; "
-                     f"{qty:g} {order.symbol} at {price:g} = {notional:.2f} {inst.quote})")
-        return False
-
-    def _margin_symbols(self) -> set[str]:
-        """Symbols with a position or a live order that counts for the margin."""
-        out = {s for s, _ in self.ctx.portfolio.account_positions()}
-        if self._orders:
-            out.update(o.symbol for o in self._orders.values() if not o.reduce_only)
-        return out
-
-    def _exposure(self, symbol: str) -> tuple[float, float, float]:
-        """``(signed position notional, open buy notional, open sell notional)`` of
-        ``symbol``: position at the current price, orders (not reduce-only) at their own."""
-        pf = self.ctx.portfolio
-        inst = self.ctx.instruments.get(symbol)
-        mark = pf.price(symbol)
-        pos_n = inst.notional(pf.net_qty(symbol), mark)
-        buys = sells = 0.0
-        for o in self._orders.values():
-            if o.symbol != symbol or o.reduce_only or o.is_done:
-                continue
-            px = o.price if o.order_type != "market" and o.price else mark
-            n = inst.notional(o.qty - o.filled, px)
-            if o.side == "buy":
-                buys += n
-            else:
-                sells += n
-        return pos_n, buys, sells
-
-    def _symbol_margin(self, symbol: str) -> tuple[float, float]:
-        """``(initial margin, leverage)`` of ``symbol`` now."""
-        lev = self.margin_rules(symbol).leverage
-        return initial_margin(*self._exposure(symbol), lev), lev
-
-    # ================================================================== liquidation
-
-    def _update_watch(self) -> None:
-        """After a fill or a funding payment: can any position be liquidated at all?
-
-        Equity − maintenance margin falls with a short's price without bound; with longs only
-        it is smallest at price 0, where it equals cash: unlevered longs (cash > 0) can never
-        be liquidated and the venue may stay idle."""
-        if not self.margin_on:
-            return
-        pf = self.ctx.portfolio
-        positions = pf.account_positions()
-        watch = bool(positions) and (pf.cash <= 0.0 or any(q < 0.0 for _, q in positions))
-        if not watch and not self._watch:
-            return
+    def _set_watch(self, watch: bool) -> None:
+        """The margin desk's news: some position can (no longer) be liquidated."""
         self._watch = watch
-        self._liq_one = None
         if watch:
             self.idle = False
-            if len(positions) == 1:
-                sym, q = positions[0]
-                self._liq_one = (sym, self._liquidation_price(sym, q))
-
-    def _liquidation_price(self, symbol: str, qty: float) -> float:
-        """Price of ``symbol`` at which equity = maintenance margin (others at their price)."""
-        pf = self.ctx.portfolio
-        instruments = self.ctx.instruments
-        rest = pf.cash
-        for sym, q in pf.account_positions():
-            if sym != symbol:
-                rate = self.margin_rules(sym).maintenance_rate
-                rest += instruments.get(sym).contract_size * (q - abs(q) * rate) * pf.price(sym)
-        inst = instruments.get(symbol)
-        return liquidation_price(rest, qty, inst.contract_size,
-                                 self.margin_rules(symbol).maintenance_rate)
-
-    def _check_liquidation(self, event: MarketEvent, first: bool) -> bool:
-        """Liquidate when ``event`` took the account to its maintenance margin.
-
-        ``first`` (bars, before matching): only when no protective stop of the symbol
-        triggers before the liquidation price (that stop would fill first).
-        :returns: True when the account was liquidated.
-        """
-        sym = event.symbol
-        pf = self.ctx.portfolio
-        q = pf.net_qty(sym)
-        if not q:
-            return False
-        kind = event.kind
-        bar: Bar | None = None
-        if kind == "bar":
-            bar = event  # type: ignore[assignment]
-            adverse = bar.low if q > 0.0 else bar.high  # type: ignore[union-attr]
-        elif kind in ("trade", "quote", "book"):
-            adverse = pf.price(sym)
-        else:
-            return False
-        one = self._liq_one
-        liq = one[1] if one is not None and one[0] == sym else self._liquidation_price(sym, q)
-        long = q > 0.0
-        if not (adverse <= liq if long else adverse >= liq):
-            return False
-        px: float | None = None
-        if bar is not None:
-            if first:
-                for o in (self._stops.get(sym) or {}).values():
-                    trig = o.price or 0.0
-                    if o.reduce_only and ((o.side == "sell" and long and trig >= liq)
-                                          or (o.side == "buy" and not long and trig <= liq)):
-                        return False  # the stop comes first on the way to the liquidation
-            # on the tick grid, rounded against the account (a sell down, a buy up)
-            inst = self.ctx.instruments.get(sym)
-            slip = self.config.slippage_bps * 1e-4
-            if long:
-                px = inst.round_price(min(liq, bar.open), "buy") * (1.0 - slip)
-            else:
-                px = inst.round_price(max(liq, bar.open), "sell") * (1.0 + slip)
-        self._liquidate(sym, px, liq)
-        return True
-
-    def _liquidate(self, trigger: str, trigger_px: float | None, liq: float) -> None:
-        """Cancel every live order and close every position (see the module docstring)."""
-        ctx = self.ctx
-        pf = ctx.portfolio
-        instruments = ctx.instruments
-        inst_t = instruments.get(trigger)
-        q_t = pf.net_qty(trigger)
-        if trigger_px is None:
-            st = ctx.market.get(trigger)
-            trigger_px = self._market_price("sell" if q_t > 0.0 else "buy", abs(q_t), st)[0] \
-                or pf.price(trigger)
-        shift = inst_t.notional(q_t, trigger_px) - inst_t.notional(q_t, pf.price(trigger))
-        equity = pf.equity() + shift
-        mm = 0.0
-        for sym, q in pf.account_positions():
-            px = trigger_px if sym == trigger else pf.price(sym)
-            rate = self.margin_rules(sym).maintenance_rate
-            mm += abs(instruments.get(sym).notional(q, px)) * rate
-        reason = (f"liquidation: equity {equity:.2f} <= maintenance margin {mm:.2f} "
-                  f"{inst_t.quote} at {trigger} {trigger_px:g} (liquidation price {liq:.6g})")
-        for o in list(self._orders.values()):
-            if not o.is_done:
-                self._finish(o, "cancelled", reason)
-        closed: list[dict[str, Any]] = []
-        fees = 0.0
-        order_syms = [trigger, *sorted(s for s, _ in pf.account_positions() if s != trigger)]
-        for sym in order_syms:
-            inst = instruments.get(sym)
-            rules = self.margin_rules(sym)
-            for pos in [p for p in pf.positions() if p.symbol == sym and p.qty]:
-                side = "sell" if pos.qty > 0.0 else "buy"
-                qty = abs(pos.qty)
-                if sym == trigger:
-                    px = trigger_px
-                else:
-                    px = self._market_price(side, qty, ctx.market.get(sym))[0] or pf.price(sym)
-                left = pf.equity() + pf.net_qty(sym) * inst.contract_size * (px - pf.price(sym))
-                fee = min(inst.notional(qty, px) * rules.liquidation_fee, max(left, 0.0))
-                oid = ctx.next_id()
-                order = Order(oid, pos.strategy_id, sym, side, qty, reduce_only=True,
-                              ts=ctx.now, signal_id=pos.signal_id, client_id=f"hean-{oid}",
-                              reason=reason, tag=LIQUIDATION, arrival_ts=ctx.now,
-                              expected_price=px)
-                self._counts["liquidations"] += 1
-                self._fill(order, inst, qty, px, False, "liquidation", fee)
-                fees += fee
-                closed.append({"strategy": pos.strategy_id, "symbol": sym, "side": side,
-                               "qty": qty, "price": px, "fee": fee, "order_id": oid})
-        record = {"ts": ctx.now, "symbol": trigger, "price": trigger_px,
-                  "liquidation_price": liq, "equity": equity, "maintenance_margin": mm,
-                  "fees": fees, "equity_after": pf.equity(), "closed": closed}
-        self.liquidations.append(record)
-        if ctx.journal is not None:
-            ctx.journal.event(ctx.now, "liquidation", record)
-        ctx.log.warning("%s", reason)
-        self._update_watch()
 
     # ================================================================== arrival
 
@@ -642,7 +345,7 @@ class SimulatedVenue(Venue):
                              f"no {'long' if order.side == 'sell' else 'short'} account "
                              f"position in {order.symbol} to reduce")
                 return
-            if order.qty > avail * (1.0 + _EPS):
+            if order.qty > avail * (1.0 + EPS):
                 order.reason = f"reduce_only_clipped: {order.qty:g} -> {avail:g}"
                 order.qty = avail
         if order.order_type == "market":
@@ -684,7 +387,7 @@ class SimulatedVenue(Venue):
         book = st.book if st is not None else None
         if mode in ("auto", "book") and book is not None and (book.ask if buy else book.bid) > 0:
             vwap, filled = book.walk(side, qty)
-            if filled >= qty * (1.0 - _EPS):
+            if filled >= qty * (1.0 - EPS):
                 return vwap, "taker_book"
             worst = book.levels("ask" if buy else "bid", len(book))[-1][0]
             return (vwap * filled + worst * (qty - filled)) / qty, "taker_book_thin"
@@ -738,7 +441,7 @@ class SimulatedVenue(Venue):
                              f"{touch:g}")
                 return
             if book is not None:
-                vwap, filled = _walk_limit(book, buy, order.qty, limit)
+                vwap, filled = walk_limit(book, buy, order.qty, limit)
                 if filled > 0.0:
                     self._fill(order, inst, filled, vwap, False, "taker_cross_book")
             elif quoted:
@@ -751,7 +454,7 @@ class SimulatedVenue(Venue):
                 return
             order.queue_ahead = 0.0
         else:
-            order.queue_ahead = _level_size(st, buy, limit)
+            order.queue_ahead = level_size(st, buy, limit)
         if order.filled <= 0.0:
             order.status = "open"
         self._open.setdefault(order.symbol, {})[order.order_id] = order
@@ -769,160 +472,6 @@ class SimulatedVenue(Venue):
         self.idle = False
         self._stops.setdefault(order.symbol, {})[order.order_id] = order
         self._notify(order)
-
-    def _match_stops(self, event: MarketEvent, stops: dict[int, Order]) -> None:
-        """Trigger stops: trades and quotes at/through the trigger fill as market orders;
-        a bar whose range reaches the trigger fills at the trigger, or at the open when the
-        bar gapped through it (never better than the trigger)."""
-        kind = event.kind
-        st = self.ctx.market.get(event.symbol)
-        inst = self.ctx.instruments.get(event.symbol)
-        slip = self.config.slippage_bps * 1e-4
-        for o in list(stops.values()):
-            trig = float(o.price)  # type: ignore[arg-type]
-            buy = o.side == "buy"
-            if kind == "bar":
-                bar: Bar = event  # type: ignore[assignment]
-                if o.arrival_ts > bar.ts - bar.interval_ms:
-                    continue
-                if not ((bar.high >= trig) if buy else (bar.low <= trig)):
-                    continue
-                px = max(trig, bar.open) if buy else min(trig, bar.open)
-                px *= (1.0 + slip) if buy else (1.0 - slip)
-                del stops[o.order_id]
-                qty = self._clip_reduce_only(o, o.remaining)
-                if qty > 0.0:
-                    self._fill(o, inst, qty, px, False, "taker_stop_bar")
-            else:
-                if kind == "trade":
-                    ref = event.price  # type: ignore[union-attr]
-                elif st is not None:
-                    ref = st.ask if buy else st.bid
-                else:
-                    continue
-                if ref <= 0.0 or not ((ref >= trig) if buy else (ref <= trig)):
-                    continue
-                del stops[o.order_id]
-                qty = self._clip_reduce_only(o, o.remaining)
-                if qty > 0.0 and not o.is_done:
-                    if qty < o.remaining:
-                        o.qty = o.filled + qty
-                    self._arrive_market(o, inst, st)
-        if not stops:
-            self._stops.pop(event.symbol, None)
-
-    # ================================================================== matching
-
-    def _match_trade(self, trade: Trade, orders: dict[int, Order]) -> None:
-        """Fill resting orders that ``trade`` goes through or reaches (after the queue)."""
-        tp = trade.price
-        buys: list[Order] = []
-        sells: list[Order] = []
-        for o in orders.values():
-            p = o.price
-            if p is None:
-                continue
-            if o.side == "buy":
-                if tp <= p:
-                    buys.append(o)
-            elif tp >= p:
-                sells.append(o)
-        if not buys and not sells:
-            return
-        candidates = (sorted(buys, key=lambda o: (-(o.price or 0.0), o.order_id))
-                      + sorted(sells, key=lambda o: (o.price or 0.0, o.order_id)))
-        inst = self.ctx.instruments.get(trade.symbol)
-        partial = self.config.partial_fills
-        avail = trade.size
-        for o in candidates:
-            if avail <= 0.0:
-                break
-            room = avail
-            if tp == o.price:
-                queue = o.queue_ahead
-                if queue > 0.0 and room > 0.0:
-                    used = min(queue, room)
-                    o.queue_ahead = queue - used if queue - used > _EPS * queue else 0.0
-                    room -= used
-                liquidity = "maker_trade_touch"
-            else:
-                liquidity = "maker_trade_through"
-            if room <= 0.0:
-                continue
-            if partial:
-                qty = min(o.remaining, room)
-            else:
-                seen = self._touch.get(o.order_id, 0.0) + room
-                if seen < o.remaining * (1.0 - _EPS):
-                    self._touch[o.order_id] = seen
-                    continue
-                qty = o.remaining
-            qty = self._clip_reduce_only(o, qty)
-            if qty <= 0.0:
-                continue
-            done = self._fill(o, inst, qty, o.price or 0.0, True, liquidity)
-            avail -= done
-
-    def _match_bar(self, bar: Bar, orders: dict[int, Order]) -> None:
-        """Bar-only data: fill limits the bar traded through (or touched, if configured)."""
-        start = bar.ts - bar.interval_ms if bar.interval_ms > 0 else bar.ts
-        touch = self.config.bar_touch_fills
-        inst = self.ctx.instruments.get(bar.symbol)
-        for o in list(orders.values()):
-            p = o.price
-            if p is None or o.arrival_ts > start:
-                continue
-            if o.side == "buy":
-                hit = bar.low <= p if touch else bar.low < p
-            else:
-                hit = bar.high >= p if touch else bar.high > p
-            if hit:
-                qty = self._clip_reduce_only(o, o.remaining)
-                if qty > 0.0:
-                    self._fill(o, inst, qty, p, True, "maker_bar")
-
-    def _match_quote(self, event: MarketEvent, orders: dict[int, Order]) -> None:
-        """Quote/book updates: cap queues; without trades, fill limits the quote crossed."""
-        symbol = event.symbol
-        st = self.ctx.market.get(symbol)
-        book = st.book if st is not None else None
-        if isinstance(event, Quote):
-            bid, bid_size, ask, ask_size = event.bid, event.bid_size, event.ask, event.ask_size
-        elif book is not None:
-            bid, bid_size, ask, ask_size = book.bid, book.bid_size, book.ask, book.ask_size
-        elif st is not None:
-            bid, bid_size, ask, ask_size = st.bid, st.bid_size, st.ask, st.ask_size
-        else:
-            return
-        no_trades = symbol not in self._trade_symbols
-        partial = self.config.partial_fills
-        inst = self.ctx.instruments.get(symbol)
-        for o in list(orders.values()):
-            p = o.price
-            if p is None:
-                continue
-            buy = o.side == "buy"
-            if o.queue_ahead > 0.0:
-                if book is not None:
-                    level = book.size_at("bid" if buy else "ask", p)
-                elif buy:
-                    level = bid_size if p == bid else 0.0 if 0.0 < bid < p else o.queue_ahead
-                else:
-                    level = ask_size if p == ask else 0.0 if ask > p else o.queue_ahead
-                if level < o.queue_ahead:
-                    o.queue_ahead = level
-            if not no_trades:
-                continue
-            if buy and 0.0 < ask < p:
-                size = ask_size
-            elif not buy and bid > p:
-                size = bid_size
-            else:
-                continue
-            qty = min(o.remaining, size) if partial and size > 0.0 else o.remaining
-            qty = self._clip_reduce_only(o, qty)
-            if qty > 0.0:
-                self._fill(o, inst, qty, p, True, "maker_quote")
 
     def _clip_reduce_only(self, order: Order, qty: float) -> float:
         """Limit a reduce-only fill to the opposite account position; cancel when none."""
@@ -944,7 +493,7 @@ class SimulatedVenue(Venue):
         ``fee``: the fee of this fill when the venue sets it (liquidations), else the maker or
         taker rate × notional."""
         remaining = order.qty - order.filled
-        if qty >= remaining * (1.0 - _EPS):
+        if qty >= remaining * (1.0 - EPS):
             qty = remaining
         else:
             qty = inst.round_qty(qty)
@@ -975,7 +524,7 @@ class SimulatedVenue(Venue):
         if sink is not None:
             sink.on_fill(fill, order)
         if self.margin_on:
-            self._update_watch()
+            self._desk.update_watch()
         if done:
             self._finish(order, "filled", "")
         return qty
@@ -1009,54 +558,3 @@ class SimulatedVenue(Venue):
         sink = self.ctx.sink
         if sink is not None:
             sink.on_order_update(order)
-
-
-# ====================================================================== helpers
-
-
-def _exchange(inst: Instrument) -> str:
-    """Display name of the instrument's exchange (``Binance``)."""
-    return {"binance": "Binance", "bybit": "Bybit", "okx": "OKX"}.get(inst.exchange,
-                                                                       inst.exchange)
-
-
-def _level_size(st: SymbolState | None, buy: bool, price: float) -> float:
-    """Size resting at ``price`` on our side: from the book, else the best quote, else 0."""
-    if st is None:
-        return 0.0
-    book = st.book
-    if book is not None:
-        return book.size_at("bid" if buy else "ask", price)
-    if buy and price == st.bid:
-        return st.bid_size
-    if not buy and price == st.ask:
-        return st.ask_size
-    return 0.0
-
-
-def _walk_limit(book: Any, buy: bool, qty: float, limit: float) -> tuple[float, float]:
-    """Walk the opposite side of ``book`` for ``qty`` but only at prices within ``limit``.
-
-    :returns: ``(vwap, filled)``; ``(0.0, 0.0)`` when no level is within the limit.
-    """
-    side = "ask" if buy else "bid"
-    n = 16
-    while True:
-        levels = book.levels(side, n)
-        left = qty
-        notional = 0.0
-        exhausted = len(levels) < n
-        for p, s in levels:
-            if (p > limit) if buy else (p < limit):
-                exhausted = True
-                break
-            take = s if s < left else left
-            notional += p * take
-            left -= take
-            if left <= 0.0:
-                exhausted = True
-                break
-        if exhausted:
-            filled = qty - left
-            return (notional / filled, filled) if filled > 0.0 else (0.0, 0.0)
-        n *= 4

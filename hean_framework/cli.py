@@ -84,15 +84,43 @@ def plugins_list(as_json: bool, config: str | None) -> None:
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
     from rich.console import Console
+
+    console = Console()
+    console.print(plugins_table(rows, console.width))
+
+
+def plugins_table(rows: list[dict[str, Any]], width: int = 80) -> Any:
+    """The ``hean plugins list`` table for a console ``width`` columns wide.
+
+    Names are never cut: the plugin and component columns are as wide as their longest name
+    (one component per line, ``kind:name``), the distribution column at least as wide as the
+    longest distribution name (its version wraps under it); the status gets what is left,
+    wrapping at spaces and folding only a word wider than that.
+    """
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="HEAN plugins")
-    for col in ("name", "kinds", "components", "distribution", "version", "status"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"], ", ".join(r["kinds"]), ", ".join(r["components"]),
-                      r["distribution"], r["version"], r["status"])
-    Console().print(table)
+    def longest(values: list[str], floor: int = 1) -> int:
+        return max([floor, *map(len, values)])
+
+    dists = [f"{r['distribution']} {r['version']}".strip() for r in rows]
+    name_w = longest([r["name"] for r in rows], 4)
+    comp_w = longest([c for r in rows for c in r["components"]], 10)
+    left = width - 2 * 3 - name_w - comp_w  # collapsed padding between 4 columns, no edges
+    status_w = longest([w for r in rows for w in r["status"].split()], 6)
+    dist_w = max(8, min(longest(dists, 12),
+                        max(longest([r["distribution"] for r in rows]), left - status_w)))
+    status_w = max(4, min(longest([r["status"] for r in rows]), left - dist_w))
+    dist_w = max(8, min(dist_w, left - status_w))
+    table = Table(title="HEAN plugins", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True, show_edge=False)
+    table.add_column("name", width=name_w, overflow="fold")
+    table.add_column("components", width=comp_w, overflow="fold")
+    table.add_column("distribution", width=dist_w, overflow="fold")
+    table.add_column("status", width=status_w, overflow="fold")
+    for r, dist in zip(rows, dists, strict=True):
+        table.add_row(r["name"], "\n".join(r["components"]) or "-", dist, r["status"])
+    return table
 
 
 @plugins.command("new")

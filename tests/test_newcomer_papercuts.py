@@ -12,6 +12,7 @@ are installed (the plugin manager is the builtins plus this module's strategy, t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,60 @@ def test_config_show_prints_the_executors_that_run_not_null(tmp_path: Path) -> N
     off = orjson.loads(hean("config", "show", str(write(
         tmp_path, raw_config(small_capital={"enabled": False}), "off.yaml"))).output)
     assert off["executors"] == {"plain": {}} and off["gates"] == {}
+
+
+# ------------------------------------------------------------------ item 6: tables at 80 columns
+
+
+def whole(name: str, text: str) -> bool:
+    """``name`` appears in ``text`` as a whole token (not cut, not folded across lines)."""
+    return re.search(rf"(?<![\w.:/-]){re.escape(name)}(?![\w.:/-])", text) is not None
+
+
+def test_plugins_list_at_80_columns_shows_every_name_whole() -> None:
+    r = CliRunner(env={"COLUMNS": "80"}).invoke(make_cli(), ["plugins", "list"])
+    assert r.exit_code == 0, r.output
+    rows = orjson.loads(hean("plugins", "list", "--json").output)
+    assert "…" not in r.output
+    assert max(map(len, r.output.splitlines())) <= 80
+    for row in rows:
+        for name in (row["name"], row["distribution"], *row["components"]):
+            assert whole(name, r.output), (name, r.output)
+    assert "builtin.optimizers" in r.output and "optimizer:random_search" in r.output
+
+
+def test_plugins_table_keeps_long_names_whole_at_80_columns() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from hean_framework.cli import plugins_table
+
+    rows = [{"name": "market_analyzers_x", "distribution": "hean-market-analyzers-x",
+             "version": "10.2.3", "status": "autoload off (HEAN_PLUGINS)",
+             "components": ["analyzer:edge_confirmation_v2", "strategy:sentiment_strategy"]},
+            {"name": "b", "distribution": "hean-b", "version": "0.1.0", "status": "enabled",
+             "components": []}]
+    con = Console(width=80, file=StringIO())
+    con.print(plugins_table(rows, 80))
+    out = con.file.getvalue()  # type: ignore[attr-defined]
+    assert max(map(len, out.splitlines())) <= 80
+    for name in ("market_analyzers_x", "analyzer:edge_confirmation_v2",
+                 "strategy:sentiment_strategy", "b", "hean-market-analyzers-x", "hean-b"):
+        assert whole(name, out), (name, out)
+
+
+def test_capital_plan_at_80_columns_shows_strategies_and_symbols_whole(tmp_path: Path) -> None:
+    eth = str(BTC_5M).replace("BTCUSDT", "ETHUSDT")
+    raw = raw_config(strategies={"my_breakout_strategy": {
+        "plugin": "hold", "symbols": ["BTC/USDT:USDT", "ETH/USDT:USDT"]}})
+    raw["data"]["files"].append({"kind": "bars", "symbol": "ETH/USDT:USDT", "path": eth})
+    r = CliRunner(env={"COLUMNS": "80"}).invoke(
+        make_cli(), ["capital-plan", str(write(tmp_path, raw)), "--capital", "300"])
+    assert r.exit_code == 0, r.output
+    table = r.output.split("\n- ")[0]  # the table, before the one-line explanations
+    assert "…" not in table
+    assert max(map(len, table.splitlines())) <= 80
+    for name in ("my_breakout_strategy", "BTC/USDT:USDT", "ETH/USDT:USDT"):
+        assert len(re.findall(rf"(?<![\w/:]){re.escape(name)}(?![\w/:])", table)) >= 1, table
+    assert "viable" in table

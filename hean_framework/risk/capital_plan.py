@@ -339,6 +339,7 @@ def capital_plan(config: str, capital: float | None, as_json: bool,
     if as_json:
         click.echo(orjson.dumps(plan, option=orjson.OPT_INDENT_2).decode())
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -348,20 +349,26 @@ def capital_plan(config: str, capital: float | None, as_json: bool,
                   f"{plan['deployable']:,.2f} USDT; weights: {plan['weights_from']}; sizer "
                   f"{plan['sizer']!r}: {plan['risk_pct']:.2%} risk per trade, max leverage "
                   f"{plan['max_leverage']:g}x")
-    table = Table(show_lines=False)
-    for col in ("strategy", "symbol", "budget", "risk/trade", "stop", "notional",
-                "exchange min", "viable", "viable from capital"):
-        table.add_column(col)
+    # Narrow terminals wrap or fold cells, never cut them: the strategy and the symbol (the
+    # names typed into the YAML) share the first column, one per line, which is as wide as
+    # the longest of them (at most half the console); the other cells wrap at spaces.
+    names = [str(r[k]) for r in plan["rows"] for k in ("strategy", "symbol")]
+    name_w = min(max([8, *map(len, names)]), max(8, console.width // 2))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  show_edge=False)
+    table.add_column("strategy\nsymbol", width=name_w, overflow="fold")
+    for col in ("budget", "risk/\ntrade", "stop", "notional", "exchange\nminimum", "viable"):
+        table.add_column(col, overflow="fold")
     for r in plan["rows"]:
-        viable = "[green]viable[/green]" if r["viable"] else "[red]not viable[/red]"
         at = r.get("viable_at_capital")
+        viable = "[green]viable[/green]" if r["viable"] else "[red]not viable[/red]"
+        viable += f"\nfrom {at:,.2f}" if at is not None else "\nnever"
         table.add_row(
-            r["strategy"], r["symbol"], f"{r['budget']:.2f}", f"{r['risk_amount']:.2f}",
+            f"{r['strategy']}\n{r['symbol']}", f"{r['budget']:.2f}", f"{r['risk_amount']:.2f}",
             f"{r['typical_stop_pct']:.2%}" if r.get("typical_stop_pct") else "?",
             f"{r['notional']:.2f}" if "notional" in r else "?",
             f"{r['min_qty']:g} ({r['min_notional']:.2f} USDT)" if "min_qty" in r else "?",
-            viable,
-            f"{at:,.2f}" if at is not None else "never")
+            viable)
     console.print(table)
     for r in plan["rows"]:
         mark = "viable" if r["viable"] else "NOT VIABLE"

@@ -107,7 +107,7 @@ class Reader(NamedTuple):
 
 #: which stage of a run reads which ``Signal`` field, in the order a signal meets them
 SIGNAL_READERS: tuple[Reader, ...] = (
-    Reader("engine", ("hean_framework/engine.py",), ("ts", "cause_seq"),
+    Reader("order router", ("hean_framework/router.py",), ("ts", "cause_seq"),
            "sets `ts` (when 0) to `ctx.now` and `cause_seq` to the `seq` of the market event "
            "whose callback returned the signal"),
     Reader("validation", ("hean_framework/pipeline.py",),

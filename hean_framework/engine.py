@@ -41,7 +41,7 @@ from .context import RunContext
 from .errors import HeanError
 from .models import Bar, BookUpdate, Funding, MarketEvent, MarkPrice, Quote, Trade
 from .plugins import HeanPluginManager
-from .progress import PROGRESS_EVERY, ProgressFn, progress_bar
+from .progress import PROGRESS_EVERY, ProgressFn, data_span, progress_bar
 from .router import overrides
 from .run import RunResult
 
@@ -199,7 +199,8 @@ class Engine:
             return
         self._running = True
         self._t0 = time.perf_counter()
-        self._progress_fn = progress_bar(self.show_progress)
+        self._progress_fn = progress_bar(self.show_progress, self.config.run.mode,
+                                         span=lambda: data_span(self.parts.feed))
         self._next_sample = None
         if self.ctx.journal is not None:
             self.ctx.journal.write_manifest(manifest(self))
@@ -315,6 +316,7 @@ class Engine:
         interval = self.config.report.equity_interval_ms
         progress = self._progress_fn
         dead_letter = self.parts.faults.dead_letter
+        keep_bars = market.keep_bars
         ev: Any = next(events, None)
         while ev is not None and type(ev) is Funding and self._outside(ev):
             ev = next(events, None)
@@ -361,7 +363,8 @@ class Engine:
                 st.ts = ts
                 st.last = px
                 st.prices.append(px)
-                st.bars.append((ev.high, ev.low, ev.volume))
+                if keep_bars:
+                    st.bars.append((ev.high, ev.low, ev.volume))
                 if venue_sees and not venue.idle:
                     venue_on_market(ev)
                 handlers = bar_h
@@ -426,6 +429,7 @@ class Engine:
             self._loop(map(row, range(i, stop)))
             return
         ts_col = blk.ts
+        keep_bars = ctx.market.keep_bars
         venue = self.parts.venue
         venue_sees = self._venue_sees
         timers = ctx.clock.heap
@@ -507,7 +511,7 @@ class Engine:
             prices.extend(px_col[lo:last + 1])
             if not is_bar:
                 st.trade_volume += sum(blk.size[i:last + 1])  # type: ignore[union-attr]
-            else:  # the same rows' (high, low, volume), as the per-bar path appends them
+            elif keep_bars:  # the same rows' (high, low, volume) the per-bar path appends
                 bars.extend(zip(bh[lo:last + 1], bl[lo:last + 1], bv[lo:last + 1]))
             if out is not None:
                 self.parts.router.route(out, seq, owner)

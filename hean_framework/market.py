@@ -52,7 +52,8 @@ class SymbolState:
         self.prices: deque[float] = deque(maxlen=PRICE_WINDOW)
         #: ``(high, low, volume)`` of the last candles (bar data only), oldest first; the cost
         #: model estimates the spread and the market impact from them
-        #: (:mod:`hean_framework.execution.costs`)
+        #: (:mod:`hean_framework.execution.costs`).  Kept only while a component asked for
+        #: them with ``ctx.market.keep_bars = True`` in its ``on_start`` (the trade gate does)
         self.bars: deque[tuple[float, float, float]] = deque(maxlen=BAR_WINDOW)
 
     # -------------------------------------------------------------- derived values
@@ -117,7 +118,16 @@ class SymbolState:
 
 
 class MarketState(dict[str, SymbolState]):
-    """``symbol -> SymbolState``; missing symbols are created on first access."""
+    """``symbol -> SymbolState``; missing symbols are created on first access.
+
+    ``keep_bars``: set it True in ``on_start`` when a component reads ``SymbolState.bars``
+    (the engine then keeps each symbol's last candles; otherwise it skips that work).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: True once a component asked for ``SymbolState.bars`` (set it in ``on_start``)
+        self.keep_bars: bool = False
 
     def __missing__(self, symbol: str) -> SymbolState:
         st = SymbolState(symbol)

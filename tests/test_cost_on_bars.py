@@ -366,3 +366,30 @@ def test_the_batch_fast_path_keeps_the_same_bars(tmp_path: Path) -> None:
     row, batch = [key(d) for d in _recorded(eng_row)], [key(d) for d in _recorded(eng_batch)]
     assert row and row == batch
     assert {k[-1] for k in batch} == {CS20}
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_candles_are_kept_only_when_the_trade_gate_reads_them(gated: bool) -> None:
+    """``SymbolState.bars`` costs a tuple per candle: the engine keeps them only when a
+    component asked (``ctx.market.keep_bars``; the trade gate does), on both the per-bar and
+    the batch path."""
+    class Quiet(Strategy):
+        def on_bar(self, bar: Bar) -> None:
+            return None
+
+    class Plugin:
+        @hookimpl
+        def hean_register_strategies(self, register: Any) -> None:
+            register("quiet", Quiet, config=ComponentConfig)
+
+    pm = isolated_plugins(Plugin(), names=["quiet_plugin"])
+    raw = {"run": {"name": "keep"}, "account": {"capital": 1000},
+           "small_capital": {"enabled": gated},
+           "data": {"files": [{"kind": "bars", "symbol": BTC, "path": str(BTC_BARS)}],
+                    "end": "2025-03-08"},
+           "strategies": {"quiet": {}}, "report": {"progress": False}}
+    eng = Engine(load_setup(None, pm.registry, raw=raw, environ={}), pm, journal=False,
+                 progress=False)
+    eng.run()
+    assert eng.ctx.market.keep_bars is gated
+    assert (len(eng.ctx.market[BTC].bars) > 0) is gated

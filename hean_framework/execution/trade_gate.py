@@ -149,6 +149,7 @@ class TradeGate(Gate):
     config: TradeGateConfig
 
     def on_start(self) -> None:
+        self.ctx.market.keep_bars = True  # the cost model estimates spreads from candles
         cfg = self.config
         self.fill_quality = FillQualityTracker(cfg.fill_quality)
         self.costs = CostEngine(cfg.cost, history=self.fill_quality.history)

@@ -23,14 +23,19 @@ from .kinds import SCAFFOLD_KINDS, SECTION_KINDS
 from .plugins import load_plugins
 from .session import plugins_for, prepare
 
-__all__ = ["cli", "fail", "main", "plugins_for", "prepare"]
+__all__ = ["cli", "fail", "main", "plugins_for", "prepare", "report_error"]
+
+
+def report_error(exc: HeanError) -> None:
+    """Print a HEAN error with its hint (to stderr)."""
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
 
 
 def fail(exc: HeanError) -> None:
     """Print a HEAN error with its hint and exit with status 2."""
-    click.secho(f"error: {exc.message}", fg="red", err=True)
-    if exc.hint:
-        click.echo(f"  hint: {exc.hint}", err=True)
+    report_error(exc)
     sys.exit(EXIT_REFUSED)
 
 
@@ -148,14 +153,29 @@ def config_group() -> None:
 
 
 @config_group.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @set_option
-def config_validate(file: str, sets: tuple[str, ...]) -> None:
-    """Validate FILE against the kernel and every installed plugin's model."""
-    setup, _ = prepare(file, sets)
-    n = sum(len(v) for v in setup.components.values())
-    click.secho(f"{file}: valid ({n} components, venue {setup.venue.instance!r}, "
-                f"mode {setup.config.run.mode})", fg="green")
+def config_validate(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
+    """Validate each of FILES against the kernel and every installed plugin's model.
+
+    Every file is checked and reported (valid, or its problems); the exit status is 2 when
+    any of them is refused.
+    """
+    refused = 0
+    for file in files:
+        try:
+            setup, _ = prepare(file, sets)
+        except HeanError as exc:
+            refused += 1
+            report_error(exc)
+            continue
+        n = sum(len(v) for v in setup.components.values())
+        click.secho(f"{file}: valid ({n} components, venue {setup.venue.instance!r}, "
+                    f"mode {setup.config.run.mode})", fg="green")
+    if refused:
+        if len(files) > 1:
+            click.secho(f"{refused} of {len(files)} files refused", fg="red", err=True)
+        sys.exit(EXIT_REFUSED)
 
 
 @config_group.command("schema")

@@ -298,15 +298,77 @@ def _build(registry: Registry, kind: str, name: str, body: dict[str, Any], where
     """Look up a registered component and validate its section; record problems."""
     spec = registry.get(kind, name)
     if spec is None:
+        local = local_plugin(name)
+        hint = (f"{name} is in {local}: pip install -e {local}" if local is not None else
+                "pip install the plugin that provides it, or fix the name")
         problems.append(f"{name_key}: no installed {kind} named {name!r}; installed: "
-                        f"{', '.join(registry.names(kind)) or '(none)'} (pip install the plugin "
-                        f"that provides it, or fix the name)")
+                        f"{', '.join(registry.names(kind)) or '(none)'} ({hint})")
         return None
     try:
         return spec, spec.build_config(body)
     except ValidationError as exc:
         problems.extend(format_errors(exc, where, spec.config_model, extra_allowed, body))
         return None
+
+
+#: where plugin folders live in a HEAN checkout (each holds a pyproject.toml)
+PLUGIN_FOLDERS: tuple[str, ...] = ("plugins/*/pyproject.toml", "examples/plugins/*/pyproject.toml")
+
+
+def local_plugin(name: str, roots: tuple[Path, ...] | None = None) -> str | None:
+    """The plugin folder of this repository that provides component ``name``, as a path to
+    type (relative to the current directory when under it), or None.
+
+    Looks at ``plugins/*/`` and ``examples/plugins/*/`` under the current directory and
+    under the kernel's source checkout (when it runs from one): a folder matches when an
+    entry point of its ``hean`` group is named ``name`` or its module's file names ``name``
+    in quotes (``register("regime_detector", ...)``).  Nothing is imported.
+    """
+    if roots is None:
+        from .scaffold import kernel_source
+
+        src = kernel_source()
+        roots = (Path.cwd(),) if src is None else (Path.cwd(), src)
+    seen: set[Path] = set()
+    for root in roots:
+        for pattern in PLUGIN_FOLDERS:
+            for project in sorted(root.glob(pattern)):
+                folder = project.parent.resolve()
+                if folder in seen:
+                    continue
+                seen.add(folder)
+                if _provides(folder, project, name):
+                    try:
+                        return folder.relative_to(Path.cwd().resolve()).as_posix()
+                    except ValueError:
+                        return folder.as_posix()
+    return None
+
+
+def _provides(folder: Path, project: Path, name: str) -> bool:
+    import tomllib
+
+    try:
+        meta = tomllib.loads(project.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    eps = meta.get("project", {}).get("entry-points", {}).get("hean", {})
+    if not isinstance(eps, dict):
+        return False
+    if name in eps:
+        return True
+    quoted = (f'"{name}"', f"'{name}'")
+    for target in eps.values():
+        module = str(target).split(":")[0].replace(".", "/")
+        for base in (folder, folder / "src"):
+            for path in (base / f"{module}.py", base / module / "__init__.py"):
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if any(q in text for q in quoted):
+                    return True
+    return False
 
 
 def _resolve_one(registry: Registry, kind: str, section: str, instance: str,

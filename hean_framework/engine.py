@@ -41,7 +41,7 @@ from .context import RunContext
 from .errors import HeanError
 from .models import Bar, BookUpdate, Funding, MarketEvent, MarkPrice, Quote, Trade
 from .plugins import HeanPluginManager
-from .progress import PROGRESS_EVERY, ProgressFn, progress_bar
+from .progress import PROGRESS_EVERY, ProgressFn, data_span, progress_bar
 from .router import overrides
 from .run import RunResult
 
@@ -199,7 +199,8 @@ class Engine:
             return
         self._running = True
         self._t0 = time.perf_counter()
-        self._progress_fn = progress_bar(self.show_progress)
+        self._progress_fn = progress_bar(self.show_progress, self.config.run.mode,
+                                         span=lambda: data_span(self.parts.feed))
         self._next_sample = None
         if self.ctx.journal is not None:
             self.ctx.journal.write_manifest(manifest(self))

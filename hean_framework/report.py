@@ -17,7 +17,8 @@ import dataclasses
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -87,6 +88,27 @@ def top_reasons(funnel: Mapping[str, Any], n: int = 10) -> list[dict[str, Any]]:
             rows.append((str(stage.get("stage", "?")), str(code), int(count)))
     rows.sort(key=lambda r: (-r[2], r[0], r[1]))
     return [{"stage": s, "code": c, "count": k} for s, c, k in rows[:n]]
+
+
+def reasons_by_verdict(rows: Iterable[tuple[str, Sequence[str], int]], n: int = 5
+                       ) -> dict[str, list[dict[str, Any]]]:
+    """The ``n`` most frequent reason codes of BLOCK and of SKIP decisions, apart.
+
+    ``rows`` are ``(decision, reason_codes, count)`` (a journal's grouped decisions, or one
+    row per decision); CREATE rows are ignored.  A SKIP (``POSITION_OPEN``: the strategy
+    already holds a position) is a different thing from a BLOCK (the order was refused):
+    ``hean why`` shows them as ``top_block_reasons`` and ``top_skip_reasons``.
+    """
+    counts: dict[str, Counter[str]] = {"BLOCK": Counter(), "SKIP": Counter()}
+    for decision, codes, count in rows:
+        c = counts.get(str(decision))
+        if c is None:
+            continue
+        for code in codes or ():
+            c[str(code)] += int(count)
+    return {k: [{"reason": code, "count": v} for code, v in
+                sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+            for k, c in counts.items()}
 
 
 def _per_strategy(result: RunResult) -> dict[str, Any]:
@@ -244,11 +266,15 @@ def print_summary(report: Mapping[str, Any], console: Console | None = None) -> 
         for st in funnel.get("stages") or []:
             f.add_row(str(st.get("stage")), str(st.get("in", "")), str(st.get("out", "")),
                       _reasons_text(st.get("reasons") or {}))
-        decisions = funnel.get("decisions") or {}
-        f.caption = (f"signals {funnel.get('signals', 0)} → orders {funnel.get('orders', 0)} → "
-                     f"fills {funnel.get('fills', 0)};  "
-                     + "  ".join(f"{k} {v}" for k, v in decisions.items()))
         con.print(f)
+        # Below the table, not as its caption: a caption wraps at the table's width, which
+        # split "BLOCK 231" over two lines; each phrase here is one short line.
+        decisions = funnel.get("decisions") or {}
+        con.print(f"signals {funnel.get('signals', 0)} → orders {funnel.get('orders', 0)} → "
+                  f"fills {funnel.get('fills', 0)}", highlight=False, soft_wrap=True)
+        if decisions:
+            con.print("decisions: " + "  ".join(f"{k} {v}" for k, v in decisions.items()),
+                      highlight=False, soft_wrap=True)
     rej = report.get("rejections") or {}
     if rej.get("total"):
         con.print(f"[yellow]data rejected:[/yellow] {rej['total']} "

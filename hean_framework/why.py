@@ -1,11 +1,13 @@
 """``hean why RUN_DIR``: why did (or didn't) this run trade?
 
 Reads ``RUN_DIR/report.json`` and prints the ``small_capital_mode`` block (the seed's
-``/trading/why`` payload: enabled, avg cost/edge, edge/cost ratio, top block reasons, maker
-fill rate, decision counts, min notional, maker-only) and the whole decision funnel (signals ->
-passed filters -> sized -> passed gates -> orders -> fills, decisions, reasons per stage and
-per strategy).  When the run had no trade gate the block is computed from the journal's
-decisions (``RUN_DIR/journal.sqlite``) with ``enabled: false``.
+``/trading/why`` payload: enabled, avg cost/edge, edge/cost ratio, top block reasons and,
+apart, top skip reasons, maker fill rate, decision counts, min notional, maker-only) and the
+whole decision funnel (signals -> validated -> passed filters -> sized -> passed gates ->
+orders -> fills, decisions, reasons per stage and per strategy).  BLOCK and SKIP reasons are
+counted from the journal's decisions (a SKIP such as ``POSITION_OPEN`` is not a block).
+When the run had no trade gate the block is computed from the journal's decisions
+(``RUN_DIR/journal.sqlite``) with ``enabled: false``.
 
 A missing folder, a missing or unreadable ``report.json`` (not JSON, not a HEAN report) and
 a corrupt journal are :class:`~hean_framework.errors.HeanError` naming the file, with the hint
@@ -26,7 +28,11 @@ from .errors import HeanError
 __all__ = ["load_why", "why"]
 
 BLOCK_KEYS = ("enabled", "avg_cost_bps", "avg_edge_bps", "edge_cost_ratio", "top_block_reasons",
-              "maker_fill_rate", "decision_counts", "min_notional_usd", "maker_only_default")
+              "top_skip_reasons", "maker_fill_rate", "decision_counts", "min_notional_usd",
+              "maker_only_default")
+#: the funnel's columns, in the order a signal passes them
+FUNNEL_COLUMNS = ("signals", "validated", "passed_filters", "sized", "passed_gates", "orders",
+                  "fills")
 
 
 RERUN = ("run the backtest again to write the run folder: `hean backtest CONFIG --out "
@@ -76,12 +82,51 @@ def load_why(run_dir: str | Path) -> dict[str, Any]:
         block = _from_journal(d, report)
     else:
         block = dict(block)
+    split = verdict_reasons(d, report)
+    if split is not None:
+        block["top_block_reasons"] = split["BLOCK"]
+        block["top_skip_reasons"] = split["SKIP"]
+        block["reasons_source"] = split["source"]
     for k in BLOCK_KEYS:
         block.setdefault(k, None)
     return {"run_dir": str(d), "run": report.get("run", {}).get("name"),
             "small_capital_mode": block, "funnel": report.get("funnel", {}),
             "top_reasons": report.get("top_reasons", []), "journal_status": status,
             "warning": warning}
+
+
+def verdict_reasons(d: Path, report: dict[str, Any]) -> dict[str, Any] | None:
+    """The top reasons of BLOCK and of SKIP entry decisions, apart (exits excluded):
+    ``{"BLOCK": [...], "SKIP": [...], "source": ...}`` from every decision of the journal,
+    else from the last decisions ``report.json`` keeps; None when neither can be read (the
+    report's ``top_block_reasons`` then stays as the run wrote it: blocks and skips)."""
+    from .report import reasons_by_verdict
+
+    jp = d / "journal.sqlite"
+    if jp.is_file():
+        try:
+            con = sqlite3.connect(jp.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                grouped = con.execute(
+                    "SELECT decision, reason_codes, COUNT(*) FROM decisions WHERE decision IN "
+                    "('BLOCK', 'SKIP') AND stage != 'exit' GROUP BY decision, reason_codes"
+                ).fetchall()
+            finally:
+                con.close()
+            rows = [(dec, orjson.loads(codes) if codes else [], n) for dec, codes, n in grouped]
+            return {**reasons_by_verdict(rows), "source": "journal"}
+        except (sqlite3.Error, orjson.JSONDecodeError, TypeError):
+            pass  # an unreadable journal is reported where it is needed
+    recent = report.get("decisions")
+    if isinstance(recent, list) and recent:
+        try:
+            rows = [(r["decision"], list(r.get("reason_codes") or ()), 1) for r in recent
+                    if isinstance(r, dict) and r.get("stage") != "exit"]
+        except (KeyError, TypeError):
+            return None
+        return {**reasons_by_verdict(rows),
+                "source": f"report.decisions (the last {len(recent)} decisions)"}
+    return None
 
 
 def journal_status(path: Path) -> tuple[str | None, str | None]:
@@ -149,18 +194,19 @@ def render(data: dict[str, Any]) -> None:
     t.add_column("value")
     for k in BLOCK_KEYS:
         v = b.get(k)
-        if k == "top_block_reasons":
+        if k in ("top_block_reasons", "top_skip_reasons"):
             v = ", ".join(f"{r['reason']} ({r['count']})" for r in v or []) or "-"
+            if k == "top_skip_reasons" and b.get(k) is None:
+                v = "- (no journal: top_block_reasons counts blocks and skips)"
         elif k == "decision_counts" and isinstance(v, dict):
             v = "  ".join(f"{kk}={vv}" for kk, vv in v.items())
         t.add_row(k, _fmt(v))
     con.print(t)
     f = data["funnel"]
     ft = Table(title="funnel", title_justify="left")
-    for col in ("signals", "passed_filters", "sized", "passed_gates", "orders", "fills"):
+    for col in FUNNEL_COLUMNS:
         ft.add_column(col, justify="right")
-    ft.add_row(*(_fmt(f.get(c)) for c in ("signals", "passed_filters", "sized",
-                                          "passed_gates", "orders", "fills")))
+    ft.add_row(*(_fmt(f.get(c)) for c in FUNNEL_COLUMNS))
     con.print(ft)
     dec = f.get("decisions") or {}
     con.print("decisions: " + "  ".join(f"{k}={v}" for k, v in dec.items())

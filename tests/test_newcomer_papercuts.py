@@ -8,6 +8,14 @@ are installed (the plugin manager is the builtins plus this module's strategy, t
   components; a listed instance named like a default overrides its settings, ``enabled:
   false`` removes one; ``hean config show --resolved`` says what runs and where it came from;
   ``hean config show`` never prints ``executors: null`` while ``maker_chase`` runs.
+* **tables** (item 6): ``hean plugins list`` and ``hean capital-plan`` at 80 columns show every
+  plugin, component, strategy and symbol name whole.
+* **papercuts** (item 8): ``hean config validate`` takes several files; a missing component
+  that a plugin folder of this repository provides says where it is and how to install it;
+  ``hean why`` separates BLOCK from SKIP reasons and shows the ``validated`` column; the
+  progress shows a percentage and time left once the data's span is known, and without a
+  terminal prints a line every ~10 s (never per event); the summary's last line does not
+  wrap mid-phrase at 80 columns.
 """
 
 from __future__ import annotations
@@ -38,10 +46,26 @@ class Hold(Strategy):
     """Never signals: these tests are about what is built, not what it trades."""
 
 
+class Pester(Strategy):
+    """Every bar a signal: odd bars a short without a stop (BLOCK ``MISSING_STOP_LOSS``), even
+    bars a long with a stop (CREATE once, then SKIP ``POSITION_OPEN`` while it is held)."""
+
+    def on_start(self) -> None:
+        self.n = 0
+
+    def on_bar(self, bar):  # type: ignore[no-untyped-def]
+        self.n += 1
+        if self.n % 2:
+            return self.signal(bar.symbol, "sell", bar.ts, bar.close)
+        return self.signal(bar.symbol, "buy", bar.ts, bar.close, size=0.002,
+                           stop_loss=bar.close * 0.5, take_profit=bar.close * 2)
+
+
 class Plugin:
     @hookimpl
     def hean_register_strategies(self, register):  # type: ignore[no-untyped-def]
         register("hold", Hold)
+        register("pester", Pester)
 
 
 def plugins() -> Any:
@@ -231,3 +255,175 @@ def test_capital_plan_at_80_columns_shows_strategies_and_symbols_whole(tmp_path:
     for name in ("my_breakout_strategy", "BTC/USDT:USDT", "ETH/USDT:USDT"):
         assert len(re.findall(rf"(?<![\w/:]){re.escape(name)}(?![\w/:])", table)) >= 1, table
     assert "viable" in table
+
+
+# ------------------------------------------------------------------ item 8: papercuts
+
+
+def test_config_validate_takes_several_files_and_reports_each(tmp_path: Path) -> None:
+    good = write(tmp_path, raw_config(), "good.yaml")
+    other = write(tmp_path, raw_config(capital=500), "other.yaml")
+    bad = write(tmp_path, {**raw_config(), "account": {"capital": -1}}, "bad.yaml")
+    r = hean("config", "validate", str(good), str(bad), str(other))
+    assert r.exit_code == 2, r.output
+    assert f"{good}: valid (" in r.output and f"{other}: valid (" in r.output
+    assert f"invalid configuration in {bad}" in r.output
+    assert "account.capital: Input should be greater than 0" in r.output
+    assert "1 of 3 files refused" in r.output
+    ok = hean("config", "validate", str(good), str(other))
+    assert ok.exit_code == 0 and ok.output.count(": valid (") == 2
+
+
+def test_missing_component_names_the_plugin_folder_of_this_repository(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "plugins" / "hean-my-rsi"
+    (folder / "hean_my_rsi").mkdir(parents=True)
+    (folder / "pyproject.toml").write_text(
+        '[project]\nname = "hean-my-rsi"\n[project.entry-points.hean]\n'
+        'rsi_pack = "hean_my_rsi.plugin"\n')
+    (folder / "hean_my_rsi" / "plugin.py").write_text('register("my_rsi", MyRsi)\n')
+    monkeypatch.chdir(tmp_path)
+    raw = raw_config(strategies={"my_rsi": {}, "rsi_pack": {}, "nowhere": {}})
+    r = hean("config", "validate", str(write(tmp_path, raw)))
+    assert r.exit_code == 2, r.output
+    hint = "is in plugins/hean-my-rsi: pip install -e plugins/hean-my-rsi"
+    assert f"strategies.my_rsi: no installed strategy named 'my_rsi'; installed: hold, " \
+           f"pester (my_rsi {hint})" in r.output
+    assert f"(rsi_pack {hint})" in r.output
+    assert "strategies.nowhere: no installed strategy named 'nowhere'; installed: hold, " \
+           "pester (pip install the plugin that provides it, or fix the name)" in r.output
+
+
+def test_the_repository_s_own_plugins_are_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hean_framework.config import local_plugin
+
+    monkeypatch.chdir(ROOT)
+    assert local_plugin("ema_cross") == "examples/plugins/hean-ema-cross"
+    assert local_plugin("breakout") == "examples/plugins/hean-breakout"
+    assert local_plugin("momentum_trader") == "plugins/hean-momentum-trader"
+    assert local_plugin("regime_detector") == "plugins/hean-market-analyzers"
+    assert local_plugin("no_such_component_anywhere") is None
+
+
+@pytest.fixture(scope="module")
+def pester_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run with BLOCK MISSING_STOP_LOSS and SKIP POSITION_OPEN decisions."""
+    base = tmp_path_factory.mktemp("pester")
+    raw = raw_config(capital=10_000, strategies={"pester": {}},
+                     small_capital={"enabled": False})
+    raw["data"].update(start="2025-03-06", end="2025-03-07")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(session, "load_plugins", lambda disabled=(), **kw: plugins())
+    try:
+        r = hean("backtest", str(write(base, raw)), "--out", str(base / "run"), "--no-progress")
+    finally:
+        mp.undo()
+    assert r.exit_code == 0, r.output
+    return base / "run"
+
+
+def test_why_separates_block_and_skip_reasons(pester_run: Path) -> None:
+    r = hean("why", str(pester_run), "--json")
+    assert r.exit_code == 0, r.output
+    blk = orjson.loads(r.output)["small_capital_mode"]
+    assert [x["reason"] for x in blk["top_block_reasons"]] == ["MISSING_STOP_LOSS"]
+    assert [x["reason"] for x in blk["top_skip_reasons"]] == ["POSITION_OPEN"]
+    counts = blk["decision_counts"]
+    assert blk["top_block_reasons"][0]["count"] == counts["block"]
+    assert blk["top_skip_reasons"][0]["count"] == counts["skip"]
+    assert blk["reasons_source"] == "journal"
+
+
+def test_why_without_journal_splits_the_reports_decisions(pester_run: Path,
+                                                          tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_bytes((pester_run / "report.json").read_bytes())
+    blk = orjson.loads(hean("why", str(tmp_path), "--json").output)["small_capital_mode"]
+    assert {x["reason"] for x in blk["top_block_reasons"]} == {"MISSING_STOP_LOSS"}
+    assert {x["reason"] for x in blk["top_skip_reasons"]} == {"POSITION_OPEN"}
+    assert blk["reasons_source"].startswith("report.decisions (the last ")
+
+
+def test_why_human_output_has_validated_and_both_reason_lists(pester_run: Path) -> None:
+    r = hean("why", str(pester_run))
+    assert r.exit_code == 0, r.output
+    block_line = next(ln for ln in r.output.splitlines() if "top_block_reasons" in ln)
+    skip_line = next(ln for ln in r.output.splitlines() if "top_skip_reasons" in ln)
+    assert "MISSING_STOP_LOSS" in block_line and "POSITION_OPEN" not in block_line
+    assert "POSITION_OPEN" in skip_line
+    header = next(ln for ln in r.output.splitlines() if "passed_filters" in ln)
+    assert header.index("signals") < header.index("validated") < header.index("passed_filters")
+
+
+def test_progress_without_a_terminal_prints_a_line_every_10_seconds_with_eta() -> None:
+    from io import StringIO
+
+    from hean_framework.progress import progress_bar
+
+    now = [100.0]
+    out = StringIO()
+    day = 86_400_000
+    update = progress_bar(True, span=(0, 10 * day), stream=out, clock=lambda: now[0])
+    assert update is not None  # no terminal: lines, not nothing
+    for i in range(1, 40):  # one call per 2.5 s of wall time; the data advances a quarter day
+        now[0] += 2.5
+        update(i * 32_768, i * day // 4)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 9  # 97.5 s: one line per 10 s, not one per call
+    assert lines[0] == ("backtest: 10% of the data (131,072 events, data time 1970-01-02 "
+                        "00:00 UTC), 0:10 elapsed, about 1:30 left")
+    update(40 * 32_768, 10 * day, done=True)
+    assert out.getvalue().splitlines()[-1] == "backtest: done, 1,310,720 events in 1:38"
+    quiet = StringIO()
+    short = progress_bar(True, stream=quiet, clock=lambda: 0.0)
+    assert short is not None
+    short(32_768, day)
+    short(32_768, day, done=True)
+    assert quiet.getvalue() == ""  # a run shorter than 10 s prints nothing
+    assert progress_bar(False, stream=quiet) is None
+
+
+def test_data_span_of_the_bundled_candles_and_its_use_by_the_engine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from hean_framework import engine as engine_mod
+    from hean_framework.engine import Engine
+    from hean_framework.progress import data_span, file_span
+
+    first, last = file_span(BTC_5M)
+    assert (first, last) == (1741257000000, 1744528500000)  # 2025-03-06 10:30, 04-13 07:15
+    seen: dict[str, Any] = {}
+
+    def spy(show: bool, what: str = "backtest", **kw: Any) -> None:
+        seen.update(kw, what=what)
+
+    monkeypatch.setattr(engine_mod, "progress_bar", spy)
+    setup = setup_of(capital=10_000)
+    eng = Engine(setup, plugins(), journal=False)
+    eng.start()
+    assert seen["what"] == "backtest"
+    five_min = 300_000
+    assert seen["span"]() == data_span(eng.feed) == (first + five_min, last + five_min)
+    clipped = setup_of(capital=10_000, data={"files": [
+        {"kind": "bars", "symbol": "BTC/USDT:USDT", "path": str(BTC_5M)}],
+        "start": "2025-03-10", "end": "2025-03-11"})
+    assert data_span(Engine(clipped, plugins(), journal=False).feed) == (
+        1741564800000, 1741651200000)
+
+
+def test_summary_last_lines_do_not_wrap_mid_phrase_at_80_columns() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from hean_framework.report import print_summary
+
+    funnel = {"signals": 123_456, "orders": 12_345, "fills": 23_456, "validated": 100_000,
+              "decisions": {"CREATE": 12_345, "SKIP": 23_456, "BLOCK": 87_655},
+              "validation_reasons": {"POSITION_OPEN": 23_456},
+              "stages": [{"stage": "sizer", "in": 100_000, "out": 12_345,
+                          "reasons": {"POSITION_SIZER_ZERO": 87_655}}]}
+    con = Console(width=80, file=StringIO())
+    print_summary({"run": {"mode": "backtest", "name": "x"}, "metrics": {}, "funnel": funnel},
+                  con)
+    lines = con.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert "signals 123456 → orders 12345 → fills 23456" in lines
+    assert "decisions: CREATE 12345  SKIP 23456  BLOCK 87655" in lines

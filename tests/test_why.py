@@ -106,3 +106,26 @@ def test_why_on_a_corrupt_journal(run_dirs: dict[str, Path], tmp_path: Path, cut
     data = b"this is not sqlite" if cut < 0 else jp.read_bytes()[:cut]
     jp.write_bytes(data)
     why_error(d, f"{jp} is not a readable HEAN journal", needle)
+
+
+def test_why_block_reasons_are_blocks_and_skip_reasons_are_skips(
+        run_dirs: dict[str, Path]) -> None:
+    """``POSITION_OPEN`` (a SKIP) used to be listed under the top *block* reasons."""
+    import sqlite3
+
+    data = orjson.loads(CliRunner().invoke(why, [str(run_dirs["on"]), "--json"]).output)
+    blk = data["small_capital_mode"]
+    con = sqlite3.connect(run_dirs["on"] / "journal.sqlite")
+    verdicts: dict[str, set[str]] = {}
+    for dec, codes in con.execute("SELECT decision, reason_codes FROM decisions "
+                                  "WHERE decision != 'CREATE' AND stage != 'exit'"):
+        for code in orjson.loads(codes):
+            verdicts.setdefault(code, set()).add(dec)
+    con.close()
+    assert blk["top_block_reasons"] and blk["top_skip_reasons"]
+    assert all("BLOCK" in verdicts[r["reason"]] for r in blk["top_block_reasons"])
+    assert all("SKIP" in verdicts[r["reason"]] for r in blk["top_skip_reasons"])
+    skip_only = {c for c, v in verdicts.items() if v == {"SKIP"}}
+    assert not skip_only & {r["reason"] for r in blk["top_block_reasons"]}
+    assert sum(r["count"] for r in blk["top_block_reasons"]) <= blk["decision_counts"]["block"]
+    assert "validated" in CliRunner().invoke(why, [str(run_dirs["on"])]).output

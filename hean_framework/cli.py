@@ -26,8 +26,22 @@ from .session import plugins_for, prepare
 __all__ = ["cli", "fail", "main", "plugins_for", "prepare", "report_error"]
 
 
+#: a plugin failure met while ``make_cli`` collected the plugins' commands, told once:
+#: as the error of a command that loads the plugins and stops on it, else as a warning
+_STARTUP: list[HeanError] = []
+
+
+def _warn_startup() -> None:
+    while _STARTUP:
+        exc = _STARTUP.pop()
+        click.secho(f"warning: {exc.message}", fg="yellow", err=True)
+        click.echo("  (skipped: its commands are missing, and a command that loads it stops "
+                   "on it" + (f"; {exc.hint})" if exc.hint else ")"), err=True)
+
+
 def report_error(exc: HeanError) -> None:
     """Print a HEAN error with its hint (to stderr)."""
+    _STARTUP[:] = [e for e in _STARTUP if e.message != exc.message]  # told once, here
     click.secho(f"error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"  hint: {exc.hint}", err=True)
@@ -44,13 +58,21 @@ set_option = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
 
 
 class HeanGroup(click.Group):
-    """Turns HeanError into a clean message instead of a traceback."""
+    """Turns HeanError into a clean message instead of a traceback, and tells a plugin
+    failure met at start-up exactly once (never a warning and the same error)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except HeanError as exc:
             fail(exc)
+        finally:
+            _warn_startup()
+
+    def get_help(self, ctx: click.Context) -> str:
+        text = super().get_help(ctx)
+        _warn_startup()
+        return text
 
 
 @click.group(cls=HeanGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +81,8 @@ def cli() -> None:
     """HEAN: plugin-based crypto trading for small accounts.
 
     One YAML file describes a run; the same file and decision code drive a backtest on
-    recorded data, a paper run and a live run.
+    recorded data. Paper and live runs (run.mode) need a live exchange plugin (a live feed
+    and venue), which does not exist yet: they are refused until one is installed.
     """
 
 
@@ -251,12 +274,14 @@ def resolved_lines(file: str, setup: RunSetup) -> list[str]:
 
 def make_cli() -> click.Group:
     """The ``hean`` group with every plugin-registered command added."""
+    _STARTUP.clear()
     try:
         pm = load_plugins()
     except HeanError as exc:
-        # Keep the CLI usable (a config's plugins.disabled list may exclude the broken plugin);
-        # commands that load plugins report the error again if it still applies.
-        click.secho(f"warning: {exc.message}", fg="yellow", err=True)
+        # Keep the CLI usable (a config's plugins.disabled list may exclude the broken plugin):
+        # a command that loads the plugins and meets the failure prints it as its error; any
+        # other command (hean version, --help) ends with it as a warning.
+        _STARTUP.append(exc)
         pm = load_plugins(autoload=False)
     for cmd, origin in pm.registry.commands:
         name = cmd.name or ""

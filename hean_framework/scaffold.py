@@ -305,7 +305,8 @@ __version__ = "0.1.0"
 
 
 class {cls}Config(ComponentConfig):
-    """Config of ``{comp}`` (its section of the run YAML)."""
+    """Config of ``{comp}``, its section of the run YAML:
+    ``{KINDS[kind].section}.{comp}``."""
 
 {FIELDS[kind]}
 

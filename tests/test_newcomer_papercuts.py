@@ -10,6 +10,10 @@ are installed (the plugin manager is the builtins plus this module's strategy, t
   ``hean config show`` never prints ``executors: null`` while ``maker_chase`` runs.
 * **tables** (item 6): ``hean plugins list`` and ``hean capital-plan`` at 80 columns show every
   plugin, component, strategy and symbol name whole.
+* **what help says** (item 7): a plugin that fails to import is told once (the error of a
+  command that needs it, else a warning); ``hean --help`` says paper and live runs need a live
+  exchange plugin; a scaffolded config's docstring names its YAML path (``strategies.my_rsi``).
+  The docs' console commands are run by ``tests/test_doc_commands.py``.
 * **papercuts** (item 8): ``hean config validate`` takes several files; a missing component
   that a plugin folder of this repository provides says where it is and how to install it;
   ``hean why`` separates BLOCK from SKIP reasons and shows the ``validated`` column; the
@@ -427,3 +431,48 @@ def test_summary_last_lines_do_not_wrap_mid_phrase_at_80_columns() -> None:
     lines = con.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert "signals 123456 → orders 12345 → fills 23456" in lines
     assert "decisions: CREATE 12345  SKIP 23456  BLOCK 87655" in lines
+
+
+# ------------------------------------------------------------------ item 7: what help says
+
+
+def test_a_plugin_that_fails_to_import_is_told_once(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    from hean_framework import cli
+    from hean_framework.errors import PluginError
+
+    message = "plugin 'broken' (hean-broken 0.1.0) failed to import (hean_broken): ImportError: x"
+
+    def load(disabled: Any = (), autoload: bool = True, **kw: Any) -> Any:
+        if autoload and "broken" not in disabled:
+            raise PluginError(message, "disable it: HEAN_DISABLED_PLUGINS=broken")
+        return plugins()
+
+    monkeypatch.setattr(cli, "load_plugins", load)
+    monkeypatch.setattr(session, "load_plugins", load)
+    cfg = str(write(tmp_path, raw_config()))
+    refused = hean("config", "validate", cfg)
+    assert refused.exit_code == 2
+    assert refused.output.count(message) == 1, refused.output  # not a warning and an error
+    assert f"error: {message}" in refused.output
+    version = hean("version")
+    assert version.exit_code == 0 and version.output.startswith("hean-framework ")
+    assert version.output.count(message) == 1 and f"warning: {message}" in version.output
+    skipped = hean("config", "validate", cfg, "--set", "plugins.disabled=[broken]")
+    assert skipped.exit_code == 0, skipped.output
+    assert ": valid (" in skipped.output and skipped.output.count(message) == 1
+
+
+def test_help_says_paper_and_live_runs_need_a_live_exchange_plugin() -> None:
+    text = " ".join(hean("--help").output.split())
+    assert "a paper run and a live run" not in text
+    assert "need a live exchange plugin" in text
+
+
+def test_scaffolded_config_docstring_names_the_yaml_path(tmp_path: Path) -> None:
+    from hean_framework.scaffold import scaffold
+
+    for kind, path in (("strategy", "strategies.my_rsi"), ("gate", "gates.my_rsi")):
+        root = scaffold("my_rsi", kind, tmp_path / kind)
+        module = (root / "hean_my_rsi" / "__init__.py").read_text()
+        assert f"``{path}``" in " ".join(module.split()), module

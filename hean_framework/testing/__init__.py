@@ -2,7 +2,9 @@
 contract test suites per component kind.
 
 Installed as the ``pytest11`` plugin ``hean`` (fixtures ``hean_plugins``, ``hean_register``,
-``hean_ctx``); the contract suites are plain classes to subclass in your tests::
+``hean_ctx``, ``sample_data``, ``shared_data``, ``read_events``); :func:`step_market` updates a
+context's market state for an event as the engine does before the components see it.  The
+contract suites are plain classes to subclass in your tests::
 
     from hean_framework.testing import StrategyContract
 
@@ -11,7 +13,7 @@ Installed as the ``pytest11`` plugin ``hean`` (fixtures ``hean_plugins``, ``hean
         plugin_module = "my_package.plugin"   # the module with your hookimpls
 
 Only the contract suites need pytest (they are pytest test classes): they are imported on first
-use, so the rest of the kit (``sample_bars``, ``make_context``, ``isolated_plugins``, ...)
+use, so the rest of the kit (``sample_bars``, ``make_context``, ``step_market``, ...)
 imports without it, and importing a suite without pytest is an ``ImportError`` that says what
 to install (``pip install 'hean-framework[test]'`` or the plugin's ``[test]`` extra).
 """
@@ -33,6 +35,7 @@ from ..plugins import HeanPluginManager
 from ..ports import RunInfo
 
 if TYPE_CHECKING:
+    from ..models import MarketEvent
     from .contracts import (
         ExecutorContract,
         FilterContract,
@@ -48,7 +51,7 @@ SAMPLE_FILE = "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
 __all__ = [
     "SAMPLE_SYMBOL", "ExecutorContract", "FakeOrders", "FilterContract", "GateContract",
     "OptimizerContract", "SizerContract", "StrategyContract", "build_component",
-    "isolated_plugins", "make_context", "sample_bars",
+    "isolated_plugins", "make_context", "sample_bars", "step_market",
 ]
 
 #: the contract suites, imported from :mod:`.contracts` on first use (they need pytest)
@@ -260,3 +263,55 @@ def build_component(pm: HeanPluginManager, kind: str, name: str, ctx: RunContext
         obj = spec.cls(cfg, ctx, name=name)
     obj.on_start()
     return obj
+
+
+def step_market(ctx: RunContext, ev: MarketEvent) -> None:
+    """Update ``ctx.now`` and ``ctx.market[ev.symbol]`` for ``ev`` as the engine does before
+    any component sees the event, so a test can hand events to components directly.
+
+    Bars and trades set the last price and add it to ``prices`` (bars also set ``bar_ms`` and,
+    when ``ctx.market.keep_bars``, add to ``bars``; trades add to ``trade_volume``); quotes set
+    the best bid/offer (and add the mid to ``prices`` while no last price is known); book
+    updates apply to the symbol's L2 book and set the best bid/offer from it; funding sets
+    ``funding_rate``, ``last_funding_ts`` and ``mark``; mark prices set ``mark`` and ``index``.
+    What the engine does besides (the venue, the portfolio's funding) is not done here.
+    """
+    from ..models import BookUpdate, Funding, MarkPrice, Quote, Trade
+
+    ctx.now = ev.ts
+    st = ctx.market[ev.symbol]
+    if isinstance(ev, Bar):
+        if not st.bar_ms:
+            st.bar_ms = ev.interval_ms
+        st.ts = ev.ts
+        st.last = ev.close
+        st.prices.append(ev.close)
+        if ctx.market.keep_bars:
+            st.bars.append((ev.high, ev.low, ev.volume))
+    elif isinstance(ev, Trade):
+        st.ts = ev.ts
+        st.last = ev.price
+        st.trade_volume += ev.size
+        st.prices.append(ev.price)
+    elif isinstance(ev, Quote):
+        st.ts = ev.ts
+        st.bid, st.ask, st.bid_size, st.ask_size = ev.bid, ev.ask, ev.bid_size, ev.ask_size
+        if not st.last:
+            st.prices.append((ev.bid + ev.ask) * 0.5)
+    elif isinstance(ev, BookUpdate):
+        if st.book is None:
+            from ..book import OrderBook
+
+            st.book = OrderBook(ev.symbol)
+        book = st.book
+        book.apply(ev)
+        st.ts = ev.ts
+        st.bid, st.ask, st.bid_size, st.ask_size = book.bid, book.ask, book.bid_size, book.ask_size
+    elif isinstance(ev, Funding):
+        st.funding_rate = ev.rate
+        st.last_funding_ts = ev.ts
+        if ev.mark_price:
+            st.mark = ev.mark_price
+    elif isinstance(ev, MarkPrice):
+        st.mark = ev.mark
+        st.index = ev.index

@@ -1,12 +1,8 @@
 """Fixtures of the hf_scalping tests: where the real data is, how to read it and how to drive
 the strategy the way the engine does.
 
-* ``sample_data``: the kernel's bundled real data (``examples/data`` of the repository); the
-  test is skipped when the plugin is tested outside the repository.
-* ``shared_data``: ``../shared/data`` beside the project root; skipped with a clear reason when
-  it is absent.
-* ``read_events(files)``: the events of data files, read by the kernel's own ``csv`` feed (rows
-  validated and merged by time exactly as in a run).
+* ``sample_data``, ``shared_data``, ``read_events(files)`` and :func:`step_market` come from the
+  kernel's testing kit (the ``hean`` pytest plugin and :mod:`hean_framework.testing`).
 * ``tick_files(data, symbols, l2=False)``: the data-section rows of the 2024-08-08 capture.
 * ``replay(events, config, ...)``: builds ``hf_scalping`` (and optional analyzers) on a testing
   context and, for each event, updates ``ctx.now`` and ``ctx.market[symbol]`` as the engine does
@@ -23,16 +19,11 @@ from typing import Any
 
 import pytest
 
-from hean_framework.book import OrderBook
 from hean_framework.components import signals_of
 from hean_framework.context import RunContext
 from hean_framework.models import Bar, BookUpdate, MarketEvent, Quote, Signal, Trade
-from hean_framework.testing import build_component, isolated_plugins, make_context
+from hean_framework.testing import build_component, isolated_plugins, make_context, step_market
 
-PLUGIN = Path(__file__).resolve().parents[1]
-ROOT = PLUGIN.parents[1]
-SAMPLE_DATA = ROOT / "examples" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 
 CALLBACK = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book"}
@@ -52,64 +43,6 @@ def _tick_files(data: Path, symbols: Iterable[str] = (BTC, ETH), l2: bool = Fals
         out.append({"kind": "trades", "symbol": s,
                     "path": str(data / f"binance_usdm_perp_{n}USDT_trades_20240808.csv.gz")})
     return out
-
-
-@pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """The bundled real data of the repository (``examples/data``)."""
-    if not (SAMPLE_DATA / "README.md").is_file():
-        pytest.skip(f"bundled sample data not found at {SAMPLE_DATA} (the tests expect the "
-                    "plugin inside the HEAN repository)")
-    return SAMPLE_DATA
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` beside the project root; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (place ../shared beside the "
-                    "project root)")
-    return SHARED_DATA
-
-
-def _read_events(files: list[dict[str, str]]) -> list[MarketEvent]:
-    feed = build_component(isolated_plugins(), "feed", "csv", make_context(), {"files": files})
-    return list(feed.events())  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="session")
-def read_events() -> Callable[[list[dict[str, str]]], list[MarketEvent]]:
-    """``read_events([{kind, symbol, path}, ...])``: the events of the files, merged by time."""
-    cache: dict[str, list[MarketEvent]] = {}
-
-    def read(files: list[dict[str, str]]) -> list[MarketEvent]:
-        key = repr(files)
-        if key not in cache:
-            cache[key] = _read_events(files)
-        return cache[key]
-
-    return read
-
-
-def step_market(ctx: RunContext, ev: MarketEvent) -> None:
-    """What the engine does to the market state before the components see ``ev``."""
-    ctx.now = ev.ts
-    st = ctx.market[ev.symbol]
-    st.ts = ev.ts
-    if isinstance(ev, Bar):
-        st.last = ev.close
-        st.prices.append(ev.close)
-    elif isinstance(ev, Trade):
-        st.last = ev.price
-        st.prices.append(ev.price)
-    elif isinstance(ev, Quote):
-        st.bid, st.ask, st.bid_size, st.ask_size = ev.bid, ev.ask, ev.bid_size, ev.ask_size
-    elif isinstance(ev, BookUpdate):
-        if st.book is None:
-            st.book = OrderBook(ev.symbol)
-        st.book.apply(ev)
-        b = st.book
-        st.bid, st.ask, st.bid_size, st.ask_size = b.bid, b.ask, b.bid_size, b.ask_size
 
 
 @dataclass

@@ -2,11 +2,8 @@
 
 * ``btc_bars``: the kernel's real Binance BTC/USDT:USDT 5m candles (10,906, stamped at their
   close), shipped with the kernel -- the core tests need nothing else;
-* ``sample_data``: the repository's bundled real data (``examples/data``: BTC/ETH trades and best
-  bid/offer of 2024-08-08); skipped with the reason when the plugin is tested outside the
-  repository;
-* ``shared_data``: ``../shared/data`` beside the project root; skipped when absent;
-* ``read_events(files)``: the events of data files, read by the kernel's own ``csv`` feed;
+* ``sample_data``, ``shared_data``, ``read_events(files)`` and :func:`step_market` come from the
+  kernel's testing kit (the ``hean`` pytest plugin and :mod:`hean_framework.testing`).
 * ``replay(events, config=None, ...)``: a started ``impulse_engine`` fed the events the way the
   engine does (``ctx.now`` and ``ctx.market[symbol]`` updated first: last price, best bid/offer),
   after optional analyzers; returns the strategy, its context and every signal with the index
@@ -26,12 +23,14 @@ from hean_impulse_engine import ImpulseEngine
 from hean_framework.components import signals_of
 from hean_framework.context import RunContext
 from hean_framework.models import Bar, MarketEvent, Quote, Signal, Trade
-from hean_framework.testing import build_component, isolated_plugins, make_context, sample_bars
+from hean_framework.testing import (
+    build_component,
+    isolated_plugins,
+    make_context,
+    sample_bars,
+    step_market,
+)
 
-PLUGIN = Path(__file__).resolve().parents[1]
-ROOT = PLUGIN.parents[1]
-SAMPLE_DATA = ROOT / "examples" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 
 
@@ -53,21 +52,6 @@ def make_strategy(config: dict[str, Any] | None = None, ctx: RunContext | None =
                             "impulse_engine", ctx, config or {}, symbols=list(symbols))
     assert isinstance(strat, ImpulseEngine)
     return strat, ctx
-
-
-def step_market(ctx: RunContext, ev: MarketEvent) -> None:
-    """What the engine does to the market state before the components see ``ev``."""
-    ctx.now = ev.ts
-    st = ctx.market[ev.symbol]
-    st.ts = ev.ts
-    if isinstance(ev, Bar):
-        st.last = ev.close
-        st.prices.append(ev.close)
-    elif isinstance(ev, Trade):
-        st.last = ev.price
-        st.prices.append(ev.price)
-    elif isinstance(ev, Quote):
-        st.bid, st.ask, st.bid_size, st.ask_size = ev.bid, ev.ask, ev.bid_size, ev.ask_size
 
 
 def run_replay(events: Iterable[MarketEvent], config: dict[str, Any] | None = None, *,
@@ -118,43 +102,6 @@ def btc_bars() -> list[Bar]:
 def replay() -> Callable[..., Replay]:
     """``replay(events, config=None, *, symbols, ctx, analyzers, before, after, strategy)``."""
     return run_replay
-
-
-@pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """The bundled real data of the repository (``examples/data``)."""
-    if not (SAMPLE_DATA / "README.md").is_file():
-        pytest.skip(f"bundled sample data not found at {SAMPLE_DATA} (the tests expect the "
-                    "plugin inside the HEAN repository)")
-    return SAMPLE_DATA
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` beside the project root; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (place ../shared beside the "
-                    "project root)")
-    return SHARED_DATA
-
-
-def _read_events(files: list[dict[str, str]]) -> list[MarketEvent]:
-    feed = build_component(isolated_plugins(), "feed", "csv", make_context(), {"files": files})
-    return list(feed.events())
-
-
-@pytest.fixture(scope="session")
-def read_events() -> Callable[[list[dict[str, str]]], list[MarketEvent]]:
-    """``read_events([{kind, symbol, path}, ...])``: the events of the files, merged by time."""
-    cache: dict[str, list[MarketEvent]] = {}
-
-    def read(files: list[dict[str, str]]) -> list[MarketEvent]:
-        key = repr(files)
-        if key not in cache:
-            cache[key] = _read_events(files)
-        return cache[key]
-
-    return read
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,8 @@
 """Fixtures of the market-analyzer tests: where the real data is, how to read it and how to
 drive analyzers the way the engine does.
 
-* ``sample_data``: the kernel's bundled real data (``examples/data`` of the repository); the
-  test is skipped when the plugin is tested outside the repository.
-* ``shared_data``: ``../shared/data`` beside the project root; skipped with a clear reason when
-  it is absent.
-* ``read_events(files)``: the events of data files, read by the kernel's own ``csv`` feed (so
-  rows are validated and ordered exactly as in a run).
+* ``sample_data``, ``shared_data``, ``read_events(files)`` and :func:`step_market` come from the
+  kernel's testing kit (the ``hean`` pytest plugin and :mod:`hean_framework.testing`).
 * ``drive(ctx, analyzers, events, after=None)``: for each event, update ``ctx.now`` and
   ``ctx.market[symbol]`` as the engine does before any component sees it (last price, best
   bid/offer, the L2 book), then call each analyzer's callback in order, then ``after(event)``.
@@ -16,79 +12,15 @@ drive analyzers the way the engine does.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hean_framework.book import OrderBook
 from hean_framework.context import RunContext
 from hean_framework.models import Bar, BookUpdate, MarketEvent, Quote, Trade
-from hean_framework.testing import build_component, isolated_plugins, make_context
-
-PLUGIN = Path(__file__).resolve().parents[1]
-ROOT = PLUGIN.parents[1]
-SAMPLE_DATA = ROOT / "examples" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from hean_framework.testing import build_component, isolated_plugins, make_context, step_market
 
 CALLBACK = {Bar: "on_bar", Trade: "on_trade", Quote: "on_quote", BookUpdate: "on_book"}
-
-
-@pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """The bundled real data of the repository (``examples/data``)."""
-    if not (SAMPLE_DATA / "README.md").is_file():
-        pytest.skip(f"bundled sample data not found at {SAMPLE_DATA} (the tests expect the "
-                    "plugin inside the HEAN repository)")
-    return SAMPLE_DATA
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` beside the project root; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real market data not found at {SHARED_DATA} (place ../shared beside the "
-                    "project root)")
-    return SHARED_DATA
-
-
-def _read_events(files: list[dict[str, str]]) -> list[MarketEvent]:
-    pm = isolated_plugins()
-    feed = build_component(pm, "feed", "csv", make_context(), {"files": files})
-    return list(feed.events())  # type: ignore[attr-defined]
-
-
-@pytest.fixture(scope="session")
-def read_events() -> Callable[[list[dict[str, str]]], list[MarketEvent]]:
-    """``read_events([{kind, symbol, path}, ...])``: the events of the files, merged by time."""
-    cache: dict[str, list[MarketEvent]] = {}
-
-    def read(files: list[dict[str, str]]) -> list[MarketEvent]:
-        key = repr(files)
-        if key not in cache:
-            cache[key] = _read_events(files)
-        return cache[key]
-
-    return read
-
-
-def step_market(ctx: RunContext, ev: MarketEvent) -> None:
-    """What the engine does to the market state before the components see ``ev``."""
-    ctx.now = ev.ts
-    st = ctx.market[ev.symbol]
-    st.ts = ev.ts
-    if isinstance(ev, Bar):
-        st.last = ev.close
-    elif isinstance(ev, Trade):
-        st.last = ev.price
-    elif isinstance(ev, Quote):
-        st.bid, st.ask, st.bid_size, st.ask_size = ev.bid, ev.ask, ev.bid_size, ev.ask_size
-    elif isinstance(ev, BookUpdate):
-        if st.book is None:
-            st.book = OrderBook(ev.symbol)
-        st.book.apply(ev)
-        b = st.book
-        st.bid, st.ask, st.bid_size, st.ask_size = b.bid, b.ask, b.bid_size, b.ask_size
 
 
 def _drive(ctx: RunContext, analyzers: list[Any], events: Iterable[MarketEvent],

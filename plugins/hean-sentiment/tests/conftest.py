@@ -2,10 +2,8 @@
 way the engine does.
 
 * ``PLUGIN``, ``SAMPLE_ITEMS``: the plugin folder and its derived sample items file;
-* ``sample_data``: the repository's bundled real data (``examples/data``); the test is skipped
-  with the reason when the plugin is tested outside the repository;
-* ``shared_data``: ``../shared/data`` beside the project root; skipped with the reason when it
-  is absent;
+* ``sample_data`` and ``shared_data`` come from the kernel's testing kit (the ``hean`` pytest
+  plugin);
 * :func:`real_bars` reads 5m candle files into :class:`Bar` (stamped at their close time, as
   the kernel's feed does) merged in time order;
 * :func:`context` builds a testing-kit context whose ``ctx.run`` resolves relative paths
@@ -31,8 +29,6 @@ from hean_framework.testing import build_component, isolated_plugins, make_conte
 
 PLUGIN = Path(__file__).resolve().parents[1]
 ROOT = PLUGIN.parents[1]
-SAMPLE_DATA = ROOT / "examples" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 SAMPLE_ITEMS = PLUGIN / "data" / "derived_sentiment_btc_eth_20250306_20250413.csv"
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 BTC_5M = "binance_usdm_perp_BTCUSDT_5m_20250306_20250413.csv.gz"
@@ -40,24 +36,6 @@ ETH_5M = "binance_usdm_perp_ETHUSDT_5m_20250306_20250413.csv.gz"
 BTC_FUNDING = "binance_usdm_perp_BTCUSDT_funding_8h_20250306_20250603.csv.gz"
 ETH_FUNDING = "binance_usdm_perp_ETHUSDT_funding_8h_20250306_20250615.csv.gz"
 MODULE = "hean_sentiment.plugin"
-
-
-@pytest.fixture(scope="session")
-def sample_data() -> Path:
-    """The bundled real data of the repository (``examples/data``)."""
-    if not (SAMPLE_DATA / BTC_5M).is_file():
-        pytest.skip(f"the repository's bundled data is not here ({SAMPLE_DATA}): these tests "
-                    "run from a HEAN checkout")
-    return SAMPLE_DATA
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` beside the project root."""
-    if not (SHARED_DATA / "README.md").is_file():
-        pytest.skip(f"shared data set not found at {SHARED_DATA} (it lives beside the project "
-                    "root as ../shared/data)")
-    return SHARED_DATA
 
 
 def read_bars(path: Path, symbol: str) -> Iterator[Bar]:

@@ -10,10 +10,18 @@ included with ``--history``).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 import click
+
+
+class _DropVerdict(logging.Filter):
+    """Drops the optimizer's one-line verdict (the command prints the whole report)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("symbiont ")
 
 
 def _fmt(x: Any, spec: str = ".3f") -> str:
@@ -52,7 +60,12 @@ def symbiont(config: str, strategy: str, metric: str, params: str, sets: tuple[s
     only = [p.strip() for p in params.split(",") if p.strip()] or None
     problem = symbiont_problem(setup, pm, strategy, metric, params=only)
     base = problem.evaluate(dict(problem.incumbent))
-    res = opt.optimize(problem)
+    quiet = _DropVerdict()
+    opt.ctx.log.addFilter(quiet)     # this command prints the verdict itself
+    try:
+        res = opt.optimize(problem)
+    finally:
+        opt.ctx.log.removeFilter(quiet)
     out: dict[str, Any] = {
         "strategy": strategy, "metric": metric, "optimizer": opt.name,
         "incumbent": problem.incumbent, "incumbent_fitness": base, "best": res.params,

@@ -56,8 +56,11 @@ BODIES = {
         del hist[: -self.config.lookback - 1]
         if bar.close > max(hist[:-1]):
             stop = bar.close * (1 - self.config.stop_pct)
+            # a maker entry (limit at the touch) with a target: what the small-account cost
+            # gate lets through (docs/small_capital.md)
             return self.signal(bar.symbol, "buy", bar.ts, bar.close, stop_loss=stop,
-                               take_profit=bar.close * (1 + 2 * self.config.stop_pct))
+                               take_profit=bar.close * (1 + 2 * self.config.stop_pct),
+                               prefer_maker=True)
         return None
 ''',
     "filter": '''
@@ -348,12 +351,11 @@ run:
   name: {comp}
 
 account:
-  # 10,000 USDT: the smallest account on which the kernel's small-account cost gating
-  # (small_capital.enabled: auto, on below 10,000) is off. With it on, this template's taker
-  # breakout is refused (BLOCK MAKER_ONLY_ENFORCED, shown by `hean why`): the gate wants maker
-  # orders (prefer_maker) and an edge (edge_bps) that pays for the cost -- see the kernel's
-  # docs/small_capital.md.
-  capital: 10000
+  # a small account: the kernel's small-account cost gating is on (below 10,000 USDT). The
+  # template's signals pass it because they enter as makers (prefer_maker) with a target the
+  # cost model can weigh; a taker entry would be refused (BLOCK MAKER_ONLY_ENFORCED, shown by
+  # `hean why`) -- see the kernel's docs/small_capital.md.
+  capital: 1000
 
 data:
   files:

@@ -209,6 +209,9 @@ def test_hean_optimize_and_hean_symbiont_commands(tmp_path: Path,
 
     monkeypatch.setattr(session, "load_plugins", lambda disabled=(): _pm())
     monkeypatch.setattr(cli, "load_plugins", lambda *a, **k: _pm())
+    # make_cli adds plugin commands to the module-level group: keep them out of later tests
+    # (a command added here from the isolated manager would clash with the installed one)
+    monkeypatch.setattr(cli.cli, "commands", dict(cli.cli.commands))
     cfg = tmp_path / "symbiont.yaml"
     cfg.write_text(orjson.dumps({**RAW, "optimizers": {"symbiont": {
         **SYMBIONT, "population": 4, "elitism": 1, "folds": 1}}}).decode())  # JSON is YAML

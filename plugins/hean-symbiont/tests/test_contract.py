@@ -6,6 +6,8 @@ Invariants:
   result lies inside the space and ``fitness == evaluate(params)``, the same seed gives the
   same parameters, the result is never worse than the incumbent and gets at least half way
   from the incumbent to the optimum of the contract's landscape (ints, floats, choices);
+* a problem that carries no backtests is searched on its own ``evaluate`` (``extra.mode`` plain,
+  with the reason);
 * the ``symbiont`` entry point registers the ``Symbiont`` optimizer with ``SymbiontConfig``
   (and the ``hean symbiont`` command); the model refuses unknown keys, elitism >= population,
   an odd ``pbo_blocks``, all-zero weights and empty ``bounds`` ranges.
@@ -52,3 +54,19 @@ def test_registered_with_its_model_and_command() -> None:
 def test_model_refuses(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         SymbiontConfig.model_validate(bad)
+
+
+def test_a_problem_without_backtests_is_searched_plainly() -> None:
+    from hean_symbiont import SymbiontResult
+
+    from hean_framework.testing import build_component, make_context
+
+    pm = isolated_plugins("hean_symbiont.plugin")
+    opt = build_component(pm, "optimizer", "symbiont", make_context(), {"generations": 3})
+    problem = OptimizerContract.problem(5)
+    res = opt.optimize(problem)
+    assert isinstance(res, SymbiontResult)
+    assert res.extra["mode"] == "plain" and "no backtest study" in res.extra["why"]
+    assert res.extra["generations"] <= 3 and len(res.history) == res.extra["evaluations"]
+    assert res.fitness == problem.evaluate(res.params) == max(h["fitness"]
+                                                              for h in res.history)

@@ -61,8 +61,9 @@ class RegisterSection(Protocol):
             (``run``, ``account``, ``venue``, ...) cannot be taken.
         :param model: pydantic model of the section (``extra="forbid"`` so typos are errors).
             When the model defines ``default_components(config)`` returning
-            ``{section: {instance: body}}``, those components are added for the component
-            sections (``filters``, ``gates``, ``executors`` ...) the YAML does not list.
+            ``{section: {instance: body}}``, those components run after the YAML's own
+            entries of that section (``filters``, ``gates``, ``executors`` ...); an entry of
+            the same name changes a default's settings, ``{enabled: false}`` removes it.
         """
 
 

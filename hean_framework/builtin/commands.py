@@ -36,7 +36,7 @@ def backtest(config: str, out: str | None, overwrite: bool, sets: tuple[str, ...
     from ..session import prepare
 
     setup, pm = prepare(config, sets)
-    engine = Engine(setup, pm, out_dir=out, progress=False if no_progress else None)
+    engine = Engine(setup, pm, out_dir=out, progress=False if (no_progress or quiet) else None)
     with RunFolder(engine.out_dir, overwrite=overwrite) as folder:
         for note in folder.notes:
             click.echo(f"note: {note}", err=True)

@@ -203,15 +203,22 @@ def test_rolling_folds_and_plain_mode(pm: HeanPluginManager) -> None:
 
 def test_hean_optimize_and_hean_symbiont_commands(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hean_symbiont.cli import symbiont as symbiont_command
+
     import hean_framework.cli as cli
     import hean_framework.session as session
     from hean_framework.cli import make_cli
 
     monkeypatch.setattr(session, "load_plugins", lambda disabled=(): _pm())
     monkeypatch.setattr(cli, "load_plugins", lambda *a, **k: _pm())
-    # make_cli adds plugin commands to the module-level group: keep them out of later tests
-    # (a command added here from the isolated manager would clash with the installed one)
-    monkeypatch.setattr(cli.cli, "commands", dict(cli.cli.commands))
+    # make_cli adds plugin commands to the module-level group: work on a copy without the
+    # installed plugin's ``symbiont`` (added by earlier tests in this process) so that the
+    # isolated manager's command neither clashes with it nor stays behind for later tests
+    monkeypatch.setattr(cli.cli, "commands", {k: v for k, v in cli.cli.commands.items()
+                                              if k != "symbiont"})
+    # ... and make_cli stamps the command object with its origin: restore that stamp too
+    monkeypatch.setattr(symbiont_command, "_hean_origin",
+                        getattr(symbiont_command, "_hean_origin", None), raising=False)
     cfg = tmp_path / "symbiont.yaml"
     cfg.write_text(orjson.dumps({**RAW, "optimizers": {"symbiont": {
         **SYMBIONT, "population": 4, "elitism": 1, "folds": 1}}}).decode())  # JSON is YAML

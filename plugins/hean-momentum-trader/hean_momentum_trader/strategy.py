@@ -53,9 +53,9 @@ class MomentumTraderConfig(ComponentConfig):
     z_entry: float = Field(2.0, gt=0, le=10, description="|z| needed to enter")
     cooldown_s: float = Field(120.0, ge=0, description="seconds between signals per symbol")
     max_signals_per_day: int = Field(8, ge=1, description="per symbol, rolling 24 h")
-    sl_atr: float = Field(1.5, gt=0, description="stop distance in ATRs")
-    tp_atr: float = Field(3.0, gt=0, description="target distance in ATRs")
-    atr_floor_pct: float = Field(0.005, ge=0, lt=0.5, description="ATR floor as a price "
+    sl_atr: float = Field(1.5, gt=0, le=20, description="stop distance in ATRs")
+    tp_atr: float = Field(3.0, gt=0, le=50, description="target distance in ATRs")
+    atr_floor_pct: float = Field(0.005, ge=0, le=0.1, description="ATR floor as a price "
                                  "fraction")
     regime_families: list[str] = Field(
         default_factory=lambda: ["NEUTRAL", "TREND", "VOLATILE"],
@@ -89,7 +89,8 @@ class MomentumTrader(Strategy):
     def on_start(self) -> None:
         self._books: dict[str, _SymbolBook] = {}
         self._allowed = set().union(*(FAMILIES[f] for f in self.config.regime_families))
-        self.counts = {"evaluations": 0, "regime_blocked": 0, "cooldown": 0, "daily_cap": 0}
+        self.counts = {"evaluations": 0, "regime_blocked": 0, "cooldown": 0, "daily_cap": 0,
+                       "levels_out_of_range": 0}
 
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
         accepted = super().on_params_updated(params)
@@ -147,6 +148,9 @@ class MomentumTrader(Strategy):
         sgn = 1.0 if side == "buy" else -1.0
         stop = price - sgn * cfg.sl_atr * atr
         target = price + sgn * cfg.tp_atr * atr
+        if stop <= 0.0 or target <= 0.0:  # an ATR this wide puts a level below zero
+            self.counts["levels_out_of_range"] += 1
+            return None
         strength = min(abs(z) / cfg.z_entry, 3.0) / 3.0
         confidence = 0.3 + 0.6 * strength
         urgency = min(1.0, 0.4 + 0.3 * strength)

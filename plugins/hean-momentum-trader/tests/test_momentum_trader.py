@@ -84,3 +84,23 @@ def test_params_update_applies_known_keys_only() -> None:
     strat = build_component(pm, "strategy", "momentum_trader", make_context())
     assert strat.on_params_updated({"z_entry": 2.5, "bogus": 1}) == ["z_entry"]
     assert strat.config.z_entry == 2.5
+
+
+def test_levels_below_zero_are_not_sent() -> None:
+    """An ATR floor wide enough to put a stop or target below zero gives no signal (the
+    kernel would refuse it as INVALID_SIGNAL and count it against the strategy); the bounds
+    of the model keep such settings out of an optimizer's reach."""
+    pm = isolated_plugins("hean_momentum_trader.plugin")
+    ctx = make_context()
+    strat = build_component(pm, "strategy", "momentum_trader", ctx,
+                            {"atr_floor_pct": 0.1, "tp_atr": 20.0, "z_entry": 0.5,
+                             "cooldown_s": 0})
+    out = []
+    for bar in sample_bars(2000):
+        ctx.now = bar.ts
+        ctx.market[bar.symbol].last = bar.close
+        res = strat.on_bar(bar)
+        if res is not None:
+            out.append(res)
+    assert all(s.take_profit > 0 and s.stop_loss > 0 for s in out)
+    assert strat.stats()["levels_out_of_range"] > 0

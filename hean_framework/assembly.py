@@ -193,9 +193,9 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
         require_stop_loss=cfg.pipeline.require_stop_loss,
         allow_pyramiding=cfg.pipeline.allow_pyramiding,
         allow_reversal=cfg.pipeline.allow_reversal, on_decision=router.decided,
+        groups=router.groups,
         on_error=lambda name, exc, sig: faults.dead_letter(
             _named(components, name), exc, sig))
-    pipeline.groups = router.groups
     router.pipeline = pipeline
     exits = Exits(ctx, router, pipeline)
     router.exits = exits

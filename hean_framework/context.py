@@ -60,14 +60,6 @@ class Clock:
         self._cancelled.add(handle)
         return True
 
-    @property
-    def next_ts(self) -> int | None:
-        """When the earliest live timer is due, if any."""
-        heap = self.heap
-        while heap and heap[0][1] in self._cancelled:
-            self._cancelled.discard(heapq.heappop(heap)[1])
-        return heap[0][0] if heap else None
-
     def run_due(self, now: int) -> None:
         """Fire every timer due at or before ``now`` (the engine calls this)."""
         heap = self.heap

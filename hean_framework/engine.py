@@ -31,11 +31,11 @@ import time
 from bisect import bisect_left
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .assembly import Assembly, assemble, data_symbols
 from .blocks import BarBlock, TradeBlock
-from .components import Strategy, Venue
+from .components import Component, Feed, Strategy, Venue
 from .config import RunSetup
 from .context import RunContext
 from .errors import HeanError
@@ -44,6 +44,10 @@ from .plugins import HeanPluginManager
 from .progress import PROGRESS_EVERY, ProgressFn, data_span, progress_bar
 from .router import overrides
 from .run import RunResult
+
+if TYPE_CHECKING:
+    from .journal import Journal
+    from .pipeline import Pipeline
 
 _BLOCKS = (BarBlock, TradeBlock)
 #: young-generation GC threshold while the loop runs (CPython's default is 700)
@@ -109,22 +113,22 @@ class Engine:
         return self.build().parts.strategies
 
     @property
-    def components(self) -> dict[str, list[Any]]:
+    def components(self) -> dict[str, list[Component]]:
         """Every component by kind."""
         return self.build().parts.components
 
     @property
-    def pipeline(self) -> Any:
+    def pipeline(self) -> Pipeline:
         """The decision pipeline."""
         return self.build().parts.pipeline
 
     @property
-    def feed(self) -> Any:
+    def feed(self) -> Feed | None:
         """The feed of the data section (None without one)."""
         return self.build().parts.feed
 
     @property
-    def journal(self) -> Any:
+    def journal(self) -> Journal | None:
         """The run's journal (None when journaling is off or after :meth:`close`)."""
         return self.ctx.journal
 

@@ -63,7 +63,7 @@ class Pipeline:
                  allow_reversal: bool = True,
                  on_decision: Callable[[OrderDecision], None] | None = None,
                  on_error: Callable[[str, Exception, Any], None] | None = None,
-                 keep_recent: int = 100) -> None:
+                 keep_recent: int = 100, groups: GroupBook | None = None) -> None:
         self.ctx = ctx
         self.filters = list(filters)
         self.sizers = list(sizers)
@@ -88,8 +88,8 @@ class Pipeline:
         self._next_signal = 0
         self._next_decision = 0
         self._next_group = 0
-        #: the run's live order groups (the order router's book; set by the assembly)
-        self.groups: GroupBook = GroupBook(ctx)
+        #: the run's live order groups (the order router's book in a run)
+        self.groups = groups if groups is not None else GroupBook(ctx)
 
     # ------------------------------------------------------------------ entry point
 

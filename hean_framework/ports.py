@@ -27,7 +27,7 @@ suite (:class:`hean_framework.testing.ports.PortContract`) runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -187,12 +187,3 @@ class RunInfo:
     def section(self, name: str) -> Any:
         """The validated model of a plugin-owned top-level section, or None."""
         return self.sections.get(name)
-
-    def strategy_ids(self) -> list[str]:
-        """Strategy instance names in YAML order."""
-        return list(self.strategies)
-
-
-def strategies_from(items: Sequence[StrategyInfo]) -> dict[str, StrategyInfo]:
-    """``{name: info}`` in the given order."""
-    return {s.name: s for s in items}

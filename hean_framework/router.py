@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .components import Executor, Strategy, Venue, as_signals
+from .facts import BUDGETS
 from .groups import GroupBook, OrderGroup
 from .models import DONE_STATUSES, ClosedTrade, Fill, Order, OrderDecision, Signal
 
@@ -290,15 +291,12 @@ class Budgets:
     """``ctx.budgets`` of a run: the allocator's published budgets, else equity × weight."""
 
     def __init__(self, ctx: RunContext, weights: dict[str, float]) -> None:
-        from .facts import BUDGETS
-
         self.ctx = ctx
         self.weights = weights
-        self._key = BUDGETS
 
     def budget(self, strategy_id: str) -> float:
         """Capital the sizers may risk from for ``strategy_id``."""
-        budgets = self.ctx.facts.get(self._key)
+        budgets = self.ctx.facts.get(BUDGETS)
         if strategy_id in budgets:
             return float(budgets[strategy_id])
         return self.ctx.portfolio.equity() * self.weights.get(strategy_id, 1.0)

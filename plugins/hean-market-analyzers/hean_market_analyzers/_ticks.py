@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-__all__ = ["TickGate", "TickSource"]
+from hean_framework import Analyzer
+from hean_framework.models import Bar, Quote, Trade
+
+__all__ = ["TickAnalyzer", "TickGate", "TickSource"]
 
 TickSource = Literal["auto", "bars", "trades", "quotes"]
 
@@ -44,3 +47,34 @@ class TickGate:
             self._locked[symbol] = kind
             return True
         return locked == kind
+
+
+class TickAnalyzer(Analyzer):
+    """An analyzer fed one price tick at a time: bars, trades and quotes are turned into
+    :meth:`tick` calls by its :class:`TickGate` (``self._gate``, set in ``on_start``); a quote
+    that is not a tick goes to :meth:`on_other_quote`."""
+
+    _gate: TickGate
+
+    def on_bar(self, bar: Bar) -> None:
+        if self._gate.accept(bar.symbol, "bars"):
+            self.tick(bar.symbol, bar.ts, bar.close, bar.volume, bar.interval_ms)
+
+    def on_trade(self, trade: Trade) -> None:
+        if self._gate.accept(trade.symbol, "trades"):
+            self.tick(trade.symbol, trade.ts, trade.price, trade.size, 0)
+
+    def on_quote(self, quote: Quote) -> None:
+        symbol = quote.symbol
+        if self._gate.accept(symbol, "quotes"):
+            self.tick(symbol, quote.ts, (quote.bid + quote.ask) * 0.5, 0.0, 0)
+        else:
+            self.on_other_quote(symbol)
+
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        """One tick of ``symbol`` (``interval_ms``: the candle's length, 0 for other ticks)."""
+        raise NotImplementedError
+
+    def on_other_quote(self, symbol: str) -> None:
+        """A best bid/offer change that is not a tick for this analyzer (default: nothing)."""

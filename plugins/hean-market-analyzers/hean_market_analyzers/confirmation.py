@@ -43,11 +43,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from hean_framework import Analyzer, ComponentConfig
+from hean_framework import ComponentConfig
 from hean_framework.facts import REGIME
-from hean_framework.models import Bar, Quote, Trade
 
-from ._ticks import TickGate, TickSource
+from ._ticks import TickAnalyzer, TickGate, TickSource
 from ._windows import MultiSum, SortedWindow
 from .facts import CONFIRMATION, OFI, OFI_SOURCE, Confirmation
 
@@ -160,7 +159,7 @@ class _Sym:
         self.vhist = SortedWindow(cfg.vol_history)
 
 
-class MultiFactorConfirmation(Analyzer):
+class MultiFactorConfirmation(TickAnalyzer):
     """Per-symbol factor scores of a buy and a sell, for any signal type."""
 
     config: MultiFactorConfig
@@ -179,17 +178,9 @@ class MultiFactorConfirmation(Analyzer):
         self._hours = hours
         self.published = 0
 
-    def on_bar(self, bar: Bar) -> None:
-        if self._gate.accept(bar.symbol, "bars"):
-            self.update(bar.symbol, bar.ts, bar.close, bar.volume)
-
-    def on_trade(self, trade: Trade) -> None:
-        if self._gate.accept(trade.symbol, "trades"):
-            self.update(trade.symbol, trade.ts, trade.price, trade.size)
-
-    def on_quote(self, quote: Quote) -> None:
-        if self._gate.accept(quote.symbol, "quotes"):
-            self.update(quote.symbol, quote.ts, (quote.bid + quote.ask) * 0.5, 0.0)
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        self.update(symbol, ts, price, volume)
 
     def update(self, symbol: str, ts: int, price: float, volume: float) -> None:
         """One tick of ``symbol``: update the windows and publish the factor scores."""

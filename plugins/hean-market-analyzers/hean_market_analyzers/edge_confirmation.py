@@ -46,10 +46,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from hean_framework import Analyzer, ComponentConfig
-from hean_framework.models import Bar, BookUpdate, Quote, Trade
+from hean_framework import ComponentConfig
+from hean_framework.models import BookUpdate
 
-from ._ticks import TickGate, TickSource
+from ._ticks import TickAnalyzer, TickGate, TickSource
 from ._windows import MultiSum
 from .facts import (
     CANDIDATE,
@@ -158,7 +158,7 @@ class _Desk(EdgeConfirmationDesk):
         return self._loop.cancel(strategy_id, symbol, side)
 
 
-class EdgeConfirmationLoop(Analyzer):
+class EdgeConfirmationLoop(TickAnalyzer):
     """Stores first qualifying signals as candidates and confirms them on later ticks."""
 
     config: EdgeConfirmationConfig
@@ -180,22 +180,14 @@ class EdgeConfirmationLoop(Analyzer):
 
     # ------------------------------------------------------------------ market side
 
-    def on_bar(self, bar: Bar) -> None:
-        if self._gate.accept(bar.symbol, "bars"):
-            self._tick(bar.symbol, bar.close)
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        self._tick(symbol, price)
 
-    def on_trade(self, trade: Trade) -> None:
-        if self._gate.accept(trade.symbol, "trades"):
-            self._tick(trade.symbol, trade.price)
-
-    def on_quote(self, quote: Quote) -> None:
-        symbol = quote.symbol
-        if self._gate.accept(symbol, "quotes"):
-            self._tick(symbol, (quote.bid + quote.ask) * 0.5)
-        else:
-            s = self._syms.get(symbol)
-            if s is not None and s.cands:
-                self._evaluate(symbol, s)
+    def on_other_quote(self, symbol: str) -> None:
+        s = self._syms.get(symbol)
+        if s is not None and s.cands:
+            self._evaluate(symbol, s)
 
     def on_book(self, update: BookUpdate) -> None:
         s = self._syms.get(update.symbol)

@@ -33,11 +33,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from hean_framework import Analyzer, ComponentConfig
+from hean_framework import ComponentConfig
 from hean_framework.facts import REGIME
-from hean_framework.models import Bar, BookUpdate, Quote, Trade
+from hean_framework.models import BookUpdate
 
-from ._ticks import TickGate, TickSource
+from ._ticks import TickAnalyzer, TickGate, TickSource
 from ._windows import MultiSum
 from .facts import EXECUTION_EDGE, EdgeEstimate, family_of
 
@@ -106,7 +106,7 @@ class _Sym:
         self.published = 0
 
 
-class ExecutionEdgeEstimator(Analyzer):
+class ExecutionEdgeEstimator(TickAnalyzer):
     """Per-symbol fill probability, spread, volatility penalty and edge threshold."""
 
     config: ExecutionEdgeConfig
@@ -123,20 +123,12 @@ class ExecutionEdgeEstimator(Analyzer):
 
     # ------------------------------------------------------------------ callbacks
 
-    def on_bar(self, bar: Bar) -> None:
-        if self._gate.accept(bar.symbol, "bars"):
-            self._tick(bar.symbol, bar.close)
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        self._tick(symbol, price)
 
-    def on_trade(self, trade: Trade) -> None:
-        if self._gate.accept(trade.symbol, "trades"):
-            self._tick(trade.symbol, trade.price)
-
-    def on_quote(self, quote: Quote) -> None:
-        symbol = quote.symbol
-        if self._gate.accept(symbol, "quotes"):
-            self._tick(symbol, (quote.bid + quote.ask) * 0.5)
-        else:
-            self._maybe_refresh(symbol)
+    def on_other_quote(self, symbol: str) -> None:
+        self._maybe_refresh(symbol)
 
     def on_book(self, update: BookUpdate) -> None:
         self._maybe_refresh(update.symbol)

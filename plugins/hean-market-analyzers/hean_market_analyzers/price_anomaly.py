@@ -37,11 +37,11 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from hean_framework import Analyzer, ComponentConfig
+from hean_framework import ComponentConfig
 from hean_framework.facts import Facts
-from hean_framework.models import Bar, ClosedTrade, Quote, Trade
+from hean_framework.models import ClosedTrade
 
-from ._ticks import TickGate, TickSource
+from ._ticks import TickAnalyzer, TickGate, TickSource
 from ._windows import MultiSum
 from .facts import ANOMALY, ANOMALY_BLOCKED_UNTIL, ANOMALY_SCORE, ANOMALY_SIZE_MULTIPLIER
 
@@ -128,7 +128,7 @@ class _Sym:
         self.n_kinds: dict[str, int] = {}
 
 
-class PriceAnomalyDetector(Analyzer):
+class PriceAnomalyDetector(TickAnalyzer):
     """Spikes, flash crashes, gaps, statistical gaps and stale prices per symbol."""
 
     config: PriceAnomalyConfig
@@ -137,17 +137,9 @@ class PriceAnomalyDetector(Analyzer):
         self._gate = TickGate(self.config.tick_source)
         self._syms: dict[str, _Sym] = {}
 
-    def on_bar(self, bar: Bar) -> None:
-        if self._gate.accept(bar.symbol, "bars"):
-            self.update(bar.symbol, bar.ts, bar.close, bar.interval_ms)
-
-    def on_trade(self, trade: Trade) -> None:
-        if self._gate.accept(trade.symbol, "trades"):
-            self.update(trade.symbol, trade.ts, trade.price)
-
-    def on_quote(self, quote: Quote) -> None:
-        if self._gate.accept(quote.symbol, "quotes"):
-            self.update(quote.symbol, quote.ts, (quote.bid + quote.ask) * 0.5)
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        self.update(symbol, ts, price, interval_ms)
 
     def on_position_closed(self, trade: ClosedTrade) -> None:
         """A winning round trip resets the symbol's anomaly count (``reset_on_win``)."""

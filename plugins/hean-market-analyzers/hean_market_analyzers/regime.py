@@ -42,11 +42,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from hean_framework import Analyzer, ComponentConfig
+from hean_framework import ComponentConfig
 from hean_framework.facts import REGIME, REGIME_CONFIDENCE
-from hean_framework.models import Bar, Quote, Trade
 
-from ._ticks import TickGate, TickSource
+from ._ticks import TickAnalyzer, TickGate, TickSource
 from ._windows import MultiSum, SortedWindow
 
 __all__ = ["RegimeDetector", "RegimeDetectorConfig", "RegimeFeatures"]
@@ -184,7 +183,7 @@ def _clamp01(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
 
 
-class RegimeDetector(Analyzer):
+class RegimeDetector(TickAnalyzer):
     """Per-symbol Wyckoff regime from tick returns, volume and adaptive thresholds."""
 
     config: RegimeDetectorConfig
@@ -199,17 +198,9 @@ class RegimeDetector(Analyzer):
 
     # ------------------------------------------------------------------ market callbacks
 
-    def on_bar(self, bar: Bar) -> None:
-        if self._gate.accept(bar.symbol, "bars"):
-            self.update(bar.symbol, bar.close, bar.volume)
-
-    def on_trade(self, trade: Trade) -> None:
-        if self._gate.accept(trade.symbol, "trades"):
-            self.update(trade.symbol, trade.price, trade.size)
-
-    def on_quote(self, quote: Quote) -> None:
-        if self._gate.accept(quote.symbol, "quotes"):
-            self.update(quote.symbol, (quote.bid + quote.ask) * 0.5, 0.0)
+    def tick(self, symbol: str, ts: int, price: float, volume: float,
+             interval_ms: int) -> None:
+        self.update(symbol, price, volume)
 
     # ------------------------------------------------------------------ the tick
 

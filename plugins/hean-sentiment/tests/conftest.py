@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,30 @@ class Kit:
 def kit() -> type[Kit]:
     """The shared test helpers."""
     return Kit
+
+
+def _check_window(steps: list[tuple[int, float, float, bool]], lookback: int) -> None:
+    """Replay adds/evictions and compare the rolling sums with a direct recomputation."""
+    from hean_sentiment.aggregate import SourceWindow
+
+    w = SourceWindow(lookback)
+    kept: list[tuple[int, float, float]] = []
+    now = 0
+    for dt, s, c, evict in steps:
+        now += dt
+        if evict:
+            w.evict(now)
+            kept = [k for k in kept if k[0] > now - lookback]
+        else:
+            w.add(now, s, c)
+            kept.append((now, s, c))
+        assert len(w) == len(kept)
+        assert math.isclose(w.sum_sc, sum(k[1] * k[2] for k in kept), abs_tol=1e-9)
+        assert math.isclose(w.sum_c, sum(k[2] for k in kept), abs_tol=1e-9)
+
+
+@pytest.fixture(scope="session")
+def window_check() -> Any:
+    """``window_check(steps, lookback)``: the rolling-window invariant (seeded and hypothesis
+    tests share it)."""
+    return _check_window

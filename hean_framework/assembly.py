@@ -144,7 +144,8 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
         base_dir=cfg.base_dir,
         strategies={rc.instance: StrategyInfo(rc.instance, rc.spec.name,
                                               tuple(rc.symbols or symbols), rc.weight,
-                                              rc.executor, rc.min_rr)
+                                              rc.executor, rc.min_rr,
+                                              getattr(rc.spec.cls, "style", "directional"))
                     for rc in comps["strategy"]},
         sections=dict(setup.sections), setup=setup)
     faults = Faults(ctx, cfg.pipeline.max_component_errors)

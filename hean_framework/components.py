@@ -49,6 +49,7 @@ from .models import (
     Trade,
     opposite,
 )
+from .styles import StrategyStyle
 
 if TYPE_CHECKING:
     from .blocks import BarBlock, TradeBlock
@@ -179,6 +180,9 @@ class Strategy(MarketListener):
     """A signal source.  Every ``on_*`` callback may return a Signal, a list or None."""
 
     kind = "strategy"
+    #: what kind of trading this is: ``directional``, ``quoting`` or ``carry``; decides which
+    #: generic risk rules do not apply (the table in :mod:`hean_framework.styles`)
+    style: ClassVar[StrategyStyle] = "directional"
 
     def signal(self, symbol: str, side: str, ts: int, price: float, **kw: Any) -> Signal:
         """Build a :class:`Signal` owned by this strategy instance."""

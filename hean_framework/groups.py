@@ -14,7 +14,8 @@ A strategy returns (or ``ctx.orders.propose``-s) an :class:`OrderGroup` of signa
   sent if it is not complete: the executor's :meth:`~hean_framework.components.Executor.
   on_group_deadline` runs (the default cancels the open legs, then ``unwind`` closes what
   filled by taker, ``hedge`` completes the missing legs by taker, ``none`` leaves it).
-* **Quotes** (``kind="quote"``: one buy and one sell of one symbol, limit prices) rest
+* **Quotes** (``kind="quote"``: limit orders of one symbol -- a bid and an ask, one side, or
+  a ladder of levels) rest
   together and *replace* the strategy's previous quote of the same symbol and ``key``: the
   previous quote's open orders are cancelled (reason ``requote``) before the new legs are
   placed, so no orphan is left.  Quote legs skip the open-position checks (a market maker
@@ -68,9 +69,8 @@ class OrderGroup:
         if any(s.reduce_only for s in self.legs):
             return "reduce-only signals are exits, not group legs"
         if self.kind == "quote":
-            sides = sorted(s.side for s in self.legs)
-            if sides != ["buy", "sell"] or self.legs[0].symbol != self.legs[1].symbol:
-                return "a quote is one buy and one sell of the same symbol"
+            if len({s.symbol for s in self.legs}) != 1:
+                return "a quote's legs (bid, ask or a ladder of levels) are of one symbol"
             if any(not s.limit_price for s in self.legs):
                 return "quote legs need limit_price"
         if self.policy.after_ms <= 0:

@@ -28,6 +28,7 @@ from .components import Executor, Filter, Gate, Sizer, Verdict
 from .facts import REGIME
 from .groups import GroupBook, OrderGroup
 from .models import BLOCK, CREATE, SKIP, OrderDecision, Signal, to_dict
+from .styles import exempt
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -74,6 +75,10 @@ class Pipeline:
         self.require_stop_loss = require_stop_loss
         self.allow_pyramiding = allow_pyramiding
         self.allow_reversal = allow_reversal
+        #: strategies whose style is exempt from the open-position check (hean_framework.styles)
+        self.any_position_ok = frozenset(
+            sid for sid, info in ctx.run.strategies.items()
+            if exempt(info.style, "position_open"))
         self.on_decision = on_decision
         self.on_error = on_error
         self.counters = {s: StageCounter(s) for s in STAGES}
@@ -293,8 +298,8 @@ class Pipeline:
                            f"no instrument metadata for {signal.symbol!r}")
         if not d.price or d.price <= 0.0:
             return Verdict(SKIP, "VALIDATION_FAIL", "no usable price yet for " + signal.symbol)
-        pos = 0.0 if quote else self.ctx.portfolio.position_qty(signal.strategy_id,
-                                                                signal.symbol)
+        pos = 0.0 if quote or signal.strategy_id in self.any_position_ok else \
+            self.ctx.portfolio.position_qty(signal.strategy_id, signal.symbol)
         if pos:
             if (pos > 0.0) == (signal.side == "buy"):
                 if not self.allow_pyramiding:

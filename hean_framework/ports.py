@@ -143,6 +143,8 @@ class StrategyInfo:
     weight: float = 1.0
     executor: str | None = None
     min_rr: float | None = None
+    #: the strategy class's declared :attr:`~hean_framework.components.Strategy.style`
+    style: str = "directional"
 
 
 @runtime_checkable

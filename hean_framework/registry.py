@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from .components import Component
 from .errors import PluginError
 from .kinds import HOOK_KINDS, KINDS
+from .styles import STYLES
 
 if TYPE_CHECKING:
     import click
@@ -99,6 +100,11 @@ class Registry:
                     f"({', '.join(sorted(KINDS[kind].reserved))}): the plugin would never "
                     "see their values",
                     "rename the field(s) in the plugin's config model")
+        style = getattr(cls, "style", "directional") if kind == "strategy" else "directional"
+        if style not in STYLES:
+            raise PluginError(
+                f"{where} registered strategy {name!r} with style {style!r}",
+                f"Strategy.style is one of {', '.join(STYLES)} (hean_framework.styles)")
         existing = self.components[kind].get(name)
         if existing is not None:
             raise PluginError(

@@ -30,6 +30,7 @@ from pydantic import Field
 from ..components import ComponentConfig, Gate, Verdict, block, skip
 from ..facts import REGIME
 from ..models import CREATE, ClosedTrade, OrderDecision, Signal
+from ..styles import EXEMPTIONS
 from ._common import DAY_MS, HOUR_MS, journal_event, lookup, plugin_names
 from .inflight import INFLIGHT_COUNT, INFLIGHT_SIGNALS
 
@@ -87,6 +88,7 @@ class RiskLimits(Gate):
         self._logged: set[tuple[str, str]] = set()
         self.votes: dict[str, int] = {}
         self._min_rr_cache: dict[str, float] = {}
+        self._exempt_cache: dict[str, frozenset[str]] = {}
         self._load_viability()
 
     # ------------------------------------------------------------------ viability
@@ -111,6 +113,38 @@ class RiskLimits(Gate):
                 v = float(own) if own is not None else cfg.min_rr
             v = float(v)
             self._min_rr_cache[sid] = v
+        return v
+
+    def _reward_risk(self, signal: Signal, price: float) -> Verdict | None:
+        """Rule 1: reward:risk from the order price must reach the strategy's floor."""
+        min_rr = self.min_rr_for(signal.strategy_id)
+        if signal.take_profit is None:
+            if self.config.require_take_profit:
+                return block("RISK_BLOCKED", "no take_profit: reward:risk cannot be checked "
+                             "(risk_limits.require_take_profit)", min_rr=min_rr)
+            return None
+        if min_rr <= 0.0:
+            return None
+        if signal.stop_loss is None:
+            return block("RISK_BLOCKED", "no stop_loss: reward:risk cannot be checked",
+                         min_rr=min_rr)
+        risk = abs(price - signal.stop_loss)
+        reward = (signal.take_profit - price) if signal.side == "buy" \
+            else (price - signal.take_profit)
+        rr = reward / risk if risk > 0.0 else 0.0
+        if rr < min_rr - 1e-9:
+            return block("RISK_BLOCKED", f"reward:risk {_num(rr, floor=True)} < {_num(min_rr)}",
+                         reward_risk=round(rr, 6), min_rr=min_rr)
+        return None
+
+    def exemptions(self, sid: str) -> frozenset[str]:
+        """The rules strategy ``sid`` is exempt from by its declared style
+        (:mod:`hean_framework.styles`)."""
+        v = self._exempt_cache.get(sid)
+        if v is None:
+            info = self.ctx.run.strategies.get(sid)
+            v = self._exempt_cache[sid] = EXEMPTIONS.get(
+                info.style if info is not None else "directional", frozenset())
         return v
 
     def daily_limit(self, sid: str, symbol: str) -> int:
@@ -139,30 +173,17 @@ class RiskLimits(Gate):
         ctx = self.ctx
         sid, sym = signal.strategy_id, signal.symbol
         price = decision.price
-        # 1. reward:risk
-        min_rr = self.min_rr_for(sid)
-        if signal.take_profit is None:
-            if cfg.require_take_profit:
+        exempt = self.exemptions(sid)
+        # 1. reward:risk (styles exempt from it: hean_framework.styles)
+        if "reward_risk" not in exempt:
+            verdict = self._reward_risk(signal, price)
+            if verdict is not None:
                 self._count("RISK_BLOCKED")
-                return block("RISK_BLOCKED", "no take_profit: reward:risk cannot be checked "
-                             "(risk_limits.require_take_profit)", min_rr=min_rr)
-        elif min_rr > 0.0:
-            if signal.stop_loss is None:
-                self._count("RISK_BLOCKED")
-                return block("RISK_BLOCKED", "no stop_loss: reward:risk cannot be checked",
-                             min_rr=min_rr)
-            risk = abs(price - signal.stop_loss)
-            reward = (signal.take_profit - price) if signal.side == "buy" \
-                else (price - signal.take_profit)
-            rr = reward / risk if risk > 0.0 else 0.0
-            if rr < min_rr - 1e-9:
-                self._count("RISK_BLOCKED")
-                return block("RISK_BLOCKED", f"reward:risk {_num(rr, floor=True)} < {_num(min_rr)}",
-                             reward_risk=round(rr, 6), min_rr=min_rr)
+                return verdict
         # 2. one open position per symbol across strategies
         pf = ctx.portfolio
         positions = pf.positions()
-        if cfg.one_position_per_symbol:
+        if cfg.one_position_per_symbol and "one_position" not in exempt:
             for p in positions:
                 if p.symbol == sym and p.strategy_id != sid and p.qty:
                     self._count("RISK_BLOCKED")
@@ -189,13 +210,13 @@ class RiskLimits(Gate):
         self._roll_day(now)
         lim = self.daily_limit(sid, sym)
         used = self.attempts.get(sid, 0)
-        if used >= lim:
+        if used >= lim and "daily_attempts" not in exempt:
             self._count("DAILY_LIMIT")
             return skip("DAILY_LIMIT", f"{sid} used {used} of {lim} daily attempts (UTC day)",
                         attempts=used, daily_limit=lim)
         # 6. open positions (+ in-flight reservations of other signals)
         own = pf.position(sid, sym).qty
-        if not own:
+        if not own and "max_open_positions" not in exempt:
             n_open = sum(1 for p in positions if p.qty)
             inflight = ctx.facts.get(INFLIGHT_COUNT)
             if signal.signal_id in ctx.facts.get(INFLIGHT_SIGNALS):

@@ -310,6 +310,30 @@ def test_reduce_only_clipping_and_rejection(shared_data: Path) -> None:
     assert rest.status == "cancelled" and rest.reason.startswith("reduce_only_no_position")
 
 
+def test_reduce_only_is_per_strategy_when_strategies_share_the_account(
+        shared_data: Path) -> None:
+    """One strategy long 0.03, another short 0.02: the account nets to 0.01, yet each closes
+    its whole position reduce-only (an account-level clip would stop the first at 0.01)."""
+    venue, ctx, engine = make_venue()
+    real_book(ctx, shared_data)
+    venue.submit(order("buy", 0.03))
+    short = order("sell", 0.02)
+    short.strategy_id = "s2"
+    venue.submit(short)
+    assert ctx.portfolio.net_qty(SYM) == pytest.approx(0.01)
+    close_long = venue.submit(order("sell", 0.03, reduce_only=True))
+    assert close_long.status == "filled" and close_long.qty == pytest.approx(0.03)
+    close_short = order("buy", 0.05, reduce_only=True)
+    close_short.strategy_id = "s2"
+    venue.submit(close_short)
+    assert close_short.status == "filled" and close_short.qty == pytest.approx(0.02)
+    assert ctx.portfolio.position_qty("s1", SYM) == ctx.portfolio.position_qty("s2", SYM) == 0
+    assert ctx.portfolio.net_qty(SYM) == pytest.approx(0.0, abs=1e-12)
+    # the rejection names the strategy whose position is missing
+    wrong = venue.submit(order("sell", 0.01, reduce_only=True))
+    assert wrong.reason.startswith("reduce_only_no_position: s1 has no long position")
+
+
 def test_post_only_and_crossing_limits(shared_data: Path) -> None:
     venue, ctx, engine = make_venue()
     book, snap = real_book(ctx, shared_data)

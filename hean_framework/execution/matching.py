@@ -35,8 +35,8 @@ a bar whose range reaches the trigger (only bars that start at or after the stop
 it at the trigger, or at the open when the bar gapped through it (never better than the
 trigger), then ``slippage_bps``.
 
-Reduce-only orders are clipped to the opposite account position at every fill (the venue's
-rule, passed in as ``clip_reduce_only``).
+Reduce-only orders are clipped to the owning strategy's opposite position at every fill (the
+venue's rule, passed in as ``clip_reduce_only``).
 """
 
 from __future__ import annotations

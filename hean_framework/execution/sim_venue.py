@@ -21,9 +21,14 @@ the lot grid), ``invalid_price`` (limit price missing, ≤ 0 or off the tick gri
 :meth:`~hean_framework.instruments.Instrument.describe_minimum`), ``reduce_only_no_position``,
 ``post_only_would_cross``, ``no_price`` (no market data yet, or no book/quote for an explicit
 ``market_fill`` mode).  Reduce-only orders are exempt from the exchange minimums (exchanges
-accept closing dust) and are clipped to the opposite *account* position on arrival and again
-at every fill (a reduce-only order whose position is gone is cancelled with reason
-``reduce_only_no_position``).
+accept closing dust) and are clipped to the opposite position *of the strategy that owns the
+order* on arrival and again at every fill (a reduce-only order whose position is gone is
+cancelled with reason ``reduce_only_no_position``).  Reduce-only is per strategy because
+several strategies share one account: when one is long 1 BTC and another short 0.5 BTC the
+account nets to 0.5, and an account-level clip would let the first close only half of its
+position.  A live venue sends the exchange's reduce-only flag only where the account position
+covers the order (otherwise a plain order of the same size, which the strategy books prove
+cannot open a position for the strategy).
 
 **Market orders** fill completely on arrival, taker fee, at "the event price":
 
@@ -342,8 +347,9 @@ class SimulatedVenue(Venue):
             avail = self._reducible(order, inst)
             if avail <= 0.0:
                 self._reject(order, "reduce_only_no_position",
-                             f"no {'long' if order.side == 'sell' else 'short'} account "
-                             f"position in {order.symbol} to reduce")
+                             f"{order.strategy_id} has no "
+                             f"{'long' if order.side == 'sell' else 'short'} position in "
+                             f"{order.symbol} to reduce")
                 return
             if order.qty > avail * (1.0 + EPS):
                 order.reason = f"reduce_only_clipped: {order.qty:g} -> {avail:g}"
@@ -356,11 +362,12 @@ class SimulatedVenue(Venue):
             self._arrive_limit(order, inst, st)
 
     def _reducible(self, order: Order, inst: Instrument | None = None) -> float:
-        """Lot-rounded size of the opposite account position a reduce-only order may close."""
+        """Lot-rounded size of the owning strategy's opposite position a reduce-only order may
+        close (HEAN's reduce-only is per strategy: see the module docstring)."""
         pf = self.ctx.portfolio
         if pf is None:
             return 0.0
-        net = pf.net_qty(order.symbol)
+        net = pf.position_qty(order.strategy_id, order.symbol)
         avail = net if order.side == "sell" else -net
         if avail <= 0.0:
             return 0.0
@@ -474,7 +481,7 @@ class SimulatedVenue(Venue):
         self._notify(order)
 
     def _clip_reduce_only(self, order: Order, qty: float) -> float:
-        """Limit a reduce-only fill to the opposite account position; cancel when none."""
+        """Limit a reduce-only fill to the owner's opposite position; cancel when none."""
         if not order.reduce_only:
             return qty
         avail = self._reducible(order)

@@ -462,7 +462,47 @@ def _decisions_table(decisions: Sequence[Mapping[str, Any]]) -> str:
 
 _SKIP_GENERIC: Final = frozenset({"run", "metrics", "notes", "per_strategy", "funnel",
                                   "top_reasons", "rejections", "decisions", "equity",
-                                  "manifest"})
+                                  "manifest", "tca"})
+#: columns of the per-executor transaction-cost table (report key, header)
+TCA_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("parents", "parents"), ("filled_parents", "filled"), ("fills", "fills"),
+    ("maker_fill_share", "maker share"), ("filled_notional", "notional"),
+    ("fill_ratio", "fill ratio"), ("is_bps", "IS bps"), ("delay_bps", "delay"),
+    ("spread_bps", "spread"), ("impact_bps", "impact"), ("fees_bps", "fees"),
+    ("median_is_bps", "median IS"), ("p90_is_bps", "p90 IS"), ("cost_quote", "cost"),
+)
+TCA_PARENT_COLUMNS: Final[tuple[str, ...]] = (
+    "ts", "executor", "symbol", "side", "arrival_mid", "avg_fill_price", "ordered_qty",
+    "filled_qty", "fills", "delay_ms", "is_bps", "delay_bps", "spread_bps", "impact_bps",
+    "fees_bps")
+
+
+def tca_section(tca: Mapping[str, Any] | None) -> str:
+    """The transaction-cost analysis (:mod:`hean_framework.tca`): one row per executor
+    (implementation shortfall and its parts, notional-weighted bps) and the last parents."""
+    if not tca:
+        return ""
+    parts = ["<h2>Transaction costs</h2>"]
+    by_ex = tca.get("by_executor") or {}
+    if not by_ex:
+        parts.append('<p class="note">no order was sent</p>')
+        return "".join(parts)
+    parts.append(table(["executor", *[h for _, h in TCA_COLUMNS]],
+                       [[name, *[(row or {}).get(k) for k, _ in TCA_COLUMNS]]
+                        for name, row in by_ex.items()]))
+    parts.append('<p class="note">implementation shortfall vs the arrival mid, bps of the '
+                 'filled notional (positive = cost) = delay + spread + impact + fees; '
+                 'notional-weighted means; cost in the quote currency</p>')
+    parents = tca.get("parents") or []
+    if parents:
+        parts.append(f"<h3>Last {len(parents)} parent orders</h3>")
+        parts.append(table(list(TCA_PARENT_COLUMNS),
+                           [[_as_time(c, p.get(c)) for c in TCA_PARENT_COLUMNS]
+                            for p in reversed(parents)]))
+    if tca.get("unattributed_fills"):
+        parts.append(f'<p class="note">{_num(tca["unattributed_fills"])} fills of protective '
+                     "stop/target orders are not parent orders</p>")
+    return "".join(parts)
 
 
 def render_html(report: dict[str, Any], result: RunResult) -> str:
@@ -506,6 +546,7 @@ def render_html(report: dict[str, Any], result: RunResult) -> str:
                  else '<p class="note">no market data rejected</p>')
     parts.append("<h2>Recent decisions</h2>")
     parts.append(_decisions_table(report.get("decisions") or []))
+    parts.append(tca_section(report.get("tca")))
     for key, value in report.items():
         if key in _SKIP_GENERIC:
             continue

@@ -10,11 +10,13 @@ replacement whose ``parent_id`` is the old order); ``propose`` runs a signal or 
 through the pipeline.
 
 Back, per fill (the venue calls synchronously): the portfolio books it, the journal records it,
-an equity sample is taken, exits are kept in step (:mod:`hean_framework.exits`), order groups
-are updated (:mod:`hean_framework.groups`), then observers, the owning executor and the
-owning strategy hear of it (what the strategy returns is proposed), and a closed round trip is
-journaled and told.  Per status change: done orders leave the tables and are journaled,
-rejections reach ``on_error`` observers, then the owner executor, observers and strategy.
+the transaction-cost analysis (:mod:`hean_framework.tca`, report section ``tca``) adds it to
+its parent order, an equity sample is taken, exits are kept in step
+(:mod:`hean_framework.exits`), order groups are updated (:mod:`hean_framework.groups`), then
+observers, the owning executor and the owning strategy hear of it (what the strategy returns
+is proposed), and a closed round trip is journaled and told.  Per status change: done orders
+leave the tables and are journaled, rejections reach ``on_error`` observers, then the owner
+executor, observers and strategy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .components import Executor, Strategy, Venue, as_signals
 from .facts import BUDGETS
 from .groups import GroupBook, OrderGroup
 from .models import DONE_STATUSES, ClosedTrade, Fill, Order, OrderDecision, Signal
+from .tca import TransactionCosts
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -55,6 +58,9 @@ class OrderRouter:
         self.pipeline: Pipeline = None  # type: ignore[assignment]  # set by the assembly
         self.exits: Exits = None  # type: ignore[assignment]
         self.groups = GroupBook(ctx)
+        #: transaction-cost analysis of every parent order (:mod:`hean_framework.tca`)
+        self.tca = TransactionCosts(ctx)
+        ctx.add_section("tca", self.tca.report)
         self._orders: dict[int, Order] = {}
         self._owner: dict[int, Executor] = {}
         self._entry: dict[int, Signal] = {}  # entry orders whose signal carries exits
@@ -98,6 +104,7 @@ class OrderRouter:
         self.pipeline.orders += 1
         if self.groups.active:
             self.groups.on_submit(order)
+        self.tca.on_submit(order, decision, executor.name if executor is not None else "")
         return self.venue.submit(order)
 
     def cancel(self, order_id: int, reason: str = "") -> Order | None:
@@ -206,6 +213,7 @@ class OrderRouter:
         closed = ctx.portfolio.apply_fill(fill)
         if ctx.journal is not None:
             ctx.journal.fill(fill)
+        self.tca.on_fill(fill, order)
         self.sample_equity(fill.ts)
         oid = order.order_id
         if self.exits.plans or oid in self._entry:
@@ -251,6 +259,7 @@ class OrderRouter:
         journal = self.ctx.journal
         if journal is not None:
             journal.decision(d)
+        self.tca.on_decision(d)
         faults = self.faults
         if faults.observers["on_decision"]:
             faults.notify("on_decision", d)

@@ -7,6 +7,7 @@ including the kernel's own ``backtest``, ``why`` and ``capital-plan`` -- is adde
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -273,7 +274,8 @@ def resolved_lines(file: str, setup: RunSetup) -> list[str]:
 
 
 def make_cli() -> click.Group:
-    """The ``hean`` group with every plugin-registered command added."""
+    """A fresh ``hean`` group: the builtin commands of :data:`cli` plus every plugin-registered
+    command (a new group per call, so commands of one plugin set never leak into the next)."""
     _STARTUP.clear()
     try:
         pm = load_plugins()
@@ -283,15 +285,15 @@ def make_cli() -> click.Group:
         # other command (hean version, --help) ends with it as a warning.
         _STARTUP.append(exc)
         pm = load_plugins(autoload=False)
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
     for cmd, origin in pm.registry.commands:
         name = cmd.name or ""
-        if name in cli.commands and getattr(cli.commands[name], "_hean_origin",
-                                            None) != origin:
+        if name in group.commands:
             fail(HeanError(f"command {cmd.name!r} from {origin.describe()} clashes with an "
                            f"existing command", "disable one of the plugins"))
-        cmd._hean_origin = origin  # type: ignore[attr-defined]
-        cli.add_command(cmd)
-    return cli
+        group.add_command(cmd)
+    return group
 
 
 def main(argv: Sequence[str] | None = None) -> None:

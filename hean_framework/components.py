@@ -440,11 +440,16 @@ class OptimizationProblem:
 
 @dataclass(slots=True)
 class OptimizationResult:
-    """The best parameters found and how they scored (``fitness == evaluate(params)``)."""
+    """The best parameters found and how they scored (``fitness == evaluate(params)``).
+
+    ``history`` lists the evaluations; ``extra`` holds what a particular optimizer adds
+    (JSON-ready: per-fold reports, overfitting measures, a promotion verdict, ...).
+    """
 
     params: dict[str, Any]
     fitness: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Optimizer(Component):

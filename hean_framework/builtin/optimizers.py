@@ -8,12 +8,19 @@ optimizer plugin (the genetic ``symbiont``) should beat, and the component the
 
 ``hean optimize CONFIG --strategy NAME`` builds the problem with
 :func:`hean_framework.optimize.make_problem` and runs the config's first ``optimizers:``
-instance (or ``--optimizer``; ``random_search`` when the section is empty).
+instance (or ``--optimizer``; ``random_search`` when the section is empty).  The problem names
+the output folder (``--out``, default ``runs/<run.name>-optimize``), where the optimizer may
+keep checkpoints and its own report, and asks it to continue an interrupted search there
+(``--resume``) and to show progress (unless ``--no-progress`` or ``--json``).  The command
+writes ``optimize.json`` into that folder (:func:`hean_framework.optimize.write_result`:
+strategy, metric, optimizer, seed, incumbent and its fitness, the best and its fitness, every
+evaluation, the optimizer's ``extra``).
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import click
@@ -65,15 +72,23 @@ class RandomSearch(Optimizer):
               help="optimizers: instance to use (default: the first, else random_search)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override a config value (repeatable)")
+@click.option("--out", "out", type=click.Path(file_okay=False),
+              help="output folder for optimize.json, the optimizer's checkpoints and report "
+                   "(default: runs/<run.name>-optimize)")
+@click.option("--resume", is_flag=True,
+              help="continue the interrupted search whose checkpoint is in the output folder")
+@click.option("--no-progress", is_flag=True, help="do not show the progress bar")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def optimize(config: str, strategy: str, metric: str, params: str,
-             optimizer_name: str | None, sets: tuple[str, ...], as_json: bool) -> None:
-    """Search the parameters of one strategy of CONFIG (no journal; data loaded once)."""
+             optimizer_name: str | None, sets: tuple[str, ...], out: str | None, resume: bool,
+             no_progress: bool, as_json: bool) -> None:
+    """Search the parameters of one strategy of CONFIG (no journal; data loaded once);
+    writes optimize.json into the output folder."""
     import orjson
 
     from ..engine import Engine
     from ..errors import HeanError
-    from ..optimize import make_problem
+    from ..optimize import make_problem, write_result
     from ..session import prepare
 
     setup, pm = prepare(config, sets)
@@ -90,18 +105,23 @@ def optimize(config: str, strategy: str, metric: str, params: str,
         opt = RandomSearch(RandomSearchConfig(), eng.ctx, name="random_search")
     only = [p.strip() for p in params.split(",") if p.strip()] or None
     problem = make_problem(setup, pm, strategy, metric, params=only)
+    problem.folder = Path(out) if out else Path("runs") / f"{setup.config.run.name}-optimize"
+    problem.resume = resume
+    problem.progress = not (no_progress or as_json)
     base = problem.evaluate(dict(problem.incumbent))
     res = opt.optimize(problem)
-    out = {"strategy": strategy, "metric": metric, "optimizer": opt.name,
-           "incumbent": problem.incumbent, "incumbent_fitness": base,
-           "best": res.params, "best_fitness": res.fitness, "evaluations": len(res.history)}
+    doc = write_result(problem, opt.name, base, res)
     if as_json:
-        click.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        summary = {k: doc[k] for k in ("strategy", "metric", "optimizer", "incumbent",
+                                       "incumbent_fitness", "best", "best_fitness",
+                                       "evaluations", "folder")}
+        click.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(f"{strategy}: {metric} {base:.4g} with the configured parameters "
                f"{problem.incumbent}")
     click.echo(f"best by {opt.name} after {len(res.history)} evaluations: {metric} "
                f"{res.fitness:.4g} with {res.params}")
+    click.echo(f"wrote {doc['folder']}/optimize.json")
 
 
 @hookimpl

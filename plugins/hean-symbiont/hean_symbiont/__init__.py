@@ -3,6 +3,8 @@ with deflated-Sharpe and PBO checks (see the plugin's README.md)."""
 
 from __future__ import annotations
 
+from .backends import DaskBackend, ProcessBackend, SerialBackend, make_backend
+from .checkpoint import Checkpoint
 from .config import SymbiontConfig
 from .fitness import Scorecard, period_returns, scorecard
 from .ga import SearchOutcome, narrow_space, search
@@ -18,17 +20,15 @@ from .stats import (
 from .walkforward import (
     Fold,
     Study,
-    SymbiontProblem,
     make_folds,
     price_span,
     slice_events,
-    symbiont_problem,
 )
 
 __all__ = [
-    "Fold", "Scorecard", "SearchOutcome", "Study", "Symbiont", "SymbiontConfig",
-    "SymbiontProblem", "SymbiontResult", "deflated_sharpe_ratio", "dsr_of",
-    "expected_max_sharpe", "make_folds", "narrow_space", "omega", "pbo_cscv",
-    "period_returns", "price_span", "scorecard", "search", "slice_events",
-    "symbiont_problem", "wfa_efficiency",
+    "Checkpoint", "DaskBackend", "Fold", "ProcessBackend", "Scorecard", "SearchOutcome",
+    "SerialBackend", "Study", "Symbiont", "SymbiontConfig", "SymbiontResult",
+    "deflated_sharpe_ratio", "dsr_of", "expected_max_sharpe", "make_backend", "make_folds",
+    "narrow_space", "omega", "pbo_cscv", "period_returns", "price_span", "scorecard",
+    "search", "slice_events", "wfa_efficiency",
 ]

@@ -11,6 +11,20 @@ from pydantic import Field, model_validator
 from hean_framework import ComponentConfig
 
 
+class DaskSettings(ComponentConfig):
+    """``optimizers.symbiont.dask``: where the Dask backend runs."""
+
+    address: str | None = Field(None, description="scheduler address (tcp://host:8786); "
+                                                  "empty: start a LocalCluster")
+    n_workers: int = Field(2, ge=1, le=256, description="workers of the LocalCluster started "
+                                                        "when address is empty")
+    processes: bool = Field(True, description="LocalCluster workers are processes (false: "
+                                              "threads of this process)")
+    retries: int = Field(2, ge=0, le=10, description="times a task that raised is run again")
+    connect_timeout_s: float = Field(10.0, gt=0.0, le=600.0,
+                                     description="seconds to wait for the scheduler")
+
+
 class SymbiontConfig(ComponentConfig):
     """``optimizers.symbiont``: keys and defaults (table in the plugin's README.md)."""
 
@@ -39,6 +53,16 @@ class SymbiontConfig(ComponentConfig):
         default_factory=dict,
         description="narrower [low, high] for numeric parameters (inside the strategy "
                     "model's own bounds)")
+
+    # ---------------------------------------------------------------- where backtests run
+    backend: Literal["local", "dask"] = Field(
+        "local", description="local: a process pool on this machine; dask: a Dask "
+                             "distributed cluster (dask.address or a LocalCluster)")
+    workers: int = Field(0, ge=0, le=256,
+                         description="local processes (0: one per CPU core; 1: in the calling "
+                                     "process)")
+    dask: DaskSettings = Field(default_factory=DaskSettings,
+                               description="the Dask backend's settings")
 
     # ---------------------------------------------------------------- walk-forward
     walk_forward: Literal["anchored", "rolling", "off"] = Field(

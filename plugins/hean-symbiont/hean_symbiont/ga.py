@@ -25,13 +25,23 @@ individuals, the same scores and the same result.
 A parameter set the strategy's model refuses (``ConfigError``/``ValidationError``, e.g.
 ``slow <= fast``) scores ``-inf`` and is recorded with the reason; other exceptions are bugs
 and propagate.
+
+**Batches.**  A generation's new parameter sets (not scored before, each once, in population
+order) are scored together: by ``score`` one after the other, or by ``score_many`` (a
+backend that scores them in parallel and returns ``(fitness, error)`` in the same order).
+Either way the evaluations, their order and the result are the same.
+
+**Checkpoints.**  After each generation ``on_generation`` receives the whole search state
+(:class:`GAState`: the next generation's population, the generator's state, every score so
+far, the best, the stagnation count); ``search(..., state=saved)`` continues from it and ends
+exactly as the uninterrupted search would.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +53,9 @@ from hean_framework.errors import ConfigError, HeanError
 from .config import SymbiontConfig
 
 Params = dict[str, Any]
+#: (fitness, error) of one parameter set; error is "" unless the model refused it
+Outcome = tuple[float, str]
+ScoreMany = Callable[[Sequence[Params]], Sequence[Outcome]]
 
 
 @dataclass(slots=True)
@@ -104,81 +117,118 @@ def mutate_gene(p: Param, value: Any, sigma: float, rng: random.Random) -> Any:
     return p.clip(float(value) + step)
 
 
-class _Scorer:
-    """Scores parameter sets once each and records every evaluation."""
+@dataclass(slots=True)
+class GAState:
+    """Everything the search needs to continue after a generation (picklable)."""
 
-    def __init__(self, score: Callable[[Params], float], names: list[str]) -> None:
-        self.score = score
-        self.names = names
-        self.cache: dict[tuple[Any, ...], float] = {}
-        self.evaluations: list[Evaluation] = []
-
-    def __call__(self, params: Params, generation: int) -> float:
-        key = tuple(params[k] for k in self.names)
-        hit = self.cache.get(key)
-        if hit is not None:
-            return hit
-        error = ""
-        try:
-            fit = float(self.score(dict(params)))
-        except ConfigError as exc:
-            fit, error = -math.inf, "; ".join(p.strip() for p in exc.problems)
-        except ValidationError as exc:
-            fit, error = -math.inf, "; ".join(str(e.get("msg", "")) for e in exc.errors())
-        if math.isnan(fit):
-            fit = -math.inf
-        self.cache[key] = fit
-        self.evaluations.append(Evaluation(dict(params), fit, generation, error))
-        return fit
+    generation: int
+    population: list[Params]
+    rng_state: Any
+    cache: dict[tuple[Any, ...], float]
+    evaluations: list[Evaluation]
+    best: Params
+    best_fit: float
+    best_seen: bool
+    stagnant: int
+    curve: list[float]
+    done: bool = False
+    stopped: bool = False
 
 
-def search(space: Mapping[str, Param], score: Callable[[Params], float],
-           incumbent: Mapping[str, Any], cfg: SymbiontConfig,
-           rng: random.Random) -> SearchOutcome:
-    """Maximise ``score`` over ``space`` (module docstring); deterministic for ``rng``'s
-    seed."""
+def outcome_of(score: Callable[[Params], float], params: Params) -> Outcome:
+    """``score(params)`` as ``(fitness, error)``: a set the model refuses is ``-inf`` with
+    the reason; NaN counts as ``-inf``."""
+    error = ""
+    try:
+        fit = float(score(dict(params)))
+    except ConfigError as exc:
+        fit, error = -math.inf, "; ".join(p.strip() for p in exc.problems)
+    except ValidationError as exc:
+        fit, error = -math.inf, "; ".join(str(e.get("msg", "")) for e in exc.errors())
+    if math.isnan(fit):
+        fit = -math.inf
+    return fit, error
+
+
+def _score_generation(state: GAState, names: list[str], score_many: ScoreMany) -> list[float]:
+    """The fitness of every individual of ``state.population``; new sets scored in one
+    batch, recorded in population order."""
+    keys = [tuple(ind[k] for k in names) for ind in state.population]
+    fresh: dict[tuple[Any, ...], Params] = {}
+    for key, ind in zip(keys, state.population, strict=True):
+        if key not in state.cache and key not in fresh:
+            fresh[key] = dict(ind)
+    if fresh:
+        outcomes = list(score_many(list(fresh.values())))
+        if len(outcomes) != len(fresh):
+            raise RuntimeError(f"the backend returned {len(outcomes)} scores for "
+                               f"{len(fresh)} parameter sets")
+        for (key, params), (fit, error) in zip(fresh.items(), outcomes, strict=True):
+            fit = -math.inf if math.isnan(fit) else fit
+            state.cache[key] = fit
+            state.evaluations.append(Evaluation(params, fit, state.generation, error))
+    return [state.cache[k] for k in keys]
+
+
+def search(space: Mapping[str, Param], score: Callable[[Params], float] | None,
+           incumbent: Mapping[str, Any], cfg: SymbiontConfig, rng: random.Random, *,
+           score_many: ScoreMany | None = None, state: GAState | None = None,
+           on_generation: Callable[[GAState], None] | None = None) -> SearchOutcome:
+    """Maximise ``score`` (or ``score_many``) over ``space`` (module docstring);
+    deterministic for ``rng``'s seed; ``state`` continues a checkpointed search."""
     if not space:
         raise HeanError("nothing to search: the parameter space is empty",
                         "give the strategy bounded parameters (Field(ge=..., le=...))")
+    if score_many is None:
+        if score is None:
+            raise ValueError("search needs score or score_many")
+        one = score
+
+        def score_many(batch: Sequence[Params]) -> list[Outcome]:
+            return [outcome_of(one, p) for p in batch]
+
     names = list(space)
-    scorer = _Scorer(score, names)
-    first = {k: p.clip(incumbent[k]) if k in incumbent else p.sample(rng)
-             for k, p in space.items()}
-    pop: list[Params] = [first] + [{k: p.sample(rng) for k, p in space.items()}
-                                   for _ in range(cfg.population - 1)]
-    best: Params = first
-    best_fit = -math.inf
-    best_seen = False
-    stagnant = 0
-    curve: list[float] = []
-    stopped = False
-    gen = 0
-    for gen in range(cfg.generations):
-        fits = [scorer(ind, gen) for ind in pop]
+    if state is None:
+        first = {k: p.clip(incumbent[k]) if k in incumbent else p.sample(rng)
+                 for k, p in space.items()}
+        pop: list[Params] = [first] + [{k: p.sample(rng) for k, p in space.items()}
+                                       for _ in range(cfg.population - 1)]
+        state = GAState(0, pop, rng.getstate(), {}, [], first, -math.inf, False, 0, [])
+    else:
+        rng.setstate(state.rng_state)
+    while not state.done:
+        gen = state.generation
+        pop = state.population
+        fits = _score_generation(state, names, score_many)
         order = sorted(range(len(pop)), key=fits.__getitem__, reverse=True)
         top = order[0]
-        if not best_seen or fits[top] > best_fit:
-            best, best_fit, best_seen = dict(pop[top]), fits[top], True
-            stagnant = 0
+        if not state.best_seen or fits[top] > state.best_fit:
+            state.best, state.best_fit, state.best_seen = dict(pop[top]), fits[top], True
+            state.stagnant = 0
         else:
-            stagnant += 1
-        curve.append(best_fit)
-        if stagnant >= cfg.patience:
-            stopped = True
-            break
-        if gen == cfg.generations - 1:
-            break
-        nxt = [dict(pop[i]) for i in order[:cfg.elitism]]
-        while len(nxt) < cfg.population:
-            a = _tournament(pop, fits, cfg.tournament_k, rng)
-            b = _tournament(pop, fits, cfg.tournament_k, rng)
-            child = {k: (b[k] if rng.random() < cfg.crossover_p else a[k]) for k in names}
-            for k in names:
-                if rng.random() < cfg.mutation_p:
-                    child[k] = mutate_gene(space[k], child[k], cfg.mutation_sigma, rng)
-            nxt.append(child)
-        pop = nxt
-    return SearchOutcome(best, best_fit, scorer.evaluations, gen + 1, stopped, curve)
+            state.stagnant += 1
+        state.curve.append(state.best_fit)
+        if state.stagnant >= cfg.patience:
+            state.done = state.stopped = True
+        elif gen == cfg.generations - 1:
+            state.done = True
+        else:
+            nxt = [dict(pop[i]) for i in order[:cfg.elitism]]
+            while len(nxt) < cfg.population:
+                a = _tournament(pop, fits, cfg.tournament_k, rng)
+                b = _tournament(pop, fits, cfg.tournament_k, rng)
+                child = {k: (b[k] if rng.random() < cfg.crossover_p else a[k]) for k in names}
+                for k in names:
+                    if rng.random() < cfg.mutation_p:
+                        child[k] = mutate_gene(space[k], child[k], cfg.mutation_sigma, rng)
+                nxt.append(child)
+            state.population = nxt
+            state.generation = gen + 1
+        state.rng_state = rng.getstate()
+        if on_generation is not None:
+            on_generation(state)
+    return SearchOutcome(state.best, state.best_fit, state.evaluations, len(state.curve),
+                         state.stopped, list(state.curve))
 
 
 def _tournament(pop: list[Params], fits: list[float], k: int,

@@ -1,13 +1,13 @@
 """Walk-forward: the genetic search on in-sample windows, the winners scored out-of-sample.
 
 **Backtests.**  A :class:`Study` holds what the kernel's
-:func:`hean_framework.optimize.make_problem` builds an ``evaluate`` from: the validated run
-(``RunSetup``), the plugin manager, the strategy instance and the run's market events loaded
-once.  :meth:`Study.run` is that ``evaluate`` returning the whole ``RunResult`` instead of one
-metric: the strategy's config becomes ``configured | params`` (validated by its model, so an
-illegal set is a ``ConfigError``), and a journal-less :class:`~hean_framework.engine.Engine`
-replays the given events.  ``fitness(Study.run(p, all events), metric) == evaluate(p)``
-(tested).
+:class:`~hean_framework.optimize.BacktestProblem` exposes: the validated run (``RunSetup``),
+the plugin manager, the strategy instance and the run's market events loaded once.
+:meth:`Study.run` is the problem's ``run``: the strategy's config becomes ``configured |
+params`` (validated by its model, so an illegal set is a ``ConfigError``), and a journal-less
+engine replays the given events.  ``fitness(Study.run(p), metric) == evaluate(p)`` (tested).
+The backtests of a generation go to a backend (:mod:`hean_symbiont.backends`: this process,
+a local process pool or Dask); the results do not depend on it.
 
 **Folds.**  The time span of the price events (bars, trades, quotes, books; funding
 settlements do not stretch it) is cut into ``folds + in_sample_segments`` equal segments.
@@ -25,6 +25,11 @@ in-sample per-period returns, deflated by the number and the spread of the Sharp
 every parameter set the fold's search scored) and the PBO of that search (CSCV over the
 in-sample per-period returns of every scored parameter set).
 
+**Checkpoints.**  With a folder, the state of the walk-forward (finished folds, the
+current fold's genetic search, every scorecard) is written after each generation
+(:mod:`hean_symbiont.checkpoint`); a resumed search continues from it and ends with exactly
+the result of an uninterrupted one.
+
 **Candidate and promotion.**  The candidate is the last fold's winner (chosen on the most
 recent in-sample window).  It is promoted only when it differs from the incumbent, its DSR is
 at least ``dsr_min``, the PBO is at most ``pbo_max`` and its out-of-sample fitness in the last
@@ -36,124 +41,69 @@ why.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from hean_framework.blocks import BarBlock, TradeBlock
 from hean_framework.components import OptimizationProblem, Param
-from hean_framework.config import ResolvedComponent, RunSetup
-from hean_framework.config_errors import format_errors
-from hean_framework.errors import ConfigError, HeanError
+from hean_framework.config import RunSetup
+from hean_framework.errors import HeanError
 from hean_framework.models import Funding, MarkPrice
+from hean_framework.optimize import BacktestProblem, run_with
 from hean_framework.plugins import HeanPluginManager
 from hean_framework.run import RunResult
 
+from .backends import Backend, Result, Task
 from .config import SymbiontConfig
-from .fitness import Scorecard, scorecard
-from .ga import Params, search
+from .fitness import Scorecard
+from .ga import GAState, Outcome, Params, search
 from .stats import dsr_of, mean, pbo_cscv
 
 _NOT_PRICES = (Funding, MarkPrice)
 
 
 class Study:
-    """One strategy of one run, with its market events loaded once (module docstring)."""
+    """The run, the plugins, the strategy and the loaded events of a backtest problem (module
+    docstring)."""
 
     def __init__(self, setup: RunSetup, plugins: HeanPluginManager, strategy: str,
                  events: Sequence[Any]) -> None:
-        rcs = setup.components["strategy"]
-        target = next((rc for rc in rcs if rc.instance == strategy), None)
-        if target is None:
+        if not any(rc.instance == strategy for rc in setup.components["strategy"]):
             raise HeanError(f"no strategy {strategy!r} in the run",
-                            f"strategies of the run: "
-                            f"{', '.join(rc.instance for rc in rcs) or '-'}")
+                            "strategies of the run: " + ", ".join(
+                                rc.instance for rc in setup.components["strategy"]))
         self.setup = setup
         self.plugins = plugins
         self.strategy = strategy
         self.events = list(events)
-        self._target = target
-        self._model = target.spec.config_model
-        self._base = target.config.model_dump()
-
-    @classmethod
-    def load(cls, setup: RunSetup, plugins: HeanPluginManager, strategy: str) -> Study:
-        """Load the run's events (its data section) once, as ``make_problem`` does."""
-        from hean_framework.engine import Engine
-
-        loader = Engine(setup, plugins, journal=False, progress=False).build()
-        if loader.feed is None:
-            raise HeanError("nothing to evaluate on: the run has no data section",
-                            "add data.files to the config")
-        return cls(setup, plugins, strategy, list(loader.feed.blocks()))
+        self._windows: dict[tuple[int, int], list[Any]] = {}
 
     @classmethod
     def from_problem(cls, problem: OptimizationProblem) -> Study | None:
-        """The study behind a problem: the one a :class:`SymbiontProblem` carries, else the
-        run, plugins, strategy and loaded events captured by the ``evaluate`` closure of the
-        kernel's ``make_problem`` (the kernel exposes them no other way); ``None`` for any
-        other problem."""
-        study = getattr(problem, "study", None)
-        if isinstance(study, Study):
-            return study
-        fn = problem.evaluate
-        code = getattr(fn, "__code__", None)
-        cells = getattr(fn, "__closure__", None)
-        if getattr(fn, "__module__", "") != "hean_framework.optimize" or code is None \
-                or cells is None:
+        """The study of a :class:`~hean_framework.optimize.BacktestProblem` (what
+        ``make_problem`` returns); ``None`` for a problem without backtests."""
+        if not isinstance(problem, BacktestProblem) or problem.setup is None \
+                or problem.plugins is None:
             return None
-        free = dict(zip(code.co_freevars, cells, strict=True))
-        try:
-            setup, plugins = free["setup"].cell_contents, free["plugins"].cell_contents
-            strategy, events = free["strategy"].cell_contents, free["events"].cell_contents
-        except (KeyError, ValueError):
-            return None
-        if not (isinstance(setup, RunSetup) and isinstance(plugins, HeanPluginManager)
-                and isinstance(strategy, str) and isinstance(events, list)):
-            return None
-        return cls(setup, plugins, strategy, events)
+        return cls(problem.setup, problem.plugins, problem.strategy, problem.events)
+
+    def window(self, start: int, end: int) -> list[Any]:
+        """The events with ``start <= ts < end`` (cut once, then reused)."""
+        key = (start, end)
+        got = self._windows.get(key)
+        if got is None:
+            got = self._windows[key] = slice_events(self.events, start, end)
+        return got
 
     def run(self, params: Params, events: Sequence[Any] | None = None) -> RunResult:
         """A journal-less run of the strategy with ``configured | params`` on ``events``
         (default: all the loaded events)."""
-        from hean_framework.engine import Engine
-
-        try:
-            cfg = self._model.model_validate({**self._base, **params})
-        except ValidationError as exc:
-            raise ConfigError(format_errors(exc, f"strategies.{self.strategy}",
-                                            self._model)) from exc
-        target = self._target
-        swapped: ResolvedComponent = dataclasses.replace(target, config=cfg)
-        rcs = self.setup.components["strategy"]
-        comps = {**self.setup.components,
-                 "strategy": [swapped if rc is target else rc for rc in rcs]}
-        eng = Engine(dataclasses.replace(self.setup, components=comps), self.plugins,
-                     journal=False, progress=False)
-        return eng.run(events=self.events if events is None else events)
-
-
-@dataclasses.dataclass(slots=True)
-class SymbiontProblem(OptimizationProblem):
-    """An :class:`OptimizationProblem` that carries its :class:`Study` (no closure to
-    read)."""
-
-    study: Study | None = None
-
-
-def symbiont_problem(setup: RunSetup, plugins: HeanPluginManager, strategy: str,
-                     metric: str = "sharpe", *, params: Sequence[str] | None = None,
-                     seed: int | None = None) -> SymbiontProblem:
-    """The kernel's ``make_problem`` for ``strategy`` with its study attached."""
-    from hean_framework.optimize import make_problem
-
-    p = make_problem(setup, plugins, strategy, metric, params=params, seed=seed)
-    study = Study.from_problem(p) or Study.load(setup, plugins, strategy)
-    return SymbiontProblem(p.strategy, p.space, p.evaluate, p.incumbent, p.seed, study)
+        return run_with(self.setup, self.plugins, self.strategy, params,
+                        self.events if events is None else events)
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,35 +187,72 @@ def _key(space: dict[str, Param], params: Params) -> tuple[Any, ...]:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(slots=True)
+class WalkState:
+    """The walk-forward so far: what a checkpoint holds (picklable)."""
+
+    reports: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: the current fold's genetic search and the scorecards of its parameter sets
+    ga: GAState | None = None
+    cards: dict[tuple[Any, ...], Scorecard] = dataclasses.field(default_factory=dict)
+
+
+#: called after each generation: (fold, generation within the fold, its state)
+OnGeneration = Callable[[Fold, GAState, WalkState], None]
+
+
+def _card(result: Result, what: str) -> Scorecard:
+    if isinstance(result, str):
+        raise HeanError(f"the strategy's model refused the {what}: {result}",
+                        "the configured parameters must be valid")
+    return result
+
+
 def walk_forward(study: Study, problem: OptimizationProblem, space: dict[str, Param],
-                 cfg: SymbiontConfig) -> tuple[Params, list[dict[str, Any]],
-                                               dict[str, Any]]:
-    """(params to run, history, extra) of the walk-forward search (module docstring)."""
+                 cfg: SymbiontConfig, backend: Backend, *, state: WalkState | None = None,
+                 on_generation: OnGeneration | None = None
+                 ) -> tuple[Params, list[dict[str, Any]], dict[str, Any]]:
+    """(params to run, history, extra) of the walk-forward search (module docstring);
+    ``state`` continues a checkpointed one."""
     first, last = price_span(study.events)
     folds = make_folds(first, last, cfg.folds, cfg.in_sample_segments, cfg.walk_forward)
     incumbent = dict(problem.incumbent)
-    history: list[dict[str, Any]] = []
-    reports: list[dict[str, Any]] = []
+    ws = state if state is not None else WalkState()
     winner: Params = incumbent
-    last_report: dict[str, Any] = {}
     for fold in folds:
-        is_ev = slice_events(study.events, fold.is_start, fold.is_end)
-        oos_ev = slice_events(study.events, fold.oos_start, fold.oos_end)
-        for name, evs in (("in-sample", is_ev), ("out-of-sample", oos_ev)):
-            if not any(not isinstance(e, _NOT_PRICES) for e in evs):
+        if fold.index < len(ws.reports):
+            winner = dict(ws.reports[fold.index]["winner"])
+            continue
+        for name, (a, b) in (("in-sample", (fold.is_start, fold.is_end)),
+                             ("out-of-sample", (fold.oos_start, fold.oos_end))):
+            if not any(not isinstance(e, _NOT_PRICES) for e in study.window(a, b)):
                 raise HeanError(f"walk-forward fold {fold.index} has no price event in its "
                                 f"{name} window",
                                 "use fewer folds or in_sample_segments, or more data")
-        cards: dict[tuple[Any, ...], Scorecard] = {}
+        cards = ws.cards
 
-        def score(params: Params, _ev: list[Any] = is_ev,
-                  _cards: dict[tuple[Any, ...], Scorecard] = cards) -> float:
-            card = scorecard(study.run(params, _ev), cfg)
-            _cards[_key(space, params)] = card
-            return card.fitness
+        def score_many(batch: Sequence[Params], _fold: Fold = fold,
+                       _cards: dict[tuple[Any, ...], Scorecard] = cards) -> list[Outcome]:
+            results = backend.map([(p, _fold.is_start, _fold.is_end) for p in batch])
+            out: list[Outcome] = []
+            for p, r in zip(batch, results, strict=True):
+                if isinstance(r, str):
+                    out.append((-math.inf, r))
+                else:
+                    _cards[_key(space, p)] = r
+                    out.append((r.fitness, ""))
+            return out
+
+        def saved(ga: GAState, _fold: Fold = fold) -> None:
+            ws.ga = ga
+            if on_generation is not None:
+                on_generation(_fold, ga, ws)
 
         rng = random.Random(f"symbiont:{problem.seed}:{fold.index}")
-        out = search(space, score, incumbent, cfg, rng)
+        out = search(space, None, incumbent, cfg, rng, score_many=score_many, state=ws.ga,
+                     on_generation=saved)
+        history: list[dict[str, Any]] = []
         for ev in out.evaluations:
             card = cards.get(_key(space, ev.params))
             history.append({"fold": fold.index, "window": "in_sample",
@@ -274,11 +261,16 @@ def walk_forward(study: Study, problem: OptimizationProblem, space: dict[str, Pa
                             **({"score": card.summary()} if card is not None else {})})
         winner = dict(out.best)
         win_is = cards[_key(space, winner)]
-        inc_is = cards.get(_key(space, incumbent)) or scorecard(study.run(incumbent, is_ev),
-                                                                cfg)
-        win_oos = scorecard(study.run(winner, oos_ev), cfg)
-        inc_oos = win_oos if winner == incumbent else scorecard(study.run(incumbent, oos_ev),
-                                                                cfg)
+        tasks: list[Task] = [(winner, fold.oos_start, fold.oos_end)]
+        if winner != incumbent:
+            tasks.append((incumbent, fold.oos_start, fold.oos_end))
+        inc_is_known = cards.get(_key(space, incumbent))
+        if inc_is_known is None:
+            tasks.append((incumbent, fold.is_start, fold.is_end))
+        results = backend.map(tasks)
+        win_oos = _card(results[0], "winner")
+        inc_oos = win_oos if winner == incumbent else _card(results[1], "incumbent")
+        inc_is = inc_is_known if inc_is_known is not None else _card(results[-1], "incumbent")
         for who, params, card in (("winner", winner, win_oos), ("incumbent", incumbent,
                                                                 inc_oos)):
             history.append({"fold": fold.index, "window": "out_of_sample", "role": who,
@@ -287,7 +279,7 @@ def walk_forward(study: Study, problem: OptimizationProblem, space: dict[str, Pa
         trials = [c for c in cards.values() if c.sharpe is not None]
         dsr = dsr_of(win_is.returns, [c.sharpe for c in trials if c.sharpe is not None])
         pbo = pbo_cscv([c.returns for c in cards.values()], cfg.pbo_blocks)
-        last_report = {
+        ws.reports.append({
             "fold": fold.index,
             "in_sample": {"start": _iso(fold.is_start), "end": _iso(fold.is_end),
                           "start_ms": fold.is_start, "end_ms": fold.is_end},
@@ -305,9 +297,11 @@ def walk_forward(study: Study, problem: OptimizationProblem, space: dict[str, Pa
             "incumbent_out_of_sample": inc_oos.summary(),
             "dsr": dsr.as_dict(),
             "pbo": pbo.as_dict(),
-        }
-        reports.append(last_report)
-    promotion = _promotion(winner, incumbent, last_report, cfg)
+        })
+        ws.history.extend(history)
+        ws.ga, ws.cards = None, {}
+    reports = ws.reports
+    promotion = _promotion(winner, incumbent, reports[-1], cfg)
     is_fit = [r["winner_in_sample"]["fitness"] for r in reports]
     oos_fit = [r["winner_out_of_sample"]["fitness"] for r in reports]
     extra = {
@@ -323,9 +317,9 @@ def walk_forward(study: Study, problem: OptimizationProblem, space: dict[str, Pa
         "candidate": winner,
         "incumbent": incumbent,
         "promotion": promotion,
-        "evaluations": len(history),
+        "evaluations": len(ws.history),
     }
-    return (winner if promotion["promoted"] else incumbent), history, extra
+    return (winner if promotion["promoted"] else incumbent), list(ws.history), extra
 
 
 def _promotion(candidate: Params, incumbent: Params, fold: dict[str, Any],

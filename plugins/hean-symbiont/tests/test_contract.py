@@ -66,7 +66,7 @@ def test_a_problem_without_backtests_is_searched_plainly() -> None:
     problem = OptimizerContract.problem(5)
     res = opt.optimize(problem)
     assert isinstance(res, SymbiontResult)
-    assert res.extra["mode"] == "plain" and "no backtest study" in res.extra["why"]
+    assert res.extra["mode"] == "plain" and "carries no backtests" in res.extra["why"]
     assert res.extra["generations"] <= 3 and len(res.history) == res.extra["evaluations"]
     assert res.fitness == problem.evaluate(res.params) == max(h["fitness"]
                                                               for h in res.history)

@@ -17,15 +17,17 @@ from pathlib import Path
 
 import pytest
 from hean_symbiont import Symbiont, SymbiontConfig
+from hean_symbiont.config import DaskSettings
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\| `(\w+)` \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$")
 RANGE = re.compile(r"^([\[(])([-\d.e+]+), ([-\d.e+]+)([\])])$")
 
 
-def table() -> list[tuple[str, str, str, str]]:
+def table(heading: str = "## Parameters") -> list[tuple[str, str, str, str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Parameters\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     rows = []
     for line in section.splitlines():
         m = ROW.match(line)
@@ -34,9 +36,9 @@ def table() -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def bounds(name: str) -> tuple[str, float, float, str]:
+def bounds(name: str, model: type[BaseModel] = SymbiontConfig) -> tuple[str, float, float, str]:
     lo_b, hi_b, lo, hi = "[", "]", float("nan"), float("nan")
-    for m in SymbiontConfig.model_fields[name].metadata:
+    for m in model.model_fields[name].metadata:
         if getattr(m, "ge", None) is not None:
             lo = float(m.ge)
         if getattr(m, "gt", None) is not None:
@@ -48,16 +50,24 @@ def bounds(name: str) -> tuple[str, float, float, str]:
     return lo_b, lo, hi, hi_b
 
 
-def test_parameter_table_matches_the_model() -> None:
-    rows = table()
-    fields = SymbiontConfig.model_fields
+def check_rows(rows: list[tuple[str, str, str, str]], model: type[BaseModel]) -> None:
+    fields = model.model_fields
     assert [r[0] for r in rows] == list(fields)
     for name, default, rng, meaning in rows:
         field = fields[name]
         value = field.get_default(call_default_factory=True)
         assert meaning, name
+        if isinstance(value, BaseModel):
+            assert default == "see below" and rng == f"`{name}` table", name
+            continue
         if isinstance(value, dict):
             assert default == "{}" and "inside the model" in rng
+            continue
+        if value is None:
+            assert default == "none" and rng == "-", name
+            continue
+        if isinstance(value, bool):
+            assert default == str(value).lower() and rng == "true, false", name
             continue
         if isinstance(value, str):
             assert default == value
@@ -66,7 +76,12 @@ def test_parameter_table_matches_the_model() -> None:
         assert float(default) == value, name
         m = RANGE.match(rng)
         assert m, f"{name}: range {rng!r}"
-        assert (m[1], float(m[2]), float(m[3]), m[4]) == bounds(name), name
+        assert (m[1], float(m[2]), float(m[3]), m[4]) == bounds(name, model), name
+
+
+def test_parameter_table_matches_the_model() -> None:
+    check_rows(table(), SymbiontConfig)
+    check_rows(table("### `dask`"), DaskSettings)
 
 
 def test_example_config_is_valid() -> None:

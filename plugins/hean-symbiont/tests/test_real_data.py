@@ -15,7 +15,8 @@ Invariants:
   in-sample and out-of-sample scorecards of the winner and of the incumbent, a DSR and a PBO;
   the winner's in-sample fitness is at least the incumbent's; a history entry equals a fresh
   backtest of its window;
-* ``symbiont_problem`` (study attached, no closure read) gives the same result;
+* the search on one worker, on a pool of two forked processes and on a Dask LocalCluster of
+  threads gives the same result (test_backends.py: processes, a dying worker, resume);
   rolling folds move the in-sample start; ``walk_forward: off`` searches ``evaluate`` itself;
 * ``hean optimize`` runs the config's symbiont instance end to end; ``hean symbiont`` prints
   the per-fold report.
@@ -30,7 +31,7 @@ from typing import Any, Literal
 import orjson
 import pytest
 from click.testing import CliRunner
-from hean_symbiont import Study, SymbiontResult, scorecard, slice_events, symbiont_problem
+from hean_symbiont import Study, SymbiontResult, scorecard, slice_events
 from pydantic import Field
 
 from hean_framework import hookimpl
@@ -84,7 +85,7 @@ class _Plugin:
 
 
 SYMBIONT = {"population": 6, "generations": 2, "folds": 2, "in_sample_segments": 2,
-            "pbo_blocks": 4, "wfa_min_periods": 24, "wfa_oos_periods": 12}
+            "pbo_blocks": 4, "wfa_min_periods": 24, "wfa_oos_periods": 12, "workers": 2}
 RAW: dict[str, Any] = {
     "run": {"name": "symbiont_test", "seed": 11}, "account": {"capital": 10_000},
     "small_capital": {"enabled": False},
@@ -183,13 +184,11 @@ def test_history_entry_is_a_fresh_backtest_of_its_window(
     assert card.fitness == entry["fitness"] and card.summary() == entry["score"]
 
 
-def test_symbiont_problem_gives_the_same_result(
+def test_same_result_in_process_and_on_a_process_pool(
         pm: HeanPluginManager, anchored: tuple[OptimizationProblem, SymbiontResult]) -> None:
-    problem = symbiont_problem(_setup(pm), pm, "channel", "sharpe", params=PARAMS)
-    assert problem.study is not None
-    _, res = _optimize(pm, problem)
-    assert (res.params, res.fitness, res.extra) == (anchored[1].params, anchored[1].fitness,
-                                                    anchored[1].extra)
+    _, serial = _optimize(pm, workers=1)
+    assert (serial.params, serial.fitness, serial.history, serial.extra) == \
+        (anchored[1].params, anchored[1].fitness, anchored[1].history, anchored[1].extra)
 
 
 def test_rolling_folds_and_plain_mode(pm: HeanPluginManager) -> None:
@@ -203,32 +202,33 @@ def test_rolling_folds_and_plain_mode(pm: HeanPluginManager) -> None:
 
 def test_hean_optimize_and_hean_symbiont_commands(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from hean_symbiont.cli import symbiont as symbiont_command
-
     import hean_framework.cli as cli
     import hean_framework.session as session
     from hean_framework.cli import make_cli
 
     monkeypatch.setattr(session, "load_plugins", lambda disabled=(): _pm())
     monkeypatch.setattr(cli, "load_plugins", lambda *a, **k: _pm())
-    # make_cli adds plugin commands to the module-level group: work on a copy without the
-    # installed plugin's ``symbiont`` (added by earlier tests in this process) so that the
-    # isolated manager's command neither clashes with it nor stays behind for later tests
-    monkeypatch.setattr(cli.cli, "commands", {k: v for k, v in cli.cli.commands.items()
-                                              if k != "symbiont"})
-    # ... and make_cli stamps the command object with its origin: restore that stamp too
-    monkeypatch.setattr(symbiont_command, "_hean_origin",
-                        getattr(symbiont_command, "_hean_origin", None), raising=False)
     cfg = tmp_path / "symbiont.yaml"
     cfg.write_text(orjson.dumps({**RAW, "optimizers": {"symbiont": {
         **SYMBIONT, "population": 4, "elitism": 1, "folds": 1}}}).decode())  # JSON is YAML
+    out_dir = tmp_path / "opt"
     r = CliRunner().invoke(make_cli(), ["optimize", str(cfg), "--strategy", "channel",
-                                        "--params", ",".join(PARAMS), "--json"])
+                                        "--params", ",".join(PARAMS), "--json", "--out",
+                                        str(out_dir)])
     assert r.exit_code == 0, r.output
     out = orjson.loads(r.stdout)
     assert out["optimizer"] == "symbiont" and 0 < out["evaluations"] <= 4 + 3 + 2
+    doc = orjson.loads((out_dir / "optimize.json").read_bytes())
+    assert doc["best"] == out["best"] and len(doc["history"]) == out["evaluations"]
+    assert doc["extra"]["folds"][0]["dsr"]["dsr"] is not None
+    page = (out_dir / "optimize.html").read_text()
+    for title in ("Fitness per generation", "In-sample vs out-of-sample", "Top genomes",
+                  "Parameter distributions"):
+        assert title in page
+    assert page.count("data:image/png;base64,") == 4 and "not drawn" not in page
     r = CliRunner().invoke(make_cli(), ["symbiont", str(cfg), "--strategy", "channel",
-                                        "--params", ",".join(PARAMS)])
+                                        "--params", ",".join(PARAMS), "--out",
+                                        str(tmp_path / "sym"), "--generations", "1"])
     assert r.exit_code == 0, r.output
     assert "anchored walk-forward" in r.output and ("PROMOTED" in r.output
                                                     or "REFUSED" in r.output)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hean_correlation_arbitrage import CorrelationArbitrage, RollingPair
-from pairs_data import closes
 
 from hean_framework.groups import OrderGroup
 from hean_framework.models import Bar
@@ -32,8 +32,11 @@ from hean_framework.testing import build_component, isolated_plugins, make_conte
 BTC, ETH = "BTC/USDT", "ETH/USDT"
 
 
+Closes = Callable[[Path], dict[int, float]]
+
+
 @pytest.fixture(scope="module")
-def spot(shared_data: Path) -> tuple[dict[int, float], dict[int, float]]:
+def spot(shared_data: Path, closes: Closes) -> tuple[dict[int, float], dict[int, float]]:
     base = shared_data / "ohlcv"
     return (closes(base / "binance_spot_BTCUSDT_5m_20221231_20240102.csv.gz"),
             closes(base / "binance_spot_ETHUSDT_5m_20221231_20240102.csv.gz"))
@@ -88,7 +91,7 @@ def test_rolling_ols_equals_a_batch_fit(spot: tuple[dict[int, float], dict[int, 
             assert pair.corr() == pytest.approx(statistics.correlation(rx, ry), rel=1e-7)
 
 
-def test_common_clock_on_the_1m_perpetuals(shared_data: Path) -> None:
+def test_common_clock_on_the_1m_perpetuals(shared_data: Path, closes: Closes) -> None:
     base = shared_data / "ohlcv"
     a = closes(base / "binance_usdm_perp_BTCUSDT_1m_20250504_20250603.csv.gz")
     b = closes(base / "binance_usdm_perp_ETHUSDT_1m_20250504_20250615.csv.gz")

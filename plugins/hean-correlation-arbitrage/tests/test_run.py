@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pairs_data import Journaled, closes, run_example
 
 pytestmark = pytest.mark.shared_data
+
+Journaled = Any  # the conftest's run record (tests/conftest.py)
+Closes = Callable[[Path], dict[int, float]]
 
 CUT = 1_680_000_000_000  # 2023-03-28 10:40 UTC
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Journaled:
+def example(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
+            run_example: Callable[..., Journaled]) -> Journaled:
     return run_example(tmp_path_factory.mktemp("pairs") / "run")
 
 
@@ -42,8 +46,8 @@ def groups_of(run: Journaled) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def test_pinned_first_entry_matches_an_independent_fit(example: Journaled,
-                                                       shared_data: Path) -> None:
+def test_pinned_first_entry_matches_an_independent_fit(example: Journaled, shared_data: Path,
+                                                       closes: Closes) -> None:
     base = shared_data / "ohlcv"
     a = closes(base / "binance_spot_BTCUSDT_5m_20221231_20240102.csv.gz")
     b = closes(base / "binance_spot_ETHUSDT_5m_20221231_20240102.csv.gz")
@@ -89,7 +93,8 @@ def test_legs_open_and_close_together(example: Journaled) -> None:
     assert all(t["closed_ts"] - t["opened_ts"] <= hold + 300_000 for t in trades)
 
 
-def test_no_look_ahead(example: Journaled, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_no_look_ahead(example: Journaled, tmp_path_factory: pytest.TempPathFactory,
+                      run_example: Callable[..., Journaled]) -> None:
     short = run_example(tmp_path_factory.mktemp("pairs-cut") / "run", end=CUT)
 
     def key(d: dict[str, Any]) -> tuple[Any, ...]:

@@ -189,6 +189,7 @@ class FundingHarvester(Strategy):
         self._day_count = 0
         self._timer = 0
         self._exit_timers: dict[str, int] = {}
+        self._groups: dict[str, OrderGroup] = {}
         self._costs = CostEngine(CostConfig(include_funding=False))
         self.counts: dict[str, int] = {
             "evaluations": 0, "entries": 0, "closed": 0, "in_position": 0,
@@ -425,14 +426,29 @@ class FundingHarvester(Strategy):
             self.ctx.clock.cancel(old)
         self._exit_timers[symbol] = self.ctx.clock.schedule(
             now + hold, partial(self._exit_pair, symbol))
-        return OrderGroup(legs, policy=LegPolicy("unwind", cfg.leg_timeout_ms))
+        group = OrderGroup(legs, policy=LegPolicy("unwind", cfg.leg_timeout_ms))
+        self._groups[symbol] = group  # its group_id is set when the pipeline decides it
+        return group
 
     def _exit_pair(self, symbol: str, ts: int) -> None:
-        """Delta-neutral time exit: close both legs together."""
+        """Delta-neutral time exit: close both legs together (a kernel exit group naming the
+        entry group where the kernel has one, else both reduce-only exits at once)."""
         self._exit_timers.pop(symbol, None)
+        entry = self._groups.pop(symbol, None)
+        syms = [symbol, spot_of(symbol)]
+        maker = getattr(OrderGroup, "exit", None)
+        if maker is not None:
+            group = maker(self.name, syms, self.ctx.portfolio,
+                          closes=entry.group_id if entry is not None else 0,
+                          reason="MAX_HOLD", ts=ts,
+                          policy=LegPolicy("hedge", self.config.leg_timeout_ms))
+            if group.legs:
+                self.ctx.orders.propose(group)
+                self.counts["exits_sent"] += 1
+            return
         pf = self.ctx.portfolio
         exits = []
-        for sym in (symbol, spot_of(symbol)):
+        for sym in syms:
             q = pf.position_qty(self.name, sym)
             if q:
                 exits.append(self.signal(sym, "sell" if q > 0 else "buy", ts,

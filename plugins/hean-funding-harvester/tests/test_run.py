@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from funding_runs import Journaled, funding_rows
+
+Journaled = Any  # the conftest's run record (tests/conftest.py)
+Rows = Callable[[Path, str], list[tuple[int, float, float]]]
 
 pytestmark = pytest.mark.shared_data
 
@@ -51,7 +53,8 @@ def test_bug_keeps_trading_over_many_settlements(example: Journaled) -> None:
         assert len(open_then) <= cap
 
 
-def test_journaled_funding_equals_the_file(example: Journaled, shared_data: Path) -> None:
+def test_journaled_funding_equals_the_file(example: Journaled, shared_data: Path,
+                                          funding_rows: Rows) -> None:
     cfg = example.strategy.config
     longest = 0
     for t in example.trades:

@@ -1,10 +1,17 @@
-"""Helpers of the correlation-arbitrage tests: real candles read with the standard library
-(independent of the kernel) and engine runs of the example YAML."""
+"""Fixtures of the correlation-arbitrage tests.
+
+* ``closes(path)``: candle close time (open + interval) -> close of a shared OHLCV file, read
+  with the standard library (independent of the kernel);
+* ``run_example(out, overrides=None, end=None)``: the plugin's example YAML (2023 Binance spot
+  BTC/ETH 5m) run by the engine with only this plugin, journal on; a :class:`Journaled`.
+  Skips when ``../shared/data`` is absent.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "correlation_arb.ya
 NAME = "correlation_arb"
 
 
-def closes(path: Path) -> dict[int, float]:
+def read_closes(path: Path) -> dict[int, float]:
     """Candle close time (open + interval) -> close, from a shared OHLCV file."""
     out: dict[int, float] = {}
     with gzip.open(path, "rt", newline="") as fh:
@@ -43,7 +50,7 @@ class Journaled:
         self.stats = self.strategy.stats()
 
 
-def run_example(out: Path, overrides: dict[str, Any] | None = None,
+def run_raw_example(out: Path, overrides: dict[str, Any] | None = None,
                 end: int | None = None) -> Journaled:
     raw = read_yaml(EXAMPLE)
     raw["base_dir"] = str(EXAMPLE.parent)
@@ -53,6 +60,11 @@ def run_example(out: Path, overrides: dict[str, Any] | None = None,
     if end is not None:
         raw["data"]["end"] = end
     raw["strategies"][NAME].update(overrides or {})
+    from hean_framework.execution.sim_venue import SimVenueConfig
+
+    if "spot_margin" in SimVenueConfig.model_fields:
+        # a kernel that refuses spot shorts in a cash account: the short leg borrows
+        raw["venue"]["spot_margin"] = True
     pm = isolated_plugins("hean_correlation_arbitrage.plugin")
     setup = load_setup(None, pm.registry, raw=raw, environ={})
     eng = Engine(setup, pm, out_dir=out, journal=True, progress=False)
@@ -61,3 +73,13 @@ def run_example(out: Path, overrides: dict[str, Any] | None = None,
     finally:
         eng.close()
     return Journaled(out, eng, result)
+
+
+@pytest.fixture(scope="session")
+def closes() -> Callable[[Path], dict[int, float]]:
+    return read_closes
+
+
+@pytest.fixture(scope="session")
+def run_example() -> Callable[..., Journaled]:
+    return run_raw_example

@@ -577,7 +577,8 @@ class Engine:
             journal = self.ctx.journal
             if paid and journal is not None:
                 journal.event(ts, "funding", {"symbol": ev.symbol, "rate": ev.rate,
-                                              "amount": paid})
+                                              "amount": paid,
+                                              "positions": self.ctx.portfolio.funding_detail()})
         return self.parts.dispatch[et].get(ev.symbol)
 
     # ================================================================= end

@@ -21,8 +21,26 @@ A strategy returns (or ``ctx.orders.propose``-s) an :class:`OrderGroup` of signa
   placed, so no orphan is left.  Quote legs skip the open-position checks (a market maker
   quotes both sides whatever its inventory) and have no deadline.
 
+* **Exits** (``kind="exit"``: reduce-only legs, e.g. :meth:`OrderGroup.exit`) close a
+  strategy's legs as *one* decision, on the group's own exit rule (convergence, max hold, a
+  spread stop), never on per-leg take-profit/stop: every leg must have a position of the
+  strategy to close (else every leg is ``SKIP NO_POSITION`` / ``GROUP_LEG_BLOCKED`` and
+  nothing is sent); then every leg is sent (stage ``exit``, skipping filters, sizers and
+  gates like any exit).  ``closes`` names the entry group it closes (its PnL is booked
+  there, :mod:`hean_framework.group_ledger`).  When one exit leg fills and another does not
+  by ``after_ms``, the policy acts: ``hedge`` (the usual one for exits) closes the rest by
+  taker (reduce-only market orders, tag ``GROUP_EXIT_HEDGE``), ``unwind`` re-opens what was
+  closed by taker (tag ``GROUP_EXIT_UNWIND``) so the pair stays hedged, ``none`` leaves it.
+  The GroupBook applies the exit policy itself (executors' ``on_group_deadline`` is for
+  entry groups).
+
 The end of every group is journaled (``order_group_end`` with status ``filled``,
-``unwound``, ``hedged``, ``cancelled``, ``replaced`` or ``aborted``).
+``unwound``, ``hedged``, ``cancelled``, ``replaced`` or ``aborted``), and every group's
+decision once (``group_decision``: ``CREATE`` when every leg was created, else the first
+stopped leg's verdict; the legs' decision ids, ``closes`` and ``reason`` of exits), so the
+journal links one group decision to one decision per leg by ``group_id`` (``hean why`` lists
+them).  Per-group and per-leg PnL (fills, fees, funding) is followed by the
+:class:`~hean_framework.group_ledger.GroupLedger` (report section ``group_pnl``).
 """
 
 from __future__ import annotations
@@ -31,13 +49,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from .models import Fill, Order, OrderDecision, Signal
+from .group_ledger import GroupLedger
+from .models import CREATE, SKIP, Fill, Order, OrderDecision, Signal
 
 if TYPE_CHECKING:
     from .components import Executor
     from .context import RunContext
+    from .pipeline import Pipeline
+    from .portfolio import Portfolio
 
-GroupKind = Literal["all_or_none", "quote"]
+GroupKind = Literal["all_or_none", "quote", "exit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +79,25 @@ class OrderGroup:
     #: quotes: which of the strategy's quotes on the symbol this one replaces
     key: str = ""
     group_id: int = 0
+    #: exits: the entry group whose legs this exit closes (0: none named)
+    closes: int = 0
+    #: exits: the group's exit rule that fired (``CONVERGED``, ``MAX_HOLD`` ...), journaled
+    reason: str = ""
+
+    @classmethod
+    def exit(cls, strategy_id: str, symbols: list[str], portfolio: Portfolio, *,
+             closes: int = 0, reason: str = "", ts: int = 0,
+             policy: LegPolicy | None = None) -> OrderGroup:
+        """An exit group closing ``strategy_id``'s whole position in each of ``symbols``
+        (reduce-only market legs; symbols it is flat in are left out), policy ``hedge``
+        after 5 s by default."""
+        legs = []
+        for sym in symbols:
+            q = portfolio.position_qty(strategy_id, sym)
+            if q:
+                legs.append(Signal(strategy_id, sym, "sell" if q > 0 else "buy", ts, 0.0,
+                                   size=abs(q), reduce_only=True, tag=reason or "GROUP_EXIT"))
+        return cls(legs, "exit", policy or LegPolicy("hedge"), closes=closes, reason=reason)
 
     def problem(self) -> str:
         """Why this group cannot be decided ('' when it can)."""
@@ -66,8 +106,13 @@ class OrderGroup:
         owners = {s.strategy_id for s in self.legs}
         if len(owners) != 1:
             return f"legs of one group belong to one strategy (got {sorted(owners)})"
-        if any(s.reduce_only for s in self.legs):
-            return "reduce-only signals are exits, not group legs"
+        if self.kind == "exit":
+            if not all(s.reduce_only for s in self.legs):
+                return "an exit group's legs are reduce-only signals"
+            if len({s.symbol for s in self.legs}) != len(self.legs):
+                return "an exit group closes each symbol once (one leg per symbol)"
+        elif any(s.reduce_only for s in self.legs):
+            return "reduce-only signals are exits, not legs of an entry group (kind='exit')"
         if self.kind == "quote":
             if len({s.symbol for s in self.legs}) != 1:
                 return "a quote's legs (bid, ask or a ladder of levels) are of one symbol"
@@ -117,6 +162,44 @@ class GroupBook:
         self._by_decision: dict[int, GroupState] = {}
         self._quotes: dict[tuple[str, str, str], GroupState] = {}
         self.counts: dict[str, int] = {}
+        #: per-group, per-leg PnL of entry groups (report section ``group_pnl``)
+        self.ledger = GroupLedger(ctx)
+        self._ledger_on = False
+
+    def _follow(self, group: OrderGroup, decisions: list[OrderDecision]) -> None:
+        """Book the group's fills on the ledger (entry groups, and exits naming one)."""
+        ledger = self.ledger
+        if not self._ledger_on:
+            self._ledger_on = True
+            self.ctx.add_section("group_pnl", ledger.report)
+            if self.ctx.portfolio is not None:
+                self.ctx.portfolio.funding_listeners.append(ledger.on_funding)
+                self.ctx.portfolio.borrow_listeners.append(ledger.on_borrow)
+        ids = [d.decision_id for d in decisions]
+        if group.kind == "all_or_none":
+            ledger.open_group(group.group_id, group.legs[0].strategy_id, ids,
+                              [d.symbol for d in decisions])
+        elif group.kind == "exit" and group.closes:
+            ledger.link_exit(group.group_id, group.closes, ids, group.reason)
+
+    def decided(self, group: OrderGroup, decisions: list[OrderDecision]) -> None:
+        """Journal the group's one decision (``group_decision``, see the module docstring)."""
+        journal = self.ctx.journal
+        if journal is None or not decisions:
+            return
+        first = next((d for d in decisions if d.decision != CREATE), None)
+        payload: dict[str, Any] = {
+            "group_id": group.group_id, "kind": group.kind,
+            "strategy": decisions[0].strategy_id,
+            "decision": CREATE if first is None else first.decision,
+            "reason_codes": ["ACCEPTED"] if first is None else list(first.reason_codes),
+            "message": "" if first is None else first.message,
+            "legs": [{"decision_id": d.decision_id, "symbol": d.symbol, "side": d.side,
+                      "qty": d.qty, "decision": d.decision} for d in decisions]}
+        if group.kind == "exit":
+            payload["closes"] = group.closes
+            payload["reason"] = group.reason
+        journal.event(self.ctx.now, "group_decision", payload)
 
     def open(self, group: OrderGroup, decisions: list[OrderDecision],
              executor: Executor) -> GroupState:
@@ -124,6 +207,8 @@ class GroupBook:
         ctx = self.ctx
         state = GroupState(group, decisions, executor, ctx.now,
                            [[] for _ in decisions], [0.0] * len(decisions))
+        if group.kind != "quote":
+            self._follow(group, decisions)
         if group.kind == "quote":
             leg = group.legs[0]
             qkey = (leg.strategy_id, leg.symbol, group.key)
@@ -137,8 +222,10 @@ class GroupBook:
         for d in decisions:
             self._by_decision[d.decision_id] = state
         self.active = True
+        extra: dict[str, Any] = {"closes": group.closes, "reason": group.reason} \
+            if group.kind == "exit" else {}
         self._event("order_group", state, {
-            "kind": group.kind, "key": group.key,
+            "kind": group.kind, "key": group.key, **extra,
             "policy": {"action": group.policy.action, "after_ms": group.policy.after_ms},
             "legs": [{"decision_id": d.decision_id, "symbol": d.symbol, "side": d.side,
                       "qty": d.qty} for d in decisions]})
@@ -192,8 +279,44 @@ class GroupBook:
         for oid in self.open_orders(state):
             self.ctx.orders.cancel(oid, "group_aborted")
         if any(f > 0.0 for f in state.filled):
-            state.executor.on_group_deadline(state)
+            self._policy(state)
         self._end(state, "aborted", reason)
+
+    def _policy(self, state: GroupState) -> None:
+        """Apply the leg policy: the executor's for entry groups, the book's for exits."""
+        if state.group.kind == "exit":
+            self._exit_policy(state)
+        else:
+            state.executor.on_group_deadline(state)
+
+    def _exit_policy(self, state: GroupState) -> None:
+        """An exit group not complete in time: cancel its open orders, then ``hedge``
+        closes the rest of each leg's position by taker, ``unwind`` re-opens what was closed
+        (see the module docstring)."""
+        orders = self.ctx.orders
+        action = state.group.policy.action
+        if action == "none":
+            return
+        for oid in self.open_orders(state):
+            orders.cancel(oid, "group_deadline")
+        pf = self.ctx.portfolio
+        for i, leg in enumerate(state.group.legs):
+            d = state.decisions[i]
+            if action == "hedge":
+                pos = pf.position_qty(leg.strategy_id, leg.symbol)
+                qty = min(state.target(i) - state.filled[i], abs(pos))
+                side, reduce, tag = leg.side, True, "GROUP_EXIT_HEDGE"
+            else:
+                qty, side, reduce, tag = (state.filled[i], "buy" if leg.side == "sell"
+                                          else "sell", False, "GROUP_EXIT_UNWIND")
+            if qty <= 1e-12:
+                continue
+            qty = self.ctx.instruments.get(leg.symbol).round_qty(qty) if not reduce else qty
+            if qty <= 0.0:
+                continue
+            sig = Signal(leg.strategy_id, leg.symbol, side, self.ctx.now, d.price,
+                         reduce_only=reduce, tag=tag, signal_id=leg.signal_id)
+            orders.submit(sig, d, qty, reduce_only=reduce, executor=state.executor, tag=tag)
 
     def _deadline(self, state: GroupState, now: int) -> None:
         if state.status != "open":
@@ -201,7 +324,7 @@ class GroupBook:
         if state.complete:
             self._end(state, "filled")
             return
-        state.executor.on_group_deadline(state)
+        self._policy(state)
         action = state.group.policy.action
         self._end(state, "unwound" if action == "unwind" else
                   "hedged" if action == "hedge" else "cancelled")
@@ -228,3 +351,63 @@ class GroupBook:
         journal = self.ctx.journal
         if journal is not None:
             journal.event(self.ctx.now, kind, {"group_id": state.group.group_id, **payload})
+
+
+def decide_exit(pipeline: Pipeline, group: OrderGroup) -> list[OrderDecision]:
+    """Decide an exit group (``kind="exit"``, numbered by the pipeline): every leg has a
+    position of the strategy to close or none is sent; then every leg goes to the plain
+    executor as an exit (see the module docstring)."""
+    from .components import Verdict
+
+    ctx = pipeline.ctx
+    problem = group.problem()
+    pf = ctx.portfolio
+    decisions: list[OrderDecision] = []
+    stops: list[Verdict | None] = []
+    for leg in group.legs:
+        if not leg.ts:
+            leg.ts = ctx.now
+        d = pipeline._new_decision(leg, leg.entry_price)
+        d.details["group_id"] = group.group_id
+        if group.closes:
+            d.details["closes"] = group.closes
+        decisions.append(d)
+        pipeline.exits += 1
+        if problem:
+            stops.append(Verdict("BLOCK", "INVALID_GROUP", problem))
+            continue
+        pos = pf.position_qty(leg.strategy_id, leg.symbol)
+        qty = abs(pos) if leg.size is None else min(leg.size, abs(pos))
+        if qty <= 0.0 or leg.side != ("sell" if pos > 0 else "buy"):
+            stops.append(Verdict(SKIP, "NO_POSITION", f"{leg.strategy_id} holds no "
+                                 f"{'long' if leg.side == 'sell' else 'short'} "
+                                 f"{leg.symbol} to close"))
+            continue
+        d.qty_raw = d.qty = qty
+        d.notional = ctx.instruments.get(leg.symbol).notional(qty, d.price)
+        stops.append(None)
+    if any(v is not None for v in stops):
+        blockers = [decisions[i].decision_id for i, v in enumerate(stops) if v is not None]
+        for d, v in zip(decisions, stops):
+            if v is None:
+                v = Verdict(SKIP, "GROUP_LEG_BLOCKED", "another exit leg has nothing to close",
+                            {"blocked_by": blockers})
+            pipeline._finish(d, v, "exit")
+        return decisions
+    ex = pipeline.executors["plain"] if "plain" in pipeline.executors else \
+        pipeline.executors[pipeline.default_executor]
+    state = pipeline.groups.open(group, decisions, ex)
+    code = group.reason or "GROUP_EXIT"
+    for i, (leg, d) in enumerate(zip(group.legs, decisions)):
+        if state.status != "open":
+            pipeline._finish(d, Verdict(SKIP, "GROUP_ABORTED", "an earlier exit leg could "
+                                        "not be placed"), "exit")
+            continue
+        v = pipeline._call(ex, ex.execute, leg, d)
+        if v is not None:
+            pipeline._finish(d, v, "exit")
+            pipeline.groups.abort(state, f"exit leg {i} declined: {v.code}")
+            continue
+        d.reason_codes = [code]
+        pipeline._finish(d, None, "exit", codes_set=True)
+    return decisions

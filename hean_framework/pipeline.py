@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .components import Executor, Filter, Gate, Sizer, Verdict
 from .facts import REGIME
-from .groups import GroupBook, OrderGroup
+from .groups import GroupBook, OrderGroup, decide_exit
 from .models import BLOCK, CREATE, SKIP, OrderDecision, Signal, to_dict
 from .styles import exempt
 
@@ -139,6 +139,8 @@ class Pipeline:
                         else self.reject("?", field, f"a group leg is {_shown(x)}, not a "
                                          "Signal", value=x)
                         for x in group.legs]
+        if group.kind == "exit":  # reduce-only legs closed together (hean_framework.groups)
+            return decide_exit(self, group)
         problem = group.problem()
         ctx = self.ctx
         decisions: list[OrderDecision] = []

@@ -8,14 +8,21 @@ Two views are kept from the same fills:
   and opens a new one with the remainder.  Every flat-to-flat round trip becomes a
   :class:`~hean_framework.models.ClosedTrade`.
 
+Spot and linear perpetuals of the same base share this one cash account (a basis trade's
+two legs are two symbols, ``BTC/USDT`` and ``BTC/USDT:USDT``, each booked on its own).  Spot
+holdings are what the account bought; whether a spot sell beyond them is allowed (a borrowed
+short, margin mode) is the venue's rule (:mod:`hean_framework.execution.sim_venue`); a spot
+short's **borrow cost** is charged through :meth:`Portfolio.charge_borrow`.  **Funding**
+settles on perpetuals only: a funding event of a spot symbol pays nothing.
+
 Cash (quote currency, linear and spot alike; notional = qty × contract_size × price)::
 
-    cash = initial − Σ buy notional + Σ sell notional − Σ fees + Σ funding
+    cash = initial − Σ buy notional + Σ sell notional − Σ fees + Σ funding − Σ borrow
 
 and the accounting identity, tested to 1e-9 relative::
 
     equity = cash + Σ qty × contract_size × price
-           = initial + realized − fees + funding + unrealized
+           = initial + realized − fees + funding − borrow + unrealized
 
 Work is done per fill only (fills are rare compared to market events); equity and unrealized
 PnL are computed on demand from ``market[symbol].price`` (falling back to the last fill price).
@@ -64,6 +71,7 @@ class _StrategyStats:
     realized: float = 0.0
     fees: float = 0.0
     funding: float = 0.0
+    borrow: float = 0.0
     trades: int = 0
     wins: int = 0
     fills: int = 0
@@ -90,6 +98,13 @@ class Portfolio:
         self.fees = 0.0
         #: funding received (negative = paid)
         self.funding = 0.0
+        #: borrow cost paid on spot shorts (margin mode)
+        self.borrow = 0.0
+        #: the last funding settlement per position: ``(strategy, symbol, qty, price, rate,
+        #: amount)`` tuples (the engine journals them; the group ledger shares them)
+        self.last_funding: list[tuple[str, str, float, float, float, float]] = []
+        #: borrow cost paid per (strategy, symbol) since the run started
+        self.borrow_of: dict[tuple[str, str], float] = {}
         #: Σ |fill notional|
         self.turnover = 0.0
         self.closed_trades: list[ClosedTrade] = []
@@ -105,6 +120,8 @@ class Portfolio:
         self._stats: dict[str, _StrategyStats] = {}
         #: called (no arguments) after every funding settlement that moved cash
         self.funding_listeners: list[Callable[[], None]] = []
+        #: called ``(strategy, symbol, amount)`` after every borrow charge
+        self.borrow_listeners: list[Callable[[str, str, float], None]] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -250,12 +267,19 @@ class Portfolio:
         """Settle one funding event for every strategy position in ``ev.symbol``.
 
         payment = −qty × contract_size × price × rate with price = ``ev.mark_price`` when
-        positive, else the market price (longs pay when the rate is positive).
+        positive, else the market price (Binance's convention: a positive rate means longs pay
+        shorts).  Only positions held when the event is dispatched are paid: the feeds order
+        funding before the bars and trades of the same millisecond, so a position opened at the
+        settlement's timestamp or later receives nothing.  Spot symbols never settle funding.
+        :attr:`last_funding` lists each position's payment.
 
         :returns: the total received (negative = paid).
         """
+        self.last_funding = detail = []
         positions = self._by_symbol.get(ev.symbol)
         if not positions:
+            return 0.0
+        if self.instruments.get(ev.symbol).type == "spot":
             return 0.0
         cs = self._contract_size(ev.symbol)
         price = ev.mark_price if ev.mark_price > 0.0 else self.price(ev.symbol)
@@ -265,12 +289,29 @@ class Portfolio:
             pos.funding += pay
             self._stat(pos.strategy_id).funding += pay
             total += pay
+            detail.append((pos.strategy_id, ev.symbol, pos.qty, price, ev.rate, pay))
         self.cash += total
         self.funding += total
         if total:
             for listener in self.funding_listeners:
                 listener()
         return total
+
+    def charge_borrow(self, strategy: str, symbol: str, amount: float) -> None:
+        """Charge ``amount`` (quote currency, > 0 = paid) of borrow cost on ``strategy``'s
+        short ``symbol`` position (a spot short in margin mode; the venue computes it)."""
+        self.cash -= amount
+        self.borrow += amount
+        self._stat(strategy).borrow += amount
+        key = (strategy, symbol)
+        self.borrow_of[key] = self.borrow_of.get(key, 0.0) + amount
+        for listener in self.borrow_listeners:
+            listener(strategy, symbol, amount)
+
+    def funding_detail(self) -> list[dict[str, Any]]:
+        """:attr:`last_funding` as JSON-ready dicts (for the journal's ``funding`` event)."""
+        return [{"strategy": s, "symbol": sym, "qty": q, "price": px, "rate": r, "amount": a}
+                for s, sym, q, px, r, a in self.last_funding]
 
     # ------------------------------------------------------------------ queries
 
@@ -341,7 +382,7 @@ class Portfolio:
         return self.cash + value, gross
 
     def net_pnl(self) -> float:
-        """equity − initial cash = realized − fees + funding + unrealized."""
+        """equity − initial cash = realized − fees + funding − borrow + unrealized."""
         return self.equity() - self.initial_cash
 
     def sample(self, ts: int) -> None:
@@ -362,7 +403,8 @@ class Portfolio:
             u = unreal.get(strategy, 0.0)
             out[strategy] = {
                 "realized": s.realized, "unrealized": u, "fees": s.fees, "funding": s.funding,
-                "net_pnl": s.realized + u - s.fees + s.funding, "trades": s.trades,
+                "net_pnl": s.realized + u - s.fees + s.funding - s.borrow,
+                "borrow": s.borrow, "trades": s.trades,
                 "wins": s.wins, "fills": s.fills, "turnover": s.turnover,
             }
         return out
@@ -373,7 +415,7 @@ class Portfolio:
         return {
             "initial_cash": self.initial_cash, "cash": self.cash, "equity": eq,
             "realized": self.realized, "unrealized": self.unrealized(), "fees": self.fees,
-            "funding": self.funding, "net_pnl": eq - self.initial_cash,
+            "funding": self.funding, "borrow": self.borrow, "net_pnl": eq - self.initial_cash,
             "turnover": self.turnover, "gross_exposure": self.gross_exposure(),
             "trades": float(len(self.closed_trades)), "fills": float(self.fill_count),
         }

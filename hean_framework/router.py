@@ -153,7 +153,9 @@ class OrderRouter:
     def propose(self, item: Signal | OrderGroup) -> list[OrderDecision]:
         """Run a signal or an order group through the pipeline now."""
         if isinstance(item, OrderGroup):
-            return self.pipeline.process_group(item)
+            decisions = self.pipeline.process_group(item)
+            self.groups.decided(item, decisions)
+            return decisions
         if not item.ts:
             item.ts = self.ctx.now
         return [self.pipeline.process(item)]
@@ -190,7 +192,7 @@ class OrderRouter:
                 for leg in sig.legs:
                     if type(leg) is Signal:
                         leg.cause_seq = leg.cause_seq or cause_seq
-                pipeline.process_group(sig)
+                self.groups.decided(sig, pipeline.process_group(sig))
             else:
                 self._invalid_output(sig, source)
 
@@ -218,8 +220,11 @@ class OrderRouter:
         oid = order.order_id
         if self.exits.plans or oid in self._entry:
             self.exits.update(order, fill, self._entry.get(oid))
-        if self.groups.active:
-            self.groups.on_fill(fill, order)
+        groups = self.groups
+        if groups.active:
+            groups.on_fill(fill, order)
+        if groups.ledger.by_decision:
+            groups.ledger.on_fill(fill, order)
         faults = self.faults
         if faults.observers["on_fill"]:
             faults.notify("on_fill", fill)

@@ -7,7 +7,10 @@ whole decision funnel (signals -> validated -> passed filters -> sized -> passed
 orders -> fills, decisions, reasons per stage and per strategy).  BLOCK and SKIP reasons are
 counted from the journal's decisions (a SKIP such as ``POSITION_OPEN`` is not a block).
 When the run had no trade gate the block is computed from the journal's decisions
-(``RUN_DIR/journal.sqlite``) with ``enabled: false``.
+(``RUN_DIR/journal.sqlite``) with ``enabled: false``.  Order groups (basis, pairs, exits) are
+listed one row per group decision (journal events ``group_decision``; their legs' decisions
+share the ``group_id``): kind, strategy, decision and reason, the legs, the entry group an
+exit closes, the group's end status and, from ``report.json["group_pnl"]``, its net PnL.
 
 A missing folder, a missing or unreadable ``report.json`` (not JSON, not a HEAN report) and
 a corrupt journal are :class:`~hean_framework.errors.HeanError` naming the file, with the hint
@@ -92,7 +95,45 @@ def load_why(run_dir: str | Path) -> dict[str, Any]:
     return {"run_dir": str(d), "run": report.get("run", {}).get("name"),
             "small_capital_mode": block, "funnel": report.get("funnel", {}),
             "top_reasons": report.get("top_reasons", []), "journal_status": status,
-            "warning": warning}
+            "warning": warning, "groups": group_decisions(d, report)}
+
+
+def group_decisions(d: Path, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per group decision of the journal (empty without a journal or groups):
+    ``group_id``, ``kind``, ``strategy``, ``decision``, ``reason`` (codes), ``legs``
+    (``"buy BTC/USDT 0.01 CREATE"`` ...), ``closes``, ``status`` (the group's end) and
+    ``net_pnl`` (entry groups, from ``report.json["group_pnl"]``)."""
+    jp = d / "journal.sqlite"
+    if not jp.is_file():
+        return []
+    try:
+        con = sqlite3.connect(jp.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT kind, payload FROM events WHERE kind IN "
+                               "('group_decision', 'order_group_end') ORDER BY rowid"
+                               ).fetchall()
+        finally:
+            con.close()
+        events = [(kind, orjson.loads(p)) for kind, p in rows]
+    except (sqlite3.Error, orjson.JSONDecodeError):
+        return []
+    ends = {p.get("group_id"): p.get("status") for kind, p in events
+            if kind == "order_group_end"}
+    pnl = {g.get("group_id"): g.get("net_pnl") for g in report.get("group_pnl") or []
+           if isinstance(g, dict)}
+    out = []
+    for kind, p in events:
+        if kind != "group_decision":
+            continue
+        gid = p.get("group_id")
+        out.append({"group_id": gid, "kind": p.get("kind"), "strategy": p.get("strategy"),
+                    "decision": p.get("decision"),
+                    "reason": ", ".join(p.get("reason_codes") or []),
+                    "legs": [f"{leg.get('side')} {leg.get('symbol')} {leg.get('qty'):g} "
+                             f"{leg.get('decision')}" for leg in p.get("legs") or []],
+                    "closes": p.get("closes") or None, "exit_reason": p.get("reason") or None,
+                    "status": ends.get(gid), "net_pnl": pnl.get(gid)})
+    return out
 
 
 def verdict_reasons(d: Path, report: dict[str, Any]) -> dict[str, Any] | None:
@@ -231,6 +272,27 @@ def render(data: dict[str, Any]) -> None:
         for name, v in bs.items():
             bt.add_row(name, *(_fmt(v.get(k, 0)) for k in keys))
         con.print(bt)
+    render_groups(con, data.get("groups") or [])
+
+
+def render_groups(con: Any, groups: list[dict[str, Any]], limit: int = 40) -> None:
+    """The group decisions (the last ``limit``) as a table."""
+    if not groups:
+        return
+    from rich.table import Table
+
+    gt = Table(title=f"order groups ({len(groups)} decisions"
+               + (f", last {limit}" if len(groups) > limit else "") + ")",
+               title_justify="left")
+    for col in ("group", "kind", "strategy", "decision", "reason", "legs", "closes",
+                "status", "net_pnl"):
+        gt.add_column(col)
+    for g in groups[-limit:]:
+        reason = g["reason"] + (f" ({g['exit_reason']})" if g.get("exit_reason") else "")
+        gt.add_row(str(g["group_id"]), str(g["kind"]), str(g["strategy"]),
+                   str(g["decision"]), reason, "; ".join(g["legs"]), _fmt(g["closes"]),
+                   _fmt(g["status"]), _fmt(g["net_pnl"]))
+    con.print(gt)
 
 
 @click.command("why")

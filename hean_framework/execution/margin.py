@@ -57,9 +57,11 @@ __all__ = ["LIQUIDATION", "SIZE_REJECTS", "MarginRules", "initial_margin", "liqu
 
 #: Tag of the orders the venue sends to liquidate positions (and of their fills' liquidity).
 LIQUIDATION = "LIQUIDATION"
-#: Venue reject codes about size or margin: the plain executor turns them into a BLOCK decision
-#: (``INSUFFICIENT_MARGIN``, ``ABOVE_MAX_QTY``, ``ABOVE_MAX_NOTIONAL``).
-SIZE_REJECTS = frozenset(("insufficient_margin", "above_max_qty", "above_max_notional"))
+#: Venue reject codes about size, margin or spot holdings: the plain executor turns them into a
+#: BLOCK decision (``INSUFFICIENT_MARGIN``, ``ABOVE_MAX_QTY``, ``ABOVE_MAX_NOTIONAL``,
+#: ``INSUFFICIENT_BALANCE`` -- a spot sell beyond holdings without margin mode).
+SIZE_REJECTS = frozenset(("insufficient_margin", "above_max_qty", "above_max_notional",
+                          "insufficient_balance"))
 
 
 @dataclass(frozen=True, slots=True)

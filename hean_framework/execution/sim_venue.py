@@ -51,6 +51,10 @@ capped at the limit), the rest rests at the limit.  "Crossing" means ``buy price
 :mod:`hean_framework.execution.matching` (its docstring has the rules: trades, bars, quotes and
 books, queue position, stops).
 
+**Spot** (:mod:`hean_framework.execution.spot`): a spot sell beyond the account's free
+holdings is rejected ``insufficient_balance`` unless ``spot_margin`` is on (then the short is
+borrowed and pays an hourly borrow cost, ``spot_borrow_rate`` per day).
+
 **Size limits, margin and liquidation** (rejections ``above_max_qty``, ``above_max_notional``,
 ``insufficient_margin`` at submit; positions closed by the venue) are kept by the venue's
 :mod:`hean_framework.execution.margin_desk` (its docstring has the rules the venue applies),
@@ -76,6 +80,7 @@ from ..models import Fill, MarketEvent, Order
 from .margin import MarginRules
 from .margin_desk import MarginDesk
 from .matching import EPS, Matcher, level_size, walk_limit
+from .spot import SpotDesk
 
 if TYPE_CHECKING:
     from ..context import RunContext
@@ -88,7 +93,8 @@ __all__ = ["MAKER_FEE_BOUNDS", "REJECT_CODES", "TAKER_FEE_BOUNDS", "SimVenueConf
 #: Every rejection / cancellation code this venue can put in front of ``order.reason``.
 REJECT_CODES = ("unknown_symbol", "invalid_qty", "invalid_price", "invalid_order_type",
                 "below_exchange_minimum", "reduce_only_no_position", "post_only_would_cross",
-                "no_price", "above_max_qty", "above_max_notional", "insufficient_margin")
+                "no_price", "above_max_qty", "above_max_notional", "insufficient_margin",
+                "insufficient_balance")
 #: Sane fee rates (fractions): a maker rebate up to 1 %, no taker rebate, at most 1 %.
 MAKER_FEE_BOUNDS = (-0.01, 0.01)
 TAKER_FEE_BOUNDS = (0.0, 0.01)
@@ -129,6 +135,12 @@ class SimVenueConfig(ComponentConfig):
     liquidation_fee: float | None = Field(
         default=None, ge=0.0, le=0.05, description="fee rate of liquidation fills where the "
         "metadata has none (default: the taker fee)")
+    spot_margin: bool = Field(
+        default=False, description="spot margin mode: spot sells beyond holdings borrow the "
+        "base asset (hourly borrow cost); off: they are rejected insufficient_balance")
+    spot_borrow_rate: float = Field(
+        default=0.0002, ge=0.0, le=0.01, description="daily borrow rate of spot shorts in "
+        "margin mode, charged hourly (0.0002 = 2 bp/day)")
 
     @model_validator(mode="after")
     def _maintenance_below_initial(self) -> SimVenueConfig:
@@ -177,6 +189,9 @@ class SimulatedVenue(Venue):
             ctx, cfg, on=self.margin_on, orders=self._orders, stops=self._stops,
             reject=self._reject, fill=self._fill, finish=self._finish,
             market_price=self._market_price, on_watch=self._set_watch)
+        #: spot holdings, margin mode and borrow cost (:mod:`~hean_framework.execution.spot`)
+        self._spot = SpotDesk(ctx, margin=cfg.spot_margin, borrow_rate=cfg.spot_borrow_rate,
+                              orders=self._orders)
         #: trade volume seen at a level after the queue, per order (the matcher's)
         self._touch = self._matcher.touch
         if ctx.instruments is not None:
@@ -184,6 +199,7 @@ class SimulatedVenue(Venue):
         pf = ctx.portfolio
         if self.margin_on and pf is not None:
             pf.funding_listeners.append(desk.update_watch)
+            pf.borrow_listeners.append(lambda _s, _y, _a: desk.update_watch())
 
     def _check_fees(self) -> None:
         """Refuse instrument fee rates outside the sane bounds (a ConfigError naming the YAML
@@ -251,6 +267,10 @@ class SimulatedVenue(Venue):
             return self._reject(order, "invalid_price",
                                 f"limit price {order.price!r} must be > 0 and a multiple of the "
                                 f"tick size {inst.tick_size} (use instrument.round_price)")
+        if inst.type == "spot":
+            why = self._spot.refusal(order, inst)
+            if why:
+                return self._reject(order, "insufficient_balance", why)
         if not order.reduce_only and not self._desk.check_order(order, inst):
             return order
         self._orders[order.order_id] = order
@@ -532,6 +552,8 @@ class SimulatedVenue(Venue):
             sink.on_fill(fill, order)
         if self.margin_on:
             self._desk.update_watch()
+        if self._spot.margin:
+            self._spot.after_fill(inst)
         if done:
             self._finish(order, "filled", "")
         return qty

@@ -32,6 +32,7 @@ from .context import RunContext
 from .errors import HeanError
 from .exits import Exits
 from .faults import Faults
+from .markouts import Markouts
 from .models import Bar, BookUpdate, Funding, MarkPrice, Quote, Trade
 from .pipeline import Pipeline
 from .plugins import HeanPluginManager
@@ -70,6 +71,9 @@ def data_symbols(setup: RunSetup) -> list[str]:
     for f in data_files(setup):
         if f.symbol not in out:
             out.append(f.symbol)
+    for s in getattr(setup.feed.config, "symbols", None) or () if setup.feed else ():
+        if s not in out:  # a live feed names its symbols (data.symbols)
+            out.append(s)
     return out
 
 
@@ -159,6 +163,7 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
     analyzers = [_make(rc, ctx, symbols=rc.symbols or symbols) for rc in comps["analyzer"]]
     strategies = {rc.instance: _make(rc, ctx, symbols=rc.symbols or symbols)
                   for rc in comps["strategy"]}
+    ctx.run.update_params = _params_updater(strategies, plugins)
     filters = [_make(rc, ctx) for rc in comps["filter"]]
     sizers = [_make(rc, ctx) for rc in comps["sizer"]]
     gates = [_make(rc, ctx) for rc in comps["gate"]]
@@ -206,10 +211,28 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
         "executor": list(executors.values()), "optimizer": list(optimizers.values()),
         "venue": [venue],
     }
-    faults.watch([*filters, *sizers, *gates, *executors.values(), *analyzers])
+    faults.watch([*filters, *sizers, *gates, *executors.values(), *analyzers,
+                  Markouts(ctx)])  # maker fills' markouts, report section "markouts"
     dispatch, batch = build_dispatch(analyzers, strategies)
     return Assembly(venue, feed, strategies, analyzers, optimizers, components, pipeline,
                     router, exits, faults, info, dispatch, batch)
+
+
+def _params_updater(strategies: dict[str, Strategy], plugins: HeanPluginManager
+                    ) -> Callable[[str, dict[str, Any], str], list[str]]:
+    """``ctx.run.update_params``: the strategy's ``on_params_updated``, then the
+    ``hean_params_updated`` hook with the keys it accepted."""
+
+    def update_params(strategy_id: str, params: dict[str, Any], source: str) -> list[str]:
+        strat = strategies.get(strategy_id)
+        if strat is None:
+            raise HeanError(f"no strategy {strategy_id!r} in the run",
+                            f"strategies: {', '.join(strategies) or '-'}")
+        accepted = strat.on_params_updated(dict(params))
+        plugins.params_updated(strategy_id, dict(params), source, list(accepted))
+        return list(accepted)
+
+    return update_params
 
 
 def _named(components: dict[str, list[Component]], name: str) -> Any:

@@ -15,11 +15,11 @@ A strategy returns (or ``ctx.orders.propose``-s) an :class:`OrderGroup` of signa
   on_group_deadline` runs (the default cancels the open legs, then ``unwind`` closes what
   filled by taker, ``hedge`` completes the missing legs by taker, ``none`` leaves it).
 * **Quotes** (``kind="quote"``: limit orders of one symbol -- a bid and an ask, one side, or
-  a ladder of levels) rest
-  together and *replace* the strategy's previous quote of the same symbol and ``key``: the
-  previous quote's open orders are cancelled (reason ``requote``) before the new legs are
-  placed, so no orphan is left.  Quote legs skip the open-position checks (a market maker
-  quotes both sides whatever its inventory) and have no deadline.
+  a ladder of levels) *replace* the strategy's previous quote of the same symbol and ``key``
+  with as few order changes as possible (unchanged levels keep their queue place, amend where
+  the venue can, else cancel + place); an empty quote (:meth:`OrderGroup.withdraw`) cancels
+  it.  :mod:`hean_framework.quotes` has the rules; quote legs skip the open-position checks
+  and have no deadline.
 
 * **Exits** (``kind="exit"``: reduce-only legs, e.g. :meth:`OrderGroup.exit`) close a
   strategy's legs as *one* decision, on the group's own exit rule (convergence, max hold, a
@@ -83,6 +83,15 @@ class OrderGroup:
     closes: int = 0
     #: exits: the group's exit rule that fired (``CONVERGED``, ``MAX_HOLD`` ...), journaled
     reason: str = ""
+    #: empty quotes (:meth:`withdraw`): the strategy whose quote is withdrawn
+    strategy_id: str = ""
+    #: empty quotes (:meth:`withdraw`): the symbol of the quote withdrawn
+    symbol: str = ""
+
+    @classmethod
+    def withdraw(cls, strategy_id: str, symbol: str, key: str = "") -> OrderGroup:
+        """An empty quote: cancels ``strategy_id``'s quote ``key`` of ``symbol``."""
+        return cls([], "quote", key=key, strategy_id=strategy_id, symbol=symbol)
 
     @classmethod
     def exit(cls, strategy_id: str, symbols: list[str], portfolio: Portfolio, *,
@@ -160,7 +169,10 @@ class GroupBook:
         #: True while any group is live (one attribute read per fill / done order)
         self.active = False
         self._by_decision: dict[int, GroupState] = {}
-        self._quotes: dict[tuple[str, str, str], GroupState] = {}
+        from .quotes import QuoteBook  # it imports components, which import this module
+
+        #: the live quotes (``kind="quote"``), :mod:`hean_framework.quotes`
+        self.quotes = QuoteBook(ctx)
         self.counts: dict[str, int] = {}
         #: per-group, per-leg PnL of entry groups (report section ``group_pnl``)
         self.ledger = GroupLedger(ctx)
@@ -209,16 +221,6 @@ class GroupBook:
                            [[] for _ in decisions], [0.0] * len(decisions))
         if group.kind != "quote":
             self._follow(group, decisions)
-        if group.kind == "quote":
-            leg = group.legs[0]
-            qkey = (leg.strategy_id, leg.symbol, group.key)
-            old = self._quotes.get(qkey)
-            if old is not None and old.status == "open":
-                old.status = "replacing"  # its cancels below must not end it as cancelled
-                for oid in self.open_orders(old):
-                    ctx.orders.cancel(oid, "requote")
-                self._end(old, "replaced")
-            self._quotes[qkey] = state
         for d in decisions:
             self._by_decision[d.decision_id] = state
         self.active = True
@@ -268,9 +270,6 @@ class GroupBook:
         state = self._by_decision.get(order.decision_id)
         if state is not None and state.status == "open" and state.complete:
             self._end(state, "filled")
-        elif state is not None and state.status == "open" and not self.open_orders(state) \
-                and state.group.kind == "quote":
-            self._end(state, "cancelled")
 
     # ------------------------------------------------------------------ ends
 
@@ -334,12 +333,6 @@ class GroupBook:
         self.counts[status] = self.counts.get(status, 0) + 1
         for d in state.decisions:
             self._by_decision.pop(d.decision_id, None)
-        g = state.group
-        if g.kind == "quote":
-            leg = g.legs[0]
-            qkey = (leg.strategy_id, leg.symbol, g.key)
-            if self._quotes.get(qkey) is state:
-                del self._quotes[qkey]
         self.active = bool(self._by_decision)
         payload: dict[str, Any] = {"status": status, "filled": [round(f, 12)
                                                                  for f in state.filled]}

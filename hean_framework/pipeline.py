@@ -141,11 +141,13 @@ class Pipeline:
                         for x in group.legs]
         if group.kind == "exit":  # reduce-only legs closed together (hean_framework.groups)
             return decide_exit(self, group)
+        quote = group.kind == "quote"
+        if quote and not group.legs:  # an empty quote withdraws (hean_framework.quotes)
+            return self.groups.quotes.withdraw_group(self, group)
         problem = group.problem()
         ctx = self.ctx
         decisions: list[OrderDecision] = []
         stops: list[tuple[Verdict, str, bool] | None] = []
-        quote = group.kind == "quote"
         for leg in group.legs:
             if not leg.ts:
                 leg.ts = ctx.now
@@ -163,7 +165,13 @@ class Pipeline:
                     st = (Verdict(BLOCK, "GROUP_LEG_BLOCKED", "another leg of the group was "
                                   "stopped", {"blocked_by": blockers}), "group", False)
                 self._finish(d, *st)
+            if quote:  # a refused requote leaves no old prices resting
+                leg = group.legs[0]
+                self.groups.quotes.withdraw(leg.strategy_id, leg.symbol, group.key,
+                                            "requote_blocked")
             return decisions
+        if quote:  # the quote executor (hean_framework.quotes)
+            return self.groups.quotes.place(self, group, decisions)
         ex_name = self.strategy_executor.get(group.legs[0].strategy_id, self.default_executor)
         ex = self.executors[ex_name]
         c = self.counters["executor"]

@@ -179,6 +179,10 @@ class RunInfo:
     sections: Mapping[str, Any] = field(default_factory=dict)
     #: the validated configuration of the run (None in a bare test context)
     setup: RunSetup | None = None
+    #: ``update_params(strategy_id, params, source) -> accepted keys``: hands new parameters
+    #: to a running strategy (its ``on_params_updated``) and fires ``hean_params_updated``;
+    #: set by the engine once the strategies are built (None in a bare test context)
+    update_params: Callable[[str, dict[str, Any], str], list[str]] | None = None
 
     def resolve(self, path: str) -> Path:
         """Where a relative path of the run config points (config directory first)."""

@@ -107,6 +107,11 @@ class OrderRouter:
         self.tca.on_submit(order, decision, executor.name if executor is not None else "")
         return self.venue.submit(order)
 
+    @property
+    def can_amend(self) -> bool:
+        """Whether :meth:`amend` changes orders in place (the venue's ``can_amend``)."""
+        return self.venue.can_amend
+
     def cancel(self, order_id: int, reason: str = "") -> Order | None:
         """Cancel an order at the venue."""
         return self.venue.cancel(order_id, reason)

@@ -15,11 +15,26 @@ maker fee, always at the limit price:
   ``partially_filled`` then ``filled``); without it, the order fills completely once the trade
   volume available to it covers its quantity.  One trade's volume is shared by our orders in
   price-time priority.
-* ``queue_ahead`` is set on arrival from the book's size at the limit price (or the best
-  bid/ask size when the price equals the best quote, else 0) and only ever shrinks: trades at
-  the price consume it, and a book/quote update that shows less size at that level caps it.
-* ``Bar`` (symbols with no trades seen): buy fills completely at the limit when
-  ``bar.low < price`` (``<=`` with ``bar_touch_fills``), sell when ``bar.high > price``; only
+* **Queue position.**  ``queue_ahead`` is set on arrival (and again when an amend moves the
+  price or raises the quantity, which loses the place) from the book's size at the limit price
+  (or the best bid/ask size when the price equals the best quote, else 0: a new price level)
+  and only ever shrinks:
+
+  - trades *at* the price consume it first (one trade's volume is shared by our orders in
+    price-time priority);
+  - an L2 update that shows the level smaller than the trades since the last update explain
+    (``seen - traded > now``) is read as *cancels*, and cancels are assumed spread **pro rata**
+    over the level: the queue ahead shrinks by the same fraction as the level
+    (``queue *= now / (seen - traded)``); a level that grows only adds orders *behind* us.
+    (The recorded book never contains our own order.  When the exchange's depth update
+    reaches us before the trade that caused it, that trade's volume is counted twice -- once
+    as a pro-rata cancel, once as volume at the level: slightly optimistic, bounded by one
+    trade per update);
+  - any book/quote update caps it at the size now shown at the level.
+* ``Bar`` (symbols with no trades seen) -- the **conservative rule**: a resting order fills
+  only when the bar trades *through* its price, buy when ``bar.low < price``, sell when
+  ``bar.high > price``; a bar that merely touches the price does not fill it (the queue at
+  that price may never have been reached; ``bar_touch_fills`` turns touching fills on).  Only
   bars that *start* at or after the order's arrival can fill it (no look-ahead inside a bar).
 * ``Quote``/``BookUpdate`` (symbols with no trades seen), a conservative rule: a buy fills only
   when the best ask moves strictly *below* the limit (a seller crossed our level), a sell when
@@ -93,6 +108,21 @@ class Matcher:
         self.touch: dict[int, float] = {}
         #: symbols whose trades the venue saw (their bars and quotes never fill limits)
         self.trade_symbols: set[str] = set()
+        #: order id -> [L2 size of its level at the last book update, trade volume at the
+        #: level since]: the pro-rata cancel model (see the module docstring)
+        self.level: dict[int, list[float]] = {}
+
+    def queue_at(self, order: Order, st: SymbolState | None) -> None:
+        """Put a resting limit at the back of its level: the queue is the level's size now."""
+        q = level_size(st, order.side == "buy", float(order.price))  # type: ignore[arg-type]
+        order.queue_ahead = q
+        self.level[order.order_id] = [q, 0.0]
+        self.touch.pop(order.order_id, None)
+
+    def forget(self, order_id: int) -> None:
+        """The order is done: drop its queue state."""
+        self.touch.pop(order_id, None)
+        self.level.pop(order_id, None)
 
     def match(self, event: MarketEvent) -> None:
         """Match the resting orders of the event's symbol against it."""
@@ -182,6 +212,9 @@ class Matcher:
                 break
             room = avail
             if tp == o.price:
+                at_level = self.level.get(o.order_id)
+                if at_level is not None:
+                    at_level[1] += trade.size
                 queue = o.queue_ahead
                 if queue > 0.0 and room > 0.0:
                     used = min(queue, room)
@@ -240,6 +273,7 @@ class Matcher:
         no_trades = symbol not in self.trade_symbols
         partial = self.config.partial_fills
         inst = self.ctx.instruments.get(symbol)
+        l2 = event.kind == "book"
         for o in list(orders.values()):
             p = o.price
             if p is None:
@@ -248,6 +282,13 @@ class Matcher:
             if o.queue_ahead > 0.0:
                 if book is not None:
                     level = book.size_at("bid" if buy else "ask", p)
+                    seen = self.level.get(o.order_id) if l2 else None
+                    if seen is not None:  # pro-rata cancels ahead of us
+                        expected = seen[0] - seen[1]
+                        if expected > level:
+                            o.queue_ahead *= level / expected
+                        seen[0] = level
+                        seen[1] = 0.0
                 elif buy:
                     level = bid_size if p == bid else 0.0 if 0.0 < bid < p else o.queue_ahead
                 else:

@@ -13,6 +13,9 @@ latency the order is then processed immediately, otherwise it is held and proces
 :meth:`SimulatedVenue.on_market` call with ``ctx.now >= arrival_ts`` (against the market state of
 that moment, i.e. including the event being dispatched).  Market-dependent checks (reduce-only,
 minimums, post-only crossing, missing price) happen on arrival.
+Cancels and amends (``amend: true`` amends limits in place; default: the kernel cancels and
+replaces) take ``cancel_latency_ms`` to arrive, during which the order can still fill
+(:mod:`hean_framework.execution.order_ops` has the rules and the queue effects).
 
 **Rejections** set ``order.status = "rejected"`` and ``order.reason = "<code>: <details>"``
 (the code is ``order.reason.split(":")[0]``): ``unknown_symbol``, ``invalid_qty`` (≤ 0 or not on
@@ -79,7 +82,8 @@ from ..errors import ConfigError
 from ..models import Fill, MarketEvent, Order
 from .margin import MarginRules
 from .margin_desk import MarginDesk
-from .matching import EPS, Matcher, level_size, walk_limit
+from .matching import EPS, Matcher, walk_limit
+from .order_ops import OrderOps
 from .spot import SpotDesk
 
 if TYPE_CHECKING:
@@ -135,6 +139,12 @@ class SimVenueConfig(ComponentConfig):
     liquidation_fee: float | None = Field(
         default=None, ge=0.0, le=0.05, description="fee rate of liquidation fills where the "
         "metadata has none (default: the taker fee)")
+    cancel_latency_ms: int = Field(
+        default=0, ge=0, description="delay before a cancel or an amend reaches the venue "
+        "(ms); the order can still fill at its old price and size until then")
+    amend: bool = Field(
+        default=False, description="amend resting limit orders in place (price and/or "
+        "quantity, like an exchange's modify-order); off: the kernel cancels and replaces")
     spot_margin: bool = Field(
         default=False, description="spot margin mode: spot sells beyond holdings borrow the "
         "base asset (hourly borrow cost); off: they are rejected insufficient_balance")
@@ -192,8 +202,10 @@ class SimulatedVenue(Venue):
         #: spot holdings, margin mode and borrow cost (:mod:`~hean_framework.execution.spot`)
         self._spot = SpotDesk(ctx, margin=cfg.spot_margin, borrow_rate=cfg.spot_borrow_rate,
                               orders=self._orders)
-        #: trade volume seen at a level after the queue, per order (the matcher's)
-        self._touch = self._matcher.touch
+        #: cancels and amends, with their latency (:mod:`~hean_framework.execution.order_ops`)
+        self._ops = OrderOps(ctx, self._matcher, self._orders, self._finish,
+                             cfg.cancel_latency_ms)
+        self.can_amend = cfg.amend
         if ctx.instruments is not None:
             self._check_fees()
         pf = ctx.portfolio
@@ -282,12 +294,31 @@ class SimulatedVenue(Venue):
         return order
 
     def cancel(self, order_id: int, reason: str = "") -> Order | None:
-        """Cancel a pending or resting order; None when unknown or already done."""
+        """Cancel a pending or resting order; None when unknown or already done.
+
+        With ``cancel_latency_ms`` a resting order stays live (and can fill) until the cancel
+        arrives; an order still in flight is cancelled at once."""
         order = self._orders.get(order_id)
         if order is None or order.is_done:
             return None
-        self._finish(order, "cancelled", reason or "cancelled")
+        self._ops.cancel(order, reason or "cancelled")
         return order
+
+    def amend(self, order_id: int, *, qty: float | None = None,
+              price: float | None = None) -> Order | None:
+        """Change a live limit order's price and/or total quantity in place (``amend: true``;
+        queue and latency rules in :mod:`~hean_framework.execution.order_ops`).  None when the
+        order is unknown, done, not a limit, or ``qty`` is not above what already filled."""
+        order = self._orders.get(order_id)
+        if order is None or order.is_done or order.order_type != "limit" or (
+                qty is not None and not order.filled < qty < math.inf):
+            return None
+        self._ops.amend(order, qty, price)
+        return order
+
+    def in_flight(self, order_id: int) -> bool:
+        """Whether a cancel or an amend of the order has not reached the venue yet."""
+        return self._ops.in_flight(order_id)
 
     def on_market(self, event: MarketEvent) -> None:
         """Release orders whose latency elapsed, match resting orders against ``event``, then
@@ -301,6 +332,9 @@ class SimulatedVenue(Venue):
         pending = self._pending
         if pending and self.ctx.now >= pending[0][0]:
             self._release(self.ctx.now)
+        ops = self._ops.heap
+        if ops and self.ctx.now >= ops[0][0]:
+            self._ops.release(self.ctx.now)
         if self._watch and event.kind == "bar" and self._desk.check_liquidation(event, True):
             return  # liquidated inside the bar before any resting order could fill
         self._matcher.match(event)
@@ -481,7 +515,7 @@ class SimulatedVenue(Venue):
                 return
             order.queue_ahead = 0.0
         else:
-            order.queue_ahead = level_size(st, buy, limit)
+            self._matcher.queue_at(order, st)
         if order.filled <= 0.0:
             order.status = "open"
         self._open.setdefault(order.symbol, {})[order.order_id] = order
@@ -567,8 +601,7 @@ class SimulatedVenue(Venue):
         self._counts[status] += 1
         oid = order.order_id
         self._orders.pop(oid, None)
-        if self._touch:
-            self._touch.pop(oid, None)
+        self._matcher.forget(oid)
         book = self._open.get(order.symbol)
         if book is not None and book.pop(oid, None) is not None and not book:
             del self._open[order.symbol]

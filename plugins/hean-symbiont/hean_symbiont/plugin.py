@@ -1,5 +1,6 @@
-"""Entry module of the ``hean-symbiont`` distribution: registers the ``symbiont`` optimizer
-and the ``hean symbiont`` command."""
+"""Entry module of the ``hean-symbiont`` distribution: registers the ``symbiont`` optimizer,
+the ``symbiont_bridge`` analyzer (online re-optimisation) and the ``hean symbiont``
+command."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from .optimizer import Symbiont
 def hean_register_optimizers(register: RegisterComponent) -> None:
     """Register ``symbiont``."""
     register("symbiont", Symbiont, config=SymbiontConfig)
+
+
+@hookimpl
+def hean_register_analyzers(register: RegisterComponent) -> None:
+    """Register ``symbiont_bridge``."""
+    from .bridge import BridgeConfig, SymbiontBridge
+
+    register("symbiont_bridge", SymbiontBridge, config=BridgeConfig)
 
 
 @hookimpl

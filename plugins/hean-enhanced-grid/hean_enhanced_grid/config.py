@@ -44,7 +44,8 @@ class EnhancedGridConfig(ComponentConfig):
                                                "built")
     retry_bars: int = Field(10, ge=1, le=1000,
                             description="bars before a quote the pipeline refused is proposed "
-                                        "again")
+                                        "again (and before a range whose levels all fall "
+                                        "under the minimum is checked again)")
     confidence: float = Field(0.5, ge=0.05, le=1.0,
                               description="confidence carried by the quote legs")
 

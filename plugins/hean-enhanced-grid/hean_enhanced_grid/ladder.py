@@ -20,7 +20,10 @@ and how large each one is:
   ``q_min``, and the outer ones are :class:`Skipped` (``BELOW_EXCHANGE_MINIMUM`` when the equal
   share is under the exchange's own minimum, ``BELOW_MIN_LEVEL_NOTIONAL`` when only under
   ``min_level_notional``), with the numbers; ``n_placed`` may be 0 (no grid);
-* the band the grid lives in is ``[low - s, high + s]``; leaving it is a breakout.
+* the grid lives between its stops, one spacing beyond the outermost *placed* level
+  (``c -+ (n_placed + 1) * s``, the SPEC's stop loss); they lie inside the SPEC's rebuild band
+  ``[low - s, high + s]`` (equal to it when the levels span the whole range), so a close
+  beyond a stop is the breakout: stop and rebuild together.
 
 A filled level's take-profit rests one level toward the centre (:meth:`GridPlan.tp_price`).
 """
@@ -87,12 +90,12 @@ class GridPlan:
 
     @property
     def band_low(self) -> float:
-        """Below this close the grid is broken (``low - spacing``)."""
+        """The lower edge of the range band ``low - spacing`` (SPEC: rebuild below it)."""
         return self.low - self.spacing
 
     @property
     def band_high(self) -> float:
-        """Above this close the grid is broken (``high + spacing``)."""
+        """The upper edge of the range band ``high + spacing``."""
         return self.high + self.spacing
 
     @property
@@ -117,13 +120,14 @@ class GridPlan:
 
     @property
     def stop_low(self) -> float:
-        """One spacing beyond the lowest placed level (SPEC §3.8 SL); the band's edge
-        ``band_low`` is at or above it, so the breakout rule acts first."""
+        """One spacing below the lowest placed level (SPEC §3.8 SL).  The placed levels lie
+        inside the range, so this is at or above ``band_low``: a close below it is the
+        breakout (stop and rebuild at once)."""
         return self.raw_price(-self.n_placed - 1)
 
     @property
     def stop_high(self) -> float:
-        """One spacing beyond the highest placed level."""
+        """One spacing above the highest placed level, at or below ``band_high``."""
         return self.raw_price(self.n_placed + 1)
 
 

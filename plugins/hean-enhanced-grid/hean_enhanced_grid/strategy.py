@@ -29,12 +29,14 @@ Per symbol, on every closed bar (candles only):
    level's position (entry complete: the level waits for its take-profit); a take-profit fill
    takes from it; when the position is back to zero the level is **recycled**: its entry rests
    again on the next bar.
-5. **Breakout.** When a bar closes outside ``[low - spacing, high + spacing]`` the grid is
-   removed: every resting order of the strategy on the symbol is cancelled (reason
-   ``grid_breakout``), the inventory is **flattened** by a reduce-only market exit (tag
-   ``GRID_BREAKOUT``), and no grid is built for ``rebuild_wait_bars`` bars; then step 1 again
-   on the current window.  (The SPEC's stop one spacing beyond the outermost level lies at or
-   beyond this band, so the breakout acts first; it is checked on closes, not inside a bar.)
+5. **Breakout.** When a bar closes more than one spacing beyond the outermost placed level
+   (the SPEC's stop; it lies inside the SPEC's rebuild band ``[low - spacing, high +
+   spacing]``, so leaving the band always passes it) the grid is removed: the quote is
+   withdrawn (an empty quote, ``OrderGroup.withdraw``; on a kernel without it every open order
+   of the strategy on the symbol is cancelled, reason ``grid_breakout``), the inventory is
+   **flattened** by a reduce-only market exit (tag ``GRID_BREAKOUT``), and no grid is built for
+   ``rebuild_wait_bars`` bars; then step 1 again on the current window.  Checked on closes,
+   not inside a bar.
 6. **Refused quotes.**  When the pipeline stops a quote (any leg's decision not ``CREATE``:
    nothing of it is sent and the previous quote keeps resting), it is proposed again after
    ``retry_bars`` bars.
@@ -160,7 +162,7 @@ class EnhancedGrid(Strategy):
         g = sym.grid
         if g is not None:
             c["with_grid"] += 1
-            if bar.close < g.plan.band_low or bar.close > g.plan.band_high:
+            if bar.close < g.plan.stop_low or bar.close > g.plan.stop_high:
                 return self._breakout(sym, bar)
             return self._requote(sym, bar)
         if sym.wait > 0:
@@ -299,7 +301,7 @@ class EnhancedGrid(Strategy):
         legs.append((side, px, qty, k, role))
 
     def _breakout(self, sym: _Symbol, bar: Bar) -> list[Signal | OrderGroup] | None:
-        """Close outside the band: cancel the grid, flatten, wait (module docstring, 5)."""
+        """A close beyond a stop: withdraw the grid, flatten, wait (module docstring, 5)."""
         c = self.counts
         c["breakouts"] += 1
         assert sym.grid is not None

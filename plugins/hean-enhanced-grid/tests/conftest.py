@@ -14,6 +14,6 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from grid_runs import btc_1m  # noqa: E402  (needs the path above)
+from grid_runs import btc_1m, btc_run  # noqa: E402  (needs the path above)
 
-__all__ = ["btc_1m"]
+__all__ = ["btc_1m", "btc_run"]

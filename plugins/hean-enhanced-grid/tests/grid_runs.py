@@ -6,6 +6,8 @@ reading of the files.
 * ``btc_1m(shared_data)``: the Binance USDT-M BTC perpetual 1m candles of 2025-05-04 ..
   2025-06-03 read with ``csv`` + ``gzip`` only, as :class:`Row` (close-time stamped, like the
   kernel's bars), for computations that do not go through the plugin.
+* ``btc_run``: the plugin's ``grid_btc_1m.yaml`` run by the engine on the candles before
+  :data:`END` (once per session).
 * :func:`run_engine`: a real :class:`~hean_framework.engine.Engine` run of a raw config with
   this plugin only, journal on; returns a :class:`Run` (engine, report, journal rows).
 """
@@ -52,10 +54,20 @@ def read_rows(path: Path, interval_ms: int = 60_000) -> list[Row]:
                     float(r[4])) for r in it]
 
 
+#: the slice of the BTC 1m candles most tests run on (4 days from the file's start)
+END = "2025-05-08"
+
+
 @pytest.fixture(scope="session")
 def btc_1m(shared_data: Path) -> list[Row]:
     """The BTC 1m candles of the shared data set (independent of the kernel's feed)."""
     return read_rows(shared_data / BTC_1M)
+
+
+@pytest.fixture(scope="session")
+def btc_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Run:
+    """``grid_btc_1m.yaml`` (1,000 USDT) on the candles before :data:`END`, journal on."""
+    return run_engine(tmp_path_factory.mktemp("grid-btc"), btc_raw(END))
 
 
 @dataclass

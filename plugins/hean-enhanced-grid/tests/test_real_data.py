@@ -6,8 +6,9 @@ Invariants, each checked against a computation made here from the CSV file alone
 
 * **when**: the grid is built exactly at the bars where, with no grid live, no wait pending
   and a full 100-bar window, ``(high - low) / mid`` is within [0.5 %, 3 %]; it is broken
-  exactly at the first later close outside ``[low - spacing, high + spacing]``; then 10 bars
-  pass before the next build;
+  exactly at the first later close more than a spacing beyond its outermost placed level
+  (the SPEC's stop, inside ``[low - spacing, high + spacing]``); then 10 bars pass before
+  the next build;
 * **what**: each build's centre, spacing, levels in range, levels placed and level size are
   the SPEC §3.8 formulas on that window and the account (500 USDT a side; BTC's minimum
   0.001 BTC); the build's quote rests exactly the levels on the passive side of the close;
@@ -38,24 +39,25 @@ from grid_runs import BTC, Row, Run, btc_raw, run_engine
 
 from hean_framework.why import load_why
 
-END = "2025-05-08"
 END_MS = int(datetime(2025, 5, 8, tzinfo=UTC).timestamp() * 1000)
 N, LO, HI, LEVELS, SPACING, WAIT = 100, 0.005, 0.03, 10, 0.0012, 10
 CAPITAL_SIDE = 500.0  # 0.5 x the 1,000 USDT budget, one symbol
 LOT = MIN_QTY = 0.001
 
 
-def oracle(rows: list[Row], end_ms: int) -> list[tuple[int, str, float, float]]:
-    """``(ts, "build" | "breakout", high, low)`` of the grid, from the rules alone."""
+def oracle(rows: list[Row], end_ms: int, budget: dict[int, float]
+           ) -> list[tuple[int, str, float, float]]:
+    """``(ts, "build" | "breakout", high, low)`` of the grid, from the rules alone
+    (``budget``: the strategy's budget per bar time, as the kernel's sizer recorded it)."""
     out: list[tuple[int, str, float, float]] = []
-    grid: tuple[float, float, float] | None = None
+    grid: tuple[float, float, float, float] | None = None
     wait = 0
     for i, r in enumerate(rows):
         if r.ts >= end_ms:
             break
         if grid is not None:
-            hi, lo, s = grid
-            if r.close < lo - s or r.close > hi + s:
+            hi, lo, stop_lo, stop_hi = grid
+            if r.close < stop_lo or r.close > stop_hi:
                 out.append((r.ts, "breakout", hi, lo))
                 grid, wait = None, WAIT
             continue
@@ -69,7 +71,9 @@ def oracle(rows: list[Row], end_ms: int) -> list[tuple[int, str, float, float]]:
         mid = (hi + lo) / 2
         if LO <= (hi - lo) / mid <= HI:
             out.append((r.ts, "build", hi, lo))
-            grid = (hi, lo, max(SPACING * mid, (hi - lo) / (2 * LEVELS)))
+            e = expected_plan(hi, lo, 0.5 * budget[r.ts])
+            reach = (e["n_placed"] + 1) * e["spacing"]  # the stop: a spacing past the last level
+            grid = (hi, lo, mid - reach, mid + reach)
     return out
 
 
@@ -103,8 +107,8 @@ def budgets(run: Run) -> dict[int, float]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Run:
-    return run_engine(tmp_path_factory.mktemp("grid-btc"), btc_raw(END))
+def run(btc_run: Run) -> Run:
+    return btc_run
 
 
 def quotes_by_ts(run: Run) -> dict[int, list[list[dict[str, Any]]]]:
@@ -122,7 +126,7 @@ def quotes_by_ts(run: Run) -> dict[int, list[list[dict[str, Any]]]]:
 
 def test_builds_and_breakouts_happen_exactly_where_the_rules_say(run: Run,
                                                                   btc_1m: list[Row]) -> None:
-    want = oracle(btc_1m, END_MS)
+    want = oracle(btc_1m, END_MS, budgets(run))
     got = [(ts, what, p.high, p.low) for ts, what, p in run.strategy.history]
     assert got == want
     assert sum(1 for x in want if x[1] == "build") == run.strategy.stats()["builds"] >= 10

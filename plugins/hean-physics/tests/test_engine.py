@@ -5,14 +5,17 @@ Invariants checked:
 * the filter stops signals inside the pipeline (the original's filter listened in parallel
   and could not): with a Wyckoff regime that conflicts with every buy, ``strict: true`` blocks
   buys with ``PHYSICS_PHASE_CONFLICT`` on the decision trail and ``strict: false`` does not
-  (the conflict is flagged and the confidence halved); the other PHYSICS_* codes are the same
-  in both runs, and the filter does not block most signals on real candles (the original's
-  raw values would have blocked nearly all);
+  (the conflict is flagged and the confidence halved): strict lets no buy through, non-strict
+  creates orders; every rejection is a PHYSICS_* code with the physics numbers, and the filter
+  blocks a minority of the signals on real candles (the original's raw values would have
+  blocked nearly all);
 * the capital allocator's phase affinity (hybrid 70/30) gets a real input: with ``physics``
   in the run, ``phase_weights()`` differ from the prior and equal prior x affinity factor of
   the published phases (2 x confidence in an affine phase, else 0.5); without it they equal
   the prior (neutral);
-* the plugin's example YAML runs (with momentum_trader) and its filter and sizer act.
+* the plugin's example YAML runs (with momentum_trader) and its filter and sizer act;
+* with hean-market-analyzers installed, ``wyckoff_regime`` is the regime detector's REGIME of
+  the same bar and reaches the decision trail.
 """
 
 from __future__ import annotations
@@ -201,3 +204,26 @@ def test_example_yaml_runs(sample_data: Path) -> None:
     sizer = next(s for s in eng.components["sizer"] if s.name == "physics")
     assert sizer.stats()["sized"] > 10
     assert eng.pipeline.decisions["CREATE"] > 10
+
+
+def test_wyckoff_regime_comes_from_the_regime_detector(sample_data: Path) -> None:
+    if importlib.util.find_spec("hean_market_analyzers") is None:
+        pytest.skip("hean-market-analyzers is not installed (the plugin's 'analyzers' extra)")
+    pm = _pm("hean_market_analyzers.plugin")
+    eng = _run(sample_data, """
+analyzers:
+  regime_detector: {}
+  physics: {publish_min_interval_ms: 0}
+strategies:
+  every_n: {symbols: [BTC/USDT:USDT, ETH/USDT:USDT]}
+filters:
+  physics: {}
+""", pm)
+    for sym in (BTC, ETH):
+        ph = eng.ctx.facts.get(PHYSICS, sym)
+        assert ph.wyckoff_regime and ph.wyckoff_regime == eng.ctx.facts.get(REGIME, sym)
+    strat = eng.strategies["every_n"]
+    assert isinstance(strat, EveryN)
+    seen = {d.details["physics"]["wyckoff_regime"] for d in strat.decisions
+            if isinstance(d.details.get("physics"), dict)}
+    assert len(seen) >= 3  # several regimes reached the filter's decision trail

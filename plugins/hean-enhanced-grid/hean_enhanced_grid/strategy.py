@@ -10,7 +10,8 @@ Per symbol, on every closed bar (candles only):
    are placed, each of the same size from ``max_inventory_pct`` of the strategy's budget
    (``ctx.budgets``) per side; levels under the exchange minimum (``ctx.instruments``) are not
    placed (capital-aware count).  No grid: the bar is counted under its reason
-   (:data:`SKIP_REASONS`).
+   (:data:`SKIP_REASONS`); when no level fits at all, the range is checked again after
+   ``retry_bars`` bars.
 2. **Levels not placed say so.**  For every level left out because its equal share of the
    capital is under the *exchange* minimum, the strategy proposes that level as a plain limit
    signal of that share (tag ``GRID_LEVEL_BELOW_MINIMUM``): the kernel's exchange check decides
@@ -28,7 +29,7 @@ Per symbol, on every closed bar (candles only):
 4. **Fills** (``on_fill``) are matched to a level by side and price: an entry fill adds to the
    level's position (entry complete: the level waits for its take-profit); a take-profit fill
    takes from it; when the position is back to zero the level is **recycled**: its entry rests
-   again on the next bar.
+   again from the next bar on which it is passive.
 5. **Breakout.** When a bar closes more than one spacing beyond the outermost placed level
    (the SPEC's stop; it lies inside the SPEC's rebuild band ``[low - spacing, high +
    spacing]``, so leaving the band always passes it) the grid is removed: the quote is
@@ -38,8 +39,8 @@ Per symbol, on every closed bar (candles only):
    ``rebuild_wait_bars`` bars; then step 1 again on the current window.  Checked on closes,
    not inside a bar.
 6. **Refused quotes.**  When the pipeline stops a quote (any leg's decision not ``CREATE``:
-   nothing of it is sent and the previous quote keeps resting), it is proposed again after
-   ``retry_bars`` bars.
+   nothing of it is sent; the kernel's quote executor also cancels the previous quote), it is
+   proposed again after ``retry_bars`` bars.
 
 Inventory is bounded by construction: one side's levels together are ``max_inventory_pct`` of
 the budget per symbol, and take-profits only reduce.  The class declares ``style =

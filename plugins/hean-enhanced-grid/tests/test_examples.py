@@ -13,8 +13,9 @@ Invariants:
   order is sent, and ``hean why --json`` says so -- what the README states;
 * ``grid_btc_1m.yaml`` (shared BTC 1m, 1,000 USDT), the whole month: levels under the
   exchange minimum are decided ``POSITION_SIZER_ZERO`` once each, as counted by the strategy
-  and by ``hean why``; the fills add up; the numbers are printed (``pytest -s``) and are the
-  README's.
+  and by ``hean why``; the fills add up; every level fill is a maker fill and only the
+  breakout exits take (the report's markouts section); the numbers are printed
+  (``pytest -s``) and are the README's.
 """
 
 from __future__ import annotations
@@ -132,8 +133,12 @@ def test_grid_btc_1m_month(cli: Any, tmp_path: Path, shared_data: Path) -> None:
     why = json.loads(cli("why", str(out), "--json"))
     reasons = {r["reason"]: r["count"] for r in why["small_capital_mode"]["top_block_reasons"]}
     assert reasons["POSITION_SIZER_ZERO"] == s["levels_below_minimum"]
+    mk = report["markouts"]["strategies"]["enhanced_grid"]["symbols"]["BTC/USDT:USDT"]
+    assert mk["maker_fills"] == s["entry_fills"] + s["tp_fills"]  # every level fill rests
+    assert mk["taker_fills"] == s["flattens"]  # only the breakout exits take
     m = report["metrics"]
     print("\ngrid_btc_1m:", {k: s[k] for k in ("builds", "breakouts", "entry_fills",
                                                 "tp_fills", "flattens", "recycled",
                                                 "levels_below_minimum")},
-          {k: round(m[k], 2) for k in ("fees", "net_pnl")})
+          {k: round(m[k], 2) for k in ("fees", "net_pnl")}, "markouts", mk["markout_bps"],
+          "pnl", mk["pnl"])

@@ -233,15 +233,14 @@ class Strategy(MarketListener):
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
         """Apply new parameters (e.g. from the optimizer); return the keys accepted.
 
-        The default validates ``params`` against the config model (unknown keys ignored,
-        values clamped by the model's own bounds) and swaps the config.
+        The default is :func:`hean_framework.params.apply_clamped`: unknown keys ignored,
+        numbers clamped into the config model's declared bounds, the merged config validated
+        as a whole (refused: nothing changes, no key accepted).  Override it to react to the
+        change (resize windows, ...), calling ``apply_clamped`` first.
         """
-        known = {k: v for k, v in params.items() if k in type(self.config).model_fields}
-        if not known:
-            return []
-        merged = self.config.model_dump() | known
-        self.config = type(self.config).model_validate(merged)
-        return sorted(known)
+        from .params import apply_clamped
+
+        return apply_clamped(self, params)
 
 
 class Analyzer(MarketListener):

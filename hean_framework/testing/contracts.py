@@ -157,6 +157,29 @@ class StrategyContract(_Contract):
         strat = self.make(make_context(symbols=self.symbols))
         assert strat.on_params_updated({"surely_not_a_param": 1}) == []
 
+    def test_params_out_of_range_are_clamped(self) -> None:
+        """An update beyond a parameter's declared bounds (an optimizer, the online bridge, a
+        user) never raises and never leaves the bounds: numbers are clamped, each key alone
+        (:func:`hean_framework.params.apply_clamped`)."""
+        from ..params import field_bounds
+        from . import make_context
+
+        strat = self.make(make_context(symbols=self.symbols))
+        model = type(strat.config)
+        for key, field in model.model_fields.items():
+            if field.annotation not in (int, float):
+                continue
+            low, high = field_bounds(field, field.annotation is int)
+            for bound, value in ((high, 1e12), (low, -1e12)):
+                if bound is None:
+                    continue
+                strat.on_params_updated({key: value})
+                got = getattr(strat.config, key)
+                assert (got <= bound if value > 0 else got >= bound), (
+                    f"{model.__name__}.{key} = {got} after an update to {value:g}: outside "
+                    f"its declared bound {bound:g} (clamp with hean_framework.params."
+                    "apply_clamped)")
+
 
 class _PipelineContract(_Contract):
     price: ClassVar[float] = 80_000.0

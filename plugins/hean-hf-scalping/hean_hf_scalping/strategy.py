@@ -192,8 +192,9 @@ class HFScalping(Strategy):
         self._edge: float | None = edge if cfg.edge_hint_factor > 0.0 else None
 
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
-        """The kernel's rule (known keys only, validated by the model; out-of-range values
-        raise and change nothing), then the derived constants and windows follow."""
+        """The kernel's rule (:func:`hean_framework.params.apply_clamped`: known keys only,
+        numbers clamped into their bounds, a refused combination changes nothing), then the
+        derived constants and windows follow."""
         accepted = super().on_params_updated(params)
         if accepted:
             self._configure()

@@ -292,9 +292,9 @@ class ImpulseEngine(Strategy):
         self._hold_ms = int(cfg.max_time_in_trade_s * 1000) or None
 
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
-        """Apply known keys validated by the config model (unknown keys are ignored, a value
-        out of its bounds raises and leaves the config unchanged); window sizes rebuild the
-        per-symbol windows."""
+        """Apply known keys (:func:`hean_framework.params.apply_clamped`: unknown keys ignored,
+        numbers clamped into their bounds, a refused combination changes nothing); window
+        sizes rebuild the per-symbol windows."""
         accepted = super().on_params_updated(params)
         if accepted:
             self._constants()

@@ -281,7 +281,7 @@ class LiquiditySweep(Strategy):
         self._hold_ms = int(cfg.max_hold_s * 1000) or None
 
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
-        """Apply known, valid keys (the kernel's rule); a new window length, session setting
+        """Apply known keys, numbers clamped (the kernel's rule); a new window length, session
         or tick definition starts every symbol's ticks over (levels, cooldowns included)."""
         before = self.config
         accepted = super().on_params_updated(params)

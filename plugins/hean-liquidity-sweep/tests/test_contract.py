@@ -13,10 +13,10 @@ Invariants:
 * the optimizer's space (``hean_framework.optimize.space_of``) is every numeric field with its
   declared bounds plus the bool and Literal fields as choices (``regime_families`` is a list and
   is left out);
-* ``on_params_updated`` -- the kernel's rule: unknown keys are ignored (nothing accepted, the
-  config unchanged), a known key with a value out of range is refused with a
-  ``ValidationError`` and the config stays as it was (nothing is silently clamped), valid keys
-  are applied and returned.
+* ``on_params_updated`` -- the kernel's rule (``hean_framework.params.apply_clamped``): unknown
+  keys are ignored (nothing accepted, the config unchanged), a number out of range is clamped
+  into the declared space, a value the model refuses (an unknown ``tick_source``) changes
+  nothing, valid keys are applied and returned.
 """
 
 from __future__ import annotations
@@ -99,15 +99,24 @@ def test_unknown_keys_are_ignored(make: Make) -> None:
     assert strat.config.model_dump() == before
 
 
-@pytest.mark.parametrize("bad", [{"sweep_pct": 0.5}, {"lookback_ticks": 0},
-                                 {"volume_spike": 10.0}, {"tick_source": "book"}])
-def test_out_of_range_updates_are_refused_and_change_nothing(make: Make,
-                                                             bad: dict[str, Any]) -> None:
+def test_a_refused_update_changes_nothing(make: Make) -> None:
     strat, _ = make()
     before = strat.config.model_dump()
-    with pytest.raises(ValidationError):
-        strat.on_params_updated({**bad, "cooldown_s": 120.0})
+    assert strat.on_params_updated({"tick_source": "book", "cooldown_s": 120.0}) == []
     assert strat.config.model_dump() == before
+
+
+@pytest.mark.parametrize("bad", [{"sweep_pct": 0.5}, {"lookback_ticks": 0},
+                                 {"volume_spike": 10.0}])
+def test_out_of_range_updates_are_clamped_into_the_space(make: Make,
+                                                         bad: dict[str, Any]) -> None:
+    strat, _ = make()
+    [(key, value)] = bad.items()
+    assert strat.on_params_updated({**bad, "cooldown_s": 120.0}) == sorted([key, "cooldown_s"])
+    p = space_of(type(strat.config))[key]
+    got = getattr(strat.config, key)
+    assert p.low <= got <= p.high and got != value
+    assert strat.config.cooldown_s == 120.0
 
 
 def test_valid_updates_are_applied_unknown_ones_dropped(make: Make) -> None:

@@ -86,10 +86,11 @@ def test_params_update_applies_known_keys_and_refuses_bad_values() -> None:
     assert strat.on_params_updated({"min_score": 0.7, "bogus": 1}) == ["min_score"]
     assert strat.config.min_score == 0.7
     before = strat.config.model_dump()
-    with pytest.raises(ValidationError, match="min_confidence"):
-        strat.on_params_updated({"min_confidence": 0.95})
-    with pytest.raises(ValidationError):
-        strat.on_params_updated({"stop_pct": 0.03})  # not below take_profit_pct 0.02
+    assert strat.on_params_updated({"stop_pct": 0.03}) == []  # not below take_profit_pct 0.02
+    assert strat.config.model_dump() == before
+    assert strat.on_params_updated({"min_confidence": 0.95}) == ["min_confidence"]
+    assert strat.config.min_confidence < 0.95  # clamped to its declared bound
+    strat.on_params_updated({"min_confidence": before["min_confidence"]})
     assert strat.config.model_dump() == before
     assert strat.on_params_updated({"cooldown_min": 60, "sides": "short"}) == [
         "cooldown_min", "sides"]

@@ -45,8 +45,8 @@ from hean_framework.errors import HeanError
 from hean_framework.execution.costs import CostConfig, CostEngine
 from hean_framework.groups import LegPolicy, OrderGroup
 from hean_framework.models import Bar, OrderDecision, Signal
+from hean_framework.params import apply_clamped
 
-from ._params import apply_clamped
 from .rolling import RollingPair
 
 TAG = "PAIR_ENTRY"
@@ -259,30 +259,18 @@ class CorrelationArbitrage(Strategy):
             self._trade = None  # the entry group was refused: nothing is open
             self.counts["entry_refused"] += 1
 
-    def _exit(self, ts: int, reason: str, z: float) -> OrderGroup | list[Signal] | None:
+    def _exit(self, ts: int, reason: str, z: float) -> OrderGroup | None:
         t = self._trade
         assert t is not None
         t.exiting = ts
         self.counts["exits_" + reason.lower()] += 1
-        syms = [self.primary, self.secondary]
-        maker = getattr(OrderGroup, "exit", None)
-        if maker is not None:  # the kernel's exit group: both legs as one decision
-            group = maker(self.name, syms, self.ctx.portfolio, closes=t.group.group_id,
-                          reason=reason, ts=ts,
-                          policy=LegPolicy("hedge", self.config.leg_timeout_ms))
-            for leg in group.legs:
-                leg.metadata = {"z": round(z, 6), "entry_z": round(t.z, 6)}
-            return group if group.legs else None
-        # a kernel without exit groups: both reduce-only exits in the same callback
-        pf = self.ctx.portfolio
-        out = []
-        for sym in syms:
-            q = pf.position_qty(self.name, sym)
-            if q:
-                out.append(self.signal(sym, "sell" if q > 0 else "buy", ts, 0.0,
-                                       reduce_only=True, tag=reason,
-                                       metadata={"z": round(z, 6), "entry_z": round(t.z, 6)}))
-        return out or None
+        # the kernel's exit group: both legs as one decision, closing the entry group
+        group = OrderGroup.exit(self.name, [self.primary, self.secondary], self.ctx.portfolio,
+                                closes=t.group.group_id, reason=reason, ts=ts,
+                                policy=LegPolicy("hedge", self.config.leg_timeout_ms))
+        for leg in group.legs:
+            leg.metadata = {"z": round(z, 6), "entry_z": round(t.z, 6)}
+        return group if group.legs else None
 
     def _cost(self, symbol: str, side: str, qty: float, now: int) -> float:
         inst = self.ctx.instruments.find(symbol)

@@ -60,11 +60,6 @@ def run_raw_example(out: Path, overrides: dict[str, Any] | None = None,
     if end is not None:
         raw["data"]["end"] = end
     raw["strategies"][NAME].update(overrides or {})
-    from hean_framework.execution.sim_venue import SimVenueConfig
-
-    if "spot_margin" in SimVenueConfig.model_fields:
-        # a kernel that refuses spot shorts in a cash account: the short leg borrows
-        raw["venue"]["spot_margin"] = True
     pm = isolated_plugins("hean_correlation_arbitrage.plugin")
     setup = load_setup(None, pm.registry, raw=raw, environ={})
     eng = Engine(setup, pm, out_dir=out, journal=True, progress=False)

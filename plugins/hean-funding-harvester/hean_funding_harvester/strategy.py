@@ -50,8 +50,8 @@ from hean_framework import ComponentConfig, Strategy
 from hean_framework.execution.costs import CostConfig, CostEngine
 from hean_framework.groups import LegPolicy, OrderGroup
 from hean_framework.models import Bar, ClosedTrade, Fill, Funding, OrderDecision, Signal
+from hean_framework.params import apply_clamped
 
-from ._params import apply_clamped
 from .predict import next_settlement, on_grid, predict
 
 HOUR_MS = 3_600_000
@@ -431,32 +431,16 @@ class FundingHarvester(Strategy):
         return group
 
     def _exit_pair(self, symbol: str, ts: int) -> None:
-        """Delta-neutral time exit: close both legs together (a kernel exit group naming the
-        entry group where the kernel has one, else both reduce-only exits at once)."""
+        """Delta-neutral time exit: both legs close together as one kernel exit group naming
+        the entry group (all legs or none; a leg left alone is completed by taker)."""
         self._exit_timers.pop(symbol, None)
         entry = self._groups.pop(symbol, None)
-        syms = [symbol, spot_of(symbol)]
-        maker = getattr(OrderGroup, "exit", None)
-        if maker is not None:
-            group = maker(self.name, syms, self.ctx.portfolio,
-                          closes=entry.group_id if entry is not None else 0,
-                          reason="MAX_HOLD", ts=ts,
-                          policy=LegPolicy("hedge", self.config.leg_timeout_ms))
-            if group.legs:
-                self.ctx.orders.propose(group)
-                self.counts["exits_sent"] += 1
-            return
-        pf = self.ctx.portfolio
-        exits = []
-        for sym in syms:
-            q = pf.position_qty(self.name, sym)
-            if q:
-                exits.append(self.signal(sym, "sell" if q > 0 else "buy", ts,
-                                         self.ctx.market[sym].price, reduce_only=True,
-                                         tag=EXIT_TAG))
-        for sig in exits:
-            self.ctx.orders.propose(sig)
-        if exits:
+        group = OrderGroup.exit(self.name, [symbol, spot_of(symbol)], self.ctx.portfolio,
+                                closes=entry.group_id if entry is not None else 0,
+                                reason="MAX_HOLD", ts=ts,
+                                policy=LegPolicy("hedge", self.config.leg_timeout_ms))
+        if group.legs:
+            self.ctx.orders.propose(group)
             self.counts["exits_sent"] += 1
 
     def stats(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import pytest
 from grid_runs import BTC, Row
 from hean_enhanced_grid import EnhancedGrid
 
+from hean_framework.components import as_signals
 from hean_framework.groups import OrderGroup
 from hean_framework.models import Bar, Fill, Signal
 from hean_framework.testing import build_component, isolated_plugins, make_context, step_market
@@ -59,8 +60,7 @@ class Driver:
         self.i += 1
         b = Bar(r.ts, BTC, r.open, r.high, r.low, r.close, 0.0, 60_000)
         step_market(self.ctx, b)
-        out = self.strat.on_bar(b)
-        return [] if out is None else list(out) if isinstance(out, list) else [out]
+        return list(as_signals(self.strat.on_bar(b)))
 
     def run_to(self, ts: int) -> list[Signal | OrderGroup]:
         out: list[Signal | OrderGroup] = []
@@ -151,7 +151,8 @@ def test_no_level_fits_says_so_once(btc_1m: list[Row]) -> None:
         ("buy", 95_154.0), ("buy", 95_268.5), ("sell", 95_497.5), ("sell", 95_612.0)]
     for p in probes:
         assert p.tag == "GRID_LEVEL_BELOW_MINIMUM" and p.order_type == "limit"
-        assert p.size == pytest.approx(75.0 / 2 / 95_383.0) and p.size < 0.001
+        assert p.size is not None and p.size == pytest.approx(75.0 / 2 / 95_383.0)
+        assert p.size < 0.001
         assert p.metadata["min_qty"] == 0.001
     assert d.strat.grid(BTC) is None and d.strat.stats()["no_level_fits"] == 1
     for _ in range(4):

@@ -44,6 +44,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "hean_framework.builtin.risk",
     "hean_framework.builtin.costs",
     "hean_framework.builtin.optimizers",
+    "hean_framework.live",
 )
 
 

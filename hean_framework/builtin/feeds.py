@@ -1,5 +1,6 @@
-"""Builtin feeds: ``csv`` (streamed replay of recorded CSV files) and ``memory`` (the same files
-loaded once into compact columns and replayed from memory, for optimizers and benchmarks).
+"""Builtin feeds: ``csv`` (streamed replay of recorded CSV files), ``memory`` (the same files
+loaded once into compact columns and replayed from memory, for optimizers and benchmarks) and
+``bybit`` (live Bybit market data for paper and live runs, :mod:`hean_framework.live.feed`).
 
 Registered through the same hook as external plugins; importing this module has no side
 effects.
@@ -10,11 +11,13 @@ from __future__ import annotations
 from .. import hookimpl
 from ..feeds import CsvFeed, CsvFeedConfig, MemoryFeed, MemoryFeedConfig
 from ..hookspecs import RegisterComponent
+from ..live.config import LiveFeedConfig
+from ..live.feed import BybitFeed
 
 
 @hookimpl
 def hean_register_feeds(register: RegisterComponent) -> None:
-    """Register the ``csv`` and ``memory`` feeds.
+    """Register the ``csv`` and ``memory`` feeds and the live ``bybit`` feed.
 
     :param register: the registry's callback.
     """
@@ -24,3 +27,7 @@ def hean_register_feeds(register: RegisterComponent) -> None:
     register("memory", MemoryFeed, config=MemoryFeedConfig,
              description="like csv, but loaded once into compact columns and replayed from "
                          "memory (fast repeated replays)")
+    register("bybit", BybitFeed, config=LiveFeedConfig,
+             description="live Bybit v5 market data through ccxt.pro: trades, L2 book with "
+                         "sequence checks and resync, tickers (mark/index/funding), "
+                         "staleness per symbol (paper and live runs; docs/live.md)")

@@ -319,9 +319,10 @@ class TwapExecutor(Executor):
                                         "adverse_bps": round(adverse, 6),
                                         "abort_adverse_bps": cfg.abort_adverse_bps}
         expected = p.pos0 + p.sign * p.filled  # where this parent's fills put the position
-        if not p.signal.reduce_only and p.filled > 0.0 and expected * p.sign > 0.0:
+        eps = 1e-9 * max(1.0, p.total)
+        if not p.signal.reduce_only and p.filled > 0.0 and expected * p.sign > eps:
             pos = ctx.portfolio.position_qty(p.signal.strategy_id, p.signal.symbol)
-            if pos * p.sign <= 0.0:
+            if pos * p.sign <= eps:
                 return "position_exited", {"position_qty": pos, "filled_qty": p.filled,
                                            "expected_qty": round(expected, 12)}
         return None

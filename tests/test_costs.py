@@ -102,6 +102,15 @@ def test_funding_over_hold() -> None:
     three = eng.estimate(symbol=SAMPLE_SYMBOL, side="buy", maker=True, st=st, inst=inst,
                          now=now, hold_ms=3 * iv)
     assert (none.funding_bps, one.funding_bps, three.funding_bps) == pytest.approx((0, 1, 3))
+    # the side that receives funding is not charged (and income is not a negative cost)
+    short = eng.estimate(symbol=SAMPLE_SYMBOL, side="sell", maker=True, st=st, inst=inst,
+                         now=now, hold_ms=3 * iv)
+    assert short.funding_bps == 0.0 and short.total_bps == pytest.approx(three.total_bps - 3)
+    st.funding_rate = -0.0001
+    assert eng.estimate(symbol=SAMPLE_SYMBOL, side="sell", maker=True, st=st, inst=inst,
+                        now=now, hold_ms=3 * iv).funding_bps == pytest.approx(3)
+    assert eng.estimate(symbol=SAMPLE_SYMBOL, side="buy", maker=True, st=st, inst=inst,
+                        now=now, hold_ms=3 * iv).funding_bps == 0.0
 
 
 def test_edge_estimator_spec_2_5() -> None:

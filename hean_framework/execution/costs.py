@@ -29,8 +29,11 @@ seed's worked example::
 * the slippage estimate is blended ``book_weight * model + (1 - book_weight) * realized
   history`` (0.7 / 0.3, the weights of the original's unused slippage estimator) once the
   fill-quality tracker has ``min_history_fills`` (5) realized fills for that symbol and side;
-* perpetuals add funding: ``|funding_rate| * 1e4 * funding periods crossed`` over the expected
-  holding time (``signal.max_hold_ms`` or ``default_hold_ms``).
+* perpetuals add funding for the side that **pays** it: ``|funding_rate| * 1e4 * funding
+  periods crossed`` over the expected holding time (``signal.max_hold_ms`` or
+  ``default_hold_ms``) for a buy when the rate is positive or a sell when it is negative; the
+  side that receives funding is charged nothing (expected income is never counted as a
+  negative cost: the rate can turn before the settlement).
 
 Spread (:meth:`CostEngine.spread`, :func:`estimate_spread`), first that applies; the source is
 ``CostEstimate.spread_source`` and the trade gate's ``decision.details["spread_source"]``::
@@ -408,7 +411,9 @@ class CostEngine:
             hold = cfg.default_hold_ms if hold_ms is None else hold_ms
             iv = cfg.funding_interval_ms
             periods = (now + hold) // iv - now // iv
-            funding = abs(st.funding_rate) * 1e4 * periods
+            rate = st.funding_rate
+            if (rate > 0.0) == (side == "buy"):  # longs pay a positive rate, shorts a negative
+                funding = abs(rate) * 1e4 * periods
         mfee = tfee = None
         if inst is not None:
             mfee, tfee = inst.maker_fee * 1e4, inst.taker_fee * 1e4

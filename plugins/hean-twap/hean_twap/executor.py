@@ -1,4 +1,4 @@
-"""``executors.twap``: cut large parent orders into time-spread market slices (SPEC 6.7).
+"""``executors.twap``: cut large parent orders into time-spread market slices (issue 19).
 
 A parent is one accepted pipeline decision.  Its notional at the arrival price decides:
 

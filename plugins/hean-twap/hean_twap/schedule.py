@@ -14,7 +14,7 @@ price, on the lot grid): when ``Q / n < m`` the count is reduced to ``n' = floor
 
 **Times** (:func:`slice_offsets`): slice 0 is sent at once (offset 0); each following slice
 waits ``duration / n x (1 + u)`` after the previous one, ``u`` uniform in ``[-jitter,
-+jitter]`` (the SPEC's +-20 %), at least ``min_interval_ms``.  ``u`` comes from a generator
++jitter]`` (+-20 % by default), at least ``min_interval_ms``.  ``u`` comes from a generator
 seeded with the run's seed and the parent's decision id (:func:`parent_rng`): the same seed
 and parent give the same schedule in every run and process, another seed another one.
 """

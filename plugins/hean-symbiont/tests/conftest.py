@@ -1,4 +1,6 @@
-"""A small channel-break strategy for the backend tests (importable by Dask worker processes).
+"""Shared test kit: a small channel-break strategy on the kernel's bundled real BTC 5m candles
+(fixture ``kit``: the plugin, the searched parameters and a config factory).  Dask worker
+processes of the tests are forked, so they know these classes without importing this file.
 
 ``crash_marker``: when set, the first backtest that starts while the file does not exist
 creates it and kills its own process (``os._exit``) -- a worker dying mid-evaluation.
@@ -9,8 +11,10 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
+import pytest
 from pydantic import Field
 
 from hean_framework import hookimpl
@@ -82,3 +86,9 @@ def raw(**symbiont: Any) -> dict[str, Any]:
         "strategies": {"channel": {}}, "optimizers": {"symbiont": {**SYMBIONT, **symbiont}},
         "report": {"progress": False},
     }
+
+
+@pytest.fixture(scope="session")
+def kit() -> SimpleNamespace:
+    """``plugin`` (registers ``channel``), ``params`` (searched), ``raw(**symbiont)``."""
+    return SimpleNamespace(plugin=ChannelPlugin, params=PARAMS, raw=raw)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _channel import PARAMS, ChannelPlugin, raw
 from hean_symbiont import checkpoint as ckpt_mod
 from hean_symbiont.backends import DaskBackend, ProcessBackend
 
@@ -31,22 +31,26 @@ from hean_framework.optimize import BacktestProblem, make_problem, write_result
 from hean_framework.plugins import HeanPluginManager
 from hean_framework.testing import isolated_plugins
 
+KIT: list[SimpleNamespace] = []
+
 
 @pytest.fixture(scope="module")
-def pm() -> HeanPluginManager:
-    return isolated_plugins(ChannelPlugin(), "hean_symbiont.plugin",
+def pm(kit: SimpleNamespace) -> HeanPluginManager:
+    KIT[:] = [kit]
+    return isolated_plugins(kit.plugin(), "hean_symbiont.plugin",
                             names=["channel_test", "symbiont"])
 
 
 def run(pm: HeanPluginManager, folder: Path | None = None, resume: bool = False,
         strategy_cfg: dict[str, Any] | None = None,
         **symbiont: Any) -> tuple[BacktestProblem, OptimizationResult]:
-    cfg = raw(**symbiont)
+    kit = KIT[0]
+    cfg = kit.raw(**symbiont)
     if strategy_cfg:
         cfg["strategies"] = {"channel": strategy_cfg}
     setup = load_setup(None, pm.registry, raw=cfg, environ={})
     opt = Engine(setup, pm, journal=False, progress=False).build().parts.optimizers["symbiont"]
-    problem = make_problem(setup, pm, "channel", "sharpe", params=PARAMS)
+    problem = make_problem(setup, pm, "channel", "sharpe", params=kit.params)
     problem.folder, problem.resume = folder, resume
     return problem, opt.optimize(problem)
 
@@ -115,13 +119,17 @@ def test_a_dying_local_worker_loses_only_its_evaluation(
 def test_a_dying_dask_worker_loses_only_its_evaluation(pm: HeanPluginManager,
                                                        tmp_path: Path) -> None:
     pytest.importorskip("distributed")
+    import dask
+
     marker = tmp_path / "crashed"
     calm = tmp_path / "calm"
     calm.write_text("")
     _, undisturbed = run(pm, strategy_cfg={"crash_marker": str(calm)}, generations=1,
                          folds=1)
-    _, res = run(pm, strategy_cfg={"crash_marker": str(marker)}, generations=1, folds=1,
-                 backend="dask", dask={"n_workers": 2, "processes": True})
+    # forked worker processes know the test's strategy class without importing the test kit
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        _, res = run(pm, strategy_cfg={"crash_marker": str(marker)}, generations=1, folds=1,
+                     backend="dask", dask={"n_workers": 2, "processes": True})
     assert marker.exists()
     assert same(res, undisturbed)
 

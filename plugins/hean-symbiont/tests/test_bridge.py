@@ -24,10 +24,10 @@ from __future__ import annotations
 import itertools
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _channel import ChannelPlugin, raw
 from hean_symbiont.bridge import SymbiontBridge
 
 from hean_framework import hookimpl
@@ -57,11 +57,20 @@ class Recorder:
         self.calls.append((strategy_id, dict(params), source, list(accepted)))
 
 
+KIT: list[SimpleNamespace] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _kit(kit: SimpleNamespace) -> None:
+    KIT[:] = [kit]
+
+
 def backtest(out: Path | None = None, **bridge: Any) -> tuple[Engine, Recorder]:
+    kit = KIT[0]
     rec = Recorder()
-    pm: HeanPluginManager = isolated_plugins(ChannelPlugin(), rec, "hean_symbiont.plugin",
+    pm: HeanPluginManager = isolated_plugins(kit.plugin(), rec, "hean_symbiont.plugin",
                                              names=["channel_test", "recorder", "symbiont"])
-    cfg = raw()
+    cfg = kit.raw()
     cfg["data"]["end"] = "2025-03-14"
     cfg["optimizers"] = {}
     cfg["analyzers"] = {"symbiont_bridge": {**BRIDGE, **bridge}}
@@ -78,7 +87,7 @@ def bridge_of(eng: Engine) -> SymbiontBridge:
 
 
 @pytest.fixture(scope="module")
-def promoted() -> tuple[Engine, Recorder]:
+def promoted(_kit: None) -> tuple[Engine, Recorder]:
     return backtest()
 
 

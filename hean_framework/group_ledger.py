@@ -9,9 +9,9 @@ follows every ``all_or_none`` entry group from its first fill to the end of the 
   symbol with the portfolio's average-cost method (reductions realize
   ``(price − avg) × qty × contract_size``, sign by side);
 * **funding** of every settlement (the portfolio's per-position detail,
-  :attr:`~hean_framework.portfolio.Portfolio.last_funding`) is shared among the open legs of
-  the strategy in that symbol in proportion to their quantity (a strategy holding one group
-  per symbol -- the usual carry or pairs trade -- gets it exactly);
+  :attr:`~hean_framework.portfolio.Portfolio.last_funding`) goes to the open legs of the
+  strategy in that symbol by quantity: ``payment × leg qty / position qty`` (a position the
+  strategy holds outside its groups keeps its own part);
 * **borrow** cost of a spot short (margin mode) is shared the same way.
 
 Per leg: ``realized``, ``unrealized`` (at the current price), ``fees``, ``funding``,
@@ -146,26 +146,27 @@ class GroupLedger:
         if not g.open:
             g.closed_ts = fill.ts
 
-    def _share(self, strategy_id: str, symbol: str, amount: float, attr: str) -> None:
-        """Share ``amount`` among the open legs of ``strategy_id`` in ``symbol`` by
-        quantity."""
-        legs = [g.legs[symbol] for g in self.groups.values()
-                if g.strategy_id == strategy_id and symbol in g.legs and g.legs[symbol].qty]
-        total = sum(abs(leg.qty) for leg in legs)
-        if not total:
+    def _share(self, strategy_id: str, symbol: str, pos_qty: float, amount: float,
+               attr: str) -> None:
+        """Give each open leg of ``strategy_id`` in ``symbol`` its part of the position's
+        ``amount``: ``amount × leg qty / position qty`` (what is not in a group stays out)."""
+        if not pos_qty:
             return
-        for leg in legs:
-            setattr(leg, attr, getattr(leg, attr) + amount * abs(leg.qty) / total)
+        for g in self.groups.values():
+            leg = g.legs.get(symbol) if g.strategy_id == strategy_id else None
+            if leg is not None and leg.qty:
+                setattr(leg, attr, getattr(leg, attr) + amount * leg.qty / pos_qty)
 
     def on_funding(self) -> None:
-        """The portfolio settled funding: share each position's payment among its legs."""
-        for strategy_id, symbol, _qty, _price, _rate, amount in \
+        """The portfolio settled funding: each position's payment to its groups' legs."""
+        for strategy_id, symbol, qty, _price, _rate, amount in \
                 self.ctx.portfolio.last_funding:
-            self._share(strategy_id, symbol, amount, "funding")
+            self._share(strategy_id, symbol, qty, amount, "funding")
 
     def on_borrow(self, strategy_id: str, symbol: str, amount: float) -> None:
         """A spot short's borrow cost was charged."""
-        self._share(strategy_id, symbol, amount, "borrow")
+        qty = self.ctx.portfolio.position_qty(strategy_id, symbol)
+        self._share(strategy_id, symbol, qty, amount, "borrow")
 
     # ------------------------------------------------------------------ reporting
 

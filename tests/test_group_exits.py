@@ -258,3 +258,25 @@ def test_hean_why_lists_group_decisions(tmp_path: Path, shared_data: Path) -> No
                                                            ("exit", "CREATE")]
     assert groups[1]["closes"] == groups[0]["group_id"]
     assert groups[0]["status"] == "filled" and groups[0]["net_pnl"] is not None
+
+
+def test_funding_goes_to_a_group_leg_by_its_share_of_the_position() -> None:
+    """A position partly outside the group: the group's leg gets leg qty / position qty of
+    each payment, not the whole of it."""
+    from hean_framework.group_ledger import GroupLedger
+    from hean_framework.models import Fill, Funding, Order
+    from hean_framework.testing import make_context
+
+    ctx = make_context(symbols=[SPOT, PERP], price=95_000.0)
+    pf, ledger = ctx.portfolio, GroupLedger(ctx)
+    ledger.open_group(7, "s", [1, 2], [SPOT, PERP])
+    for oid, did, sym, side, qty in ((11, 1, SPOT, "buy", 0.01), (12, 2, PERP, "sell", 0.01),
+                                     (13, 99, PERP, "sell", 0.03)):  # 99: not in the group
+        f = Fill(oid, oid, "s", sym, side, qty, 95_000.0, 0.0, False, ctx.now)
+        pf.apply_fill(f)
+        ledger.on_fill(f, Order(oid, "s", sym, side, qty, decision_id=did))
+    paid = pf.apply_funding(Funding(ctx.now, PERP, 0.0001, 95_000.0))
+    ledger.on_funding()
+    leg = ledger.groups[7].legs[PERP]
+    assert math.isclose(leg.funding, paid * 0.25, rel_tol=1e-12)  # 0.01 of the 0.04 short
+    assert ledger.groups[7].legs[SPOT].funding == 0.0

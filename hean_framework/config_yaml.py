@@ -133,6 +133,15 @@ def _line(mark: Any) -> int:
     return int(mark.line) + 1 if mark is not None else 0
 
 
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    """``2025-03-13`` / ``2025-03-13T08:00:00Z`` stay the text written: times in a run config
+    are read by their own fields (ISO or epoch ms, UTC), never as naive ``date`` objects."""
+    return str(loader.construct_scalar(node))
+
+
+ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 def load_yaml_text(text: str) -> Any:
     """Parse one YAML document with :class:`ConfigLoader` (raises :class:`YamlRefused` or
     another :class:`yaml.YAMLError`)."""

@@ -111,7 +111,8 @@ class OrderGroup:
     def problem(self) -> str:
         """Why this group cannot be decided ('' when it can)."""
         if not self.legs:
-            return "an order group needs at least one leg"
+            return "" if self.kind == "quote" else "an order group needs at least one leg " \
+                "(only a quote may be empty: OrderGroup.withdraw)"
         owners = {s.strategy_id for s in self.legs}
         if len(owners) != 1:
             return f"legs of one group belong to one strategy (got {sorted(owners)})"

@@ -19,6 +19,7 @@ The pipeline keeps the funnel counters (signals -> passed filters -> sized -> pa
 from __future__ import annotations
 
 import math
+import re
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -193,6 +194,18 @@ class Pipeline:
             d.details.setdefault("orders", self.orders - before)
             self._finish(d, None, "executor:" + ex_name)
         return decisions
+
+    def decline(self, signal: Signal, code: str, message: str,
+                details: dict[str, Any]) -> OrderDecision:
+        """Record a strategy's own SKIP of ``signal`` (``ctx.orders.decline``), stage
+        ``strategy``; a malformed signal or reason code is ``BLOCK INVALID_SIGNAL``."""
+        bad = malformed(signal)
+        if bad is not None:
+            return self._invalid(signal, *bad)
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            return self._invalid(signal, "code", code)
+        d = self._new_decision(signal, signal.entry_price or signal.limit_price)
+        return self._finish(d, Verdict(SKIP, code, message or code, details), "strategy")
 
     def reject(self, strategy_id: str, field: str, message: str, *,
                symbol: str = "", side: str = "", value: Any = None) -> OrderDecision:
@@ -445,6 +458,7 @@ _ORDER_TYPES = frozenset(("market", "limit"))
 
 
 _NUM = (float, int)
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 _SIDES = ("buy", "sell")
 _INF = math.inf
 

@@ -92,6 +92,14 @@ class OrderPort(Protocol):
         """
         ...
 
+    def decline(self, signal: Signal, code: str, message: str = "",
+                **details: Any) -> OrderDecision:
+        """Record the strategy's own ``SKIP`` of ``signal`` (stage ``strategy``) without
+        sending it: a trade it considered and refused (a grid level under the exchange
+        minimum, an edge below its cost), so ``hean why`` answers for it too.  ``code`` is
+        an UPPER_SNAKE reason code; ``details`` are JSON-ready numbers/strings."""
+        ...
+
 
 @runtime_checkable
 class BudgetPort(Protocol):

@@ -165,6 +165,13 @@ class OrderRouter:
             item.ts = self.ctx.now
         return [self.pipeline.process(item)]
 
+    def decline(self, signal: Signal, code: str, message: str = "",
+                **details: Any) -> OrderDecision:
+        """Record the strategy's own SKIP of ``signal`` (see the port)."""
+        if not signal.ts:
+            signal.ts = self.ctx.now
+        return self.pipeline.decline(signal, code, message, details)
+
     # ================================================================= callback outputs
 
     def route(self, out: Any, cause_seq: int, source: Any = None) -> None:

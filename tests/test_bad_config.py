@@ -45,6 +45,7 @@ from hean_framework.config_errors import format_errors
 from hean_framework.config_overrides import apply_overrides, set_dotted
 from hean_framework.config_yaml import MAX_CONFIG_DEPTH, read_yaml
 from hean_framework.errors import ConfigError, HeanError
+from hean_framework.feeds.config import CsvFeedConfig, parse_time
 from hean_framework.instruments import Instruments
 from hean_framework.testing import isolated_plugins
 
@@ -168,6 +169,19 @@ def test_oversized_file_is_refused_before_parsing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"may be at most 1,048,576 bytes"):
         read_yaml(p)
     assert time.perf_counter() - t0 < 0.2
+
+
+def test_unquoted_dates_are_times_in_the_file_and_in_set(tmp_path: Path) -> None:
+    """YAML reads ``2025-03-13`` as a date object; a run config keeps it as the ISO text its
+    time fields parse (the file and ``--set`` alike), so an unquoted date is not refused."""
+    p = quickstart_copy(tmp_path, lambda t: t + "\ndata_end_probe: 2025-03-13T08:00:00Z\n")
+    assert read_yaml(p)["data_end_probe"] == "2025-03-13T08:00:00Z"
+    raw: dict[str, Any] = {"data": {"files": []}}
+    apply_overrides(raw, ["data.end=2025-03-13"], {})
+    assert raw["data"]["end"] == "2025-03-13"
+    _, raw = load_config(quickstart_copy(tmp_path), sets=["data.end=2025-03-13"], environ={})
+    data = CsvFeedConfig.model_validate({**raw["data"], "start": None})
+    assert parse_time(data.end) == 1_741_824_000_000  # 2025-03-13 00:00 UTC
 
 
 def test_set_value_with_a_duplicate_key_is_refused() -> None:

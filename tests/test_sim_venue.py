@@ -314,7 +314,7 @@ def test_reduce_only_is_per_strategy_when_strategies_share_the_account(
         shared_data: Path) -> None:
     """One strategy long 0.03, another short 0.02: the account nets to 0.01, yet each closes
     its whole position reduce-only (an account-level clip would stop the first at 0.01)."""
-    venue, ctx, engine = make_venue()
+    venue, ctx, _ = make_venue()
     real_book(ctx, shared_data)
     venue.submit(order("buy", 0.03))
     short = order("sell", 0.02)

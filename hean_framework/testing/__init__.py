@@ -124,6 +124,8 @@ class FakeOrders:
         self.fills: list[Fill] = []
         self.cancelled: list[int] = []
         self.proposed: list[Signal | OrderGroup] = []
+        #: SKIP decisions recorded by :meth:`decline`
+        self.declined: list[OrderDecision] = []
         self._owner: dict[int, Any] = {}
 
     # BudgetPort
@@ -203,6 +205,16 @@ class FakeOrders:
                               message="the testing kit's fake has no pipeline")
             out.append(d)
         return out
+
+    def decline(self, signal: Signal, code: str, message: str = "",
+                **details: Any) -> OrderDecision:
+        """Record the strategy's own SKIP (kept in :attr:`declined`)."""
+        d = OrderDecision(self.ctx.next_id(), signal.signal_id, signal.strategy_id,
+                          signal.symbol, signal.side, self.ctx.now, decision="SKIP",
+                          stage="strategy", reason_codes=[code], message=message or code,
+                          details=dict(details))
+        self.declined.append(d)
+        return d
 
     # ExecutionSink
     def on_fill(self, fill: Fill, order: Order) -> None:

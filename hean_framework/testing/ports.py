@@ -144,6 +144,16 @@ class PortContract:
         assert [d.side for d in two] == ["buy", "sell"]
         assert all(d.strategy_id == self.STRATEGY for d in two)
 
+    def test_decline_records_the_strategys_own_skip(self) -> None:
+        ctx = self.context()
+        sig = self._signal(ctx, size=self._qty(ctx))
+        d = ctx.orders.decline(sig, "LEVEL_BELOW_MINIMUM", "level too small", notional=4.2)
+        assert isinstance(d, OrderDecision)
+        assert (d.decision, d.reason_codes, d.stage) == ("SKIP", ["LEVEL_BELOW_MINIMUM"],
+                                                         "strategy")
+        assert d.details["notional"] == 4.2 and d.strategy_id == self.STRATEGY
+        assert ctx.orders.open_orders() == []
+
     def test_budget_is_finite_and_not_negative(self) -> None:
         b = self.context().budgets.budget(self.STRATEGY)
         assert math.isfinite(b) and b >= 0.0

@@ -1,18 +1,17 @@
-"""``strategies.basis_arbitrage``: the parameters (table with meanings in README.md) and the
-clamped update of them.
+"""``strategies.basis_arbitrage``: the parameters (table with meanings in README.md).
 
 Every number has both bounds declared, so the optimizer can search it
-(:func:`hean_framework.optimize.space_of`) and :func:`apply_clamped` can bring an update into
-range instead of refusing it.
+(:func:`hean_framework.optimize.space_of`) and the kernel's
+:func:`hean_framework.params.apply_clamped` brings an update into range instead of refusing it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from hean_framework import ComponentConfig, Strategy
+from hean_framework import ComponentConfig
 from hean_framework.execution.costs import CostConfig
 
 
@@ -75,28 +74,3 @@ class BasisArbitrageConfig(ComponentConfig):
             raise ValueError(f"premium_z_exit ({self.premium_z_exit}) must be below "
                              f"premium_z_entry ({self.premium_z_entry})")
         return self
-
-
-def apply_clamped(strategy: Strategy, params: dict[str, Any]) -> list[str]:
-    """Apply the known keys of ``params`` to ``strategy.config``, numbers clamped into their
-    declared bounds; returns the keys applied (none when the result is refused as a whole)."""
-    from hean_framework.optimize import space_of
-
-    model = type(strategy.config)
-    space = space_of(model)
-    known: dict[str, Any] = {}
-    for key, value in params.items():
-        if key not in model.model_fields:
-            continue
-        p = space.get(key)
-        if p is not None and p.kind != "choice" and isinstance(value, (int, float)) \
-                and not isinstance(value, bool):
-            value = p.clip(value)
-        known[key] = value
-    if not known:
-        return []
-    try:
-        strategy.config = model.model_validate(strategy.config.model_dump() | known)
-    except ValidationError:
-        return []
-    return sorted(known)

@@ -45,8 +45,9 @@ from hean_framework import Strategy
 from hean_framework.execution.costs import CostEngine
 from hean_framework.groups import LegPolicy, OrderGroup
 from hean_framework.models import CREATE, Bar, Funding, OrderDecision, Signal
+from hean_framework.params import apply_clamped
 
-from .config import BasisArbitrageConfig, apply_clamped
+from .config import BasisArbitrageConfig
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

@@ -58,9 +58,9 @@ from hean_framework import Strategy
 from hean_framework.components import SignalOut
 from hean_framework.groups import OrderGroup
 from hean_framework.models import CREATE, Bar, Fill, OrderDecision, Signal
+from hean_framework.params import apply_clamped
 from hean_framework.styles import StrategyStyle
 
-from ._params import apply_clamped
 from .config import EnhancedGridConfig
 from .ladder import BELOW_EXCHANGE_MINIMUM, GridPlan, on_tick, plan_grid
 

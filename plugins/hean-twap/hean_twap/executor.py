@@ -124,6 +124,7 @@ class TwapExecutor(Executor):
     def on_start(self) -> None:
         ctx = self.ctx
         ctx.market.keep_bars = True  # bar volume for the participation on candle data
+        #: parents still working or with orders still open, by decision id
         self.parents: dict[int, TwapParent] = {}
         self.recent: deque[TwapParent] = deque(maxlen=RECENT_PARENTS)
         self._by_order: dict[int, TwapParent] = {}
@@ -375,6 +376,8 @@ class TwapExecutor(Executor):
         self._slice_done(p, order)
         if p.status == RUNNING and p.next_index >= len(p.qtys) and not p.open_orders:
             self._finish(p, COMPLETE)
+        elif p.status != RUNNING and not p.open_orders:
+            self._forget(p)
 
     def _slice_done(self, p: TwapParent, o: Order) -> None:
         if p.orders.get(o.order_id, -1) < 0:
@@ -400,9 +403,18 @@ class TwapExecutor(Executor):
         self._journal("twap_done", p, {"status": status, **p.numbers(st),
                                        "slices_sent": p.sent,
                                        "slices_filled": p.filled_slices})
+        if not p.open_orders:
+            self._forget(p)
+
+    def _forget(self, p: TwapParent) -> None:
+        """A finished parent with no order left to hear from leaves the working tables (the
+        report keeps the last ones in ``recent``)."""
+        self.parents.pop(p.decision_id, None)
+        for oid in p.orders:
+            self._by_order.pop(oid, None)
 
     def on_stop(self) -> None:
-        for p in self.parents.values():
+        for p in list(self.parents.values()):
             if p.status == RUNNING:
                 self._finish(p, INCOMPLETE)
         if self.inner is not None:
@@ -437,5 +449,5 @@ class TwapExecutor(Executor):
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {**self.counts, "aborts": dict(self.aborts)}
         if self.inner is not None:
-            out["inner"] = self.inner.stats()
+            out["inner_executor"] = self.inner.stats()
         return out

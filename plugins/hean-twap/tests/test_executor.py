@@ -68,8 +68,9 @@ def test_slices_go_out_on_the_clock() -> None:
         _advance(ctx, 10_000)
         assert len(ctx.orders.orders) == k and ctx.orders.orders[-1].ts == t0 + 10_000 * (k - 1)
     assert all(o.decision_id == 1 for o in ctx.orders.orders)
-    p = ex.parents[1]
+    p = ex.recent[-1]
     assert p.status == "complete" and p.filled_slices == 4 and p.filled == pytest.approx(0.4)
+    assert ex.parents == {} and ex._by_order == {}  # a finished parent leaves the tables
     assert d.details["twap"]["offsets_ms"] == [0, 10_000, 20_000, 30_000]
 
 
@@ -89,7 +90,7 @@ def test_a_sliced_exit_is_accelerated_not_dropped() -> None:
     ctx.facts.set(RISK_STATE, "KILLSWITCH")
     _advance(ctx, 10_000)
     assert [o.qty for o in ctx.orders.orders] == [0.1, pytest.approx(0.3)]
-    p = ex.parents[1]
+    p = ex.recent[-1]
     assert p.status == "accelerated" and p.abort is not None
     assert p.abort["reason"] == "stop_trading" and p.abort["accelerated_qty"] == \
         pytest.approx(0.3)
@@ -108,7 +109,7 @@ def test_stop_state_aborts_and_cancels_open_slices() -> None:
     assert len([o for o in ctx.orders.orders if o.order_type == "market"]) == 2
     ctx.facts.set(RISK_STATE, "HARD_STOP")
     _advance(ctx, 10_000)
-    p = ex.parents[1]
+    p = ex.recent[-1]
     assert p.status == "aborted" and p.abort is not None
     assert p.abort == {"reason": "stop_trading", "ts": ctx.now, "slices_left": 2,
                        "qty_left": pytest.approx(0.2), "risk_state": "HARD_STOP"}
@@ -125,7 +126,7 @@ def test_position_exited_aborts_an_entry_but_not_a_reversal() -> None:
     stop = Fill(ctx.next_id(), 999, "s", SYM, "sell", 0.2, BID - 50.0, 0.0, False, ctx.now, 0)
     ctx.portfolio.apply_fill(stop)  # the protective stop closed the position
     _advance(ctx, 10_000)
-    p = ex.parents[1]
+    p = ex.recent[-1]
     assert p.status == "aborted" and p.abort is not None
     assert p.abort["reason"] == "position_exited" and p.abort["position_qty"] == 0.0
     # a reversal: short 0.3 first, then buy 0.3 + 0.1 in four slices
@@ -135,7 +136,7 @@ def test_position_exited_aborts_an_entry_but_not_a_reversal() -> None:
     _parent(ex, 0.1, close_qty=0.3)
     for _ in range(3):
         _advance(ctx, 10_000)
-    assert ex.parents[1].status == "complete"
+    assert ex.recent[-1].status == "complete"
     assert ctx.portfolio.position_qty("s", SYM) == pytest.approx(0.1)
 
 
@@ -151,7 +152,7 @@ def test_slice_below_the_minimum_when_due_joins_the_next() -> None:
     assert len(ctx.orders.orders) == 1 and ex.parents[1].merges_at_send[0]["index"] == 1
     _advance(ctx, 10_000)  # the last slice is sent with what was carried
     assert [o.qty for o in ctx.orders.orders] == [0.001, 0.002]
-    assert ex.parents[1].status == "complete"
+    assert ex.recent[-1].status == "complete"
 
 
 def test_params_are_clamped_and_bad_settings_refused() -> None:

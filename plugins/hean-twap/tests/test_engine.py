@@ -14,7 +14,9 @@ Invariants:
 * an adverse move beyond ``abort_adverse_bps`` aborts at the first slice whose mid (from
   the best bid/offer file) is that far against the arrival price, with the reason and numbers;
 * the real risk governor (tight thresholds) reaching HARD_STOP aborts the next slice;
-* below the threshold the parent is one market order.
+* below the threshold the parent is one market order;
+* with venue latency the slices fill after they are sent and the parent completes on the last
+  slice's fill.
 """
 
 from __future__ import annotations
@@ -229,3 +231,20 @@ def test_below_the_threshold_one_market_order(tmp_path: Path, run_twap: Callable
     assert d["details"]["twap"]["why"] == "below_threshold"
     assert [o["qty"] for o in r.orders if o["decision_id"] == d["decision_id"]] == [0.005]
     assert "twap_parent" not in r.events and r.twap["totals"]["direct"] == 1
+
+
+def test_with_venue_latency_slices_complete_when_their_fills_arrive(
+        tmp_path: Path, run_twap: Callable[..., Any], btc_files: Callable[..., Any]) -> None:
+    """250 ms of simulated latency: each slice is still open when sent, fills later; the
+    parent completes on the last slice's fill, not when it is sent."""
+    r = run_twap(tmp_path, btc_files(), twap={"slices": 5, "duration_s": 60},
+                 parents=[(T0, "buy", 0.2)],
+                 raw={"venue": {"name": "sim", "exchange": "binance", "latency_ms": 250}})
+    [row] = r.twap["parents"]
+    slices = r.slices(row["decision_id"])
+    assert len(slices) == 5 and all(s["status"] != "filled" for s in slices)  # not yet
+    fills = {f["order_id"]: f for f in r.fills}
+    for s in slices:
+        assert fills[s["order_id"]]["ts"] >= s["ts"] + 250
+    assert row["status"] == "complete" and row["slices_filled"] == 5
+    assert row["end_ts"] == max(fills[s["order_id"]]["ts"] for s in slices)

@@ -65,7 +65,7 @@ class PhysicsConfig(ComponentConfig):
                             "always the |r| histogram")
     entropy_norm: Literal["percentile", "ln_n"] = Field(
         "percentile", description="Ŝ = percentile of S / ln N in the symbol's history "
-                                  "(percentile) or S / ln N itself (ln_n, SPEC §4.8)")
+                                  "(percentile) or S / ln N itself (ln_n)")
     t_ice: float = Field(0.35, ge=0.05, le=0.6, description="ICE needs T̂ below this")
     s_ice: float = Field(0.55, ge=0.05, le=0.8, description="ICE needs Ŝ below this")
     t_vapor: float = Field(0.85, ge=0.4, le=0.99, description="VAPOR needs T̂ above this")

@@ -25,13 +25,13 @@ Per tick (price ``p``, volume ``v``; the first tick of a symbol only sets the la
   refined by :func:`~hean_physics.phase.water_side` with the thresholds ``±momentum_sigma·σ_r``
   (enter) and ``±momentum_exit_sigma·σ_r`` (stay), σ_r the population std of the window's
   returns.
-* **SSD** (SPEC §4.4 made scale-free; computed when a state is published): the t-statistic
-  ``pm·√5 / σ_r`` replaces the original's ``1000·pm``; ``vm`` = (v − v₅ ago)/5 / std(last 20
-  volumes); ``u = normalise(tanh(t_pm), tanh(vm), tanh(−flow_scale·f_s))``; ``alignment =
-  Π|u_k|``, ``coherence`` 1 when pm and vm have the same sign else 0.3, ``convergence = max(0,
-  tanh(−5·f_s))``, ``resonance = min(1, 3·alignment + 0.4·coherence + 0.3·convergence)``.
-  Mode: silent when ``f_s > silent_flow``, laplace when resonance ≥ 0.85 and convergence > 0.3,
-  else normal.
+* **SSD** (the original's SSD resonance made scale-free; computed when a state is published):
+  the t-statistic ``pm·√5 / σ_r`` replaces the original's ``1000·pm``; ``vm`` = (v − v₅
+  ago)/5 / std(last 20 volumes); ``u = normalise(tanh(t_pm), tanh(vm), tanh(−flow_scale·f_s))``;
+  ``alignment = Π|u_k|``, ``coherence`` 1 when pm and vm have the same sign else 0.3,
+  ``convergence = max(0, tanh(−5·f_s))``, ``resonance = min(1, 3·alignment + 0.4·coherence +
+  0.3·convergence)``.  Mode: silent when ``f_s > silent_flow``, laplace when resonance ≥ 0.85
+  and convergence > 0.3, else normal.
 
 Nothing is classified before ``min_ticks`` returns.  Everything above is O(1) per tick except
 the three sorted windows (volume median, T and S histories: O(log H) + a memmove each); the SSD,
@@ -102,8 +102,9 @@ def _edge_bps(t: float, s: float, conf: float) -> float:
 
 def should_trade(phase: str, mode: str, t: float, s: float, min_edge: float
                  ) -> tuple[bool, str]:
-    """The physics trade flag and its reason (SPEC §4.5 on T̂/Ŝ; every WATER phase qualifies,
-    fixing the original's comparison with the exact string "water")."""
+    """The physics trade flag and its reason (the original's rule on T̂/Ŝ, as in the README's
+    "The analyzer"; every WATER phase qualifies, fixing the original's comparison with the
+    exact string "water")."""
     if mode == "silent":
         return False, "ssd_silent"
     if mode == "laplace":
@@ -121,8 +122,8 @@ def should_trade(phase: str, mode: str, t: float, s: float, min_edge: float
 
 
 def size_multiplier(phase: str, mode: str, t: float, s: float, resonance: float) -> float:
-    """The physics size multiplier, 0..2 (SPEC §4.5 on T̂/Ŝ; every WATER phase sized as
-    WATER)."""
+    """The physics size multiplier, 0..2 (the original's rule on T̂/Ŝ, as in the README's
+    "The analyzer"; every WATER phase sized as WATER)."""
     if mode == "silent":
         return 0.0
     if phase == VAPOR:

@@ -24,7 +24,8 @@ Invariants:
   analyzer publishes a new one.  It is a ``NamedTuple`` rather than a frozen dataclass because
   it is built at every publication (every candle on 1-minute bars): 32 fields cost 0.7 us as a
   ``NamedTuple`` and 3.4 us as a frozen slotted dataclass (measured, Python 3.11).
-* ``temperature`` and ``entropy`` are the *normalised* values in [0, 1] (scale-free, SPEC §4.8);
+* ``temperature`` and ``entropy`` are the *normalised* values in [0, 1] (scale-free, see
+  :mod:`hean_physics.core`);
   the raw values are ``temperature_raw`` and ``entropy_raw``.
 """
 
@@ -56,8 +57,8 @@ PHASES: Final = (ICE, WATER, WATER_BULL, WATER_BEAR, VAPOR)
 
 
 class PhysicsState(NamedTuple):
-    """The physics of one symbol at its last publication (SPEC §4.6 with §4.8's scale-free
-    definitions).  Field meanings and formulas: the plugin's README."""
+    """The physics of one symbol at its last publication (the original's published fields with
+    scale-free definitions).  Field meanings and formulas: the plugin's README, "The fact"."""
 
     known: bool = False  #: False: neutral default (no analyzer, unseen symbol, warming up)
     ts: int = 0  #: the tick's timestamp, ms

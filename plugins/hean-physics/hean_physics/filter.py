@@ -1,5 +1,5 @@
-"""``filters.physics``: the physics signal filter (SPEC §6.8 [PROPOSED]), a synchronous stage
-of the decision pipeline.
+"""``filters.physics``: the physics signal filter, a synchronous stage of the decision pipeline
+(the fixed form of the original's physics filter; README, "What was wrong in the original").
 
 For an entry signal on a symbol whose :data:`~hean_physics.facts.PHYSICS` state is ``known``
 (and not older than ``max_age_ms`` when that is set), the rules, all checked:
@@ -26,8 +26,9 @@ non-strict conflict.  A passing signal gets the same numbers in ``signal.metadat
 
 No physics for the symbol (no analyzer, warming up, too old) -> the signal passes unchanged
 (``details["physics"] = "absent"``).  Reads T̂ / Ŝ in [0, 1] and the Wyckoff regime published in
-the same state, fixing the original's raw values and ice/water labels (SPEC §6.8 [BUG] a); it is
-a pipeline stage, so its verdict stops the signal ([BUG] c).
+the same state, where the original filter read raw values and ice/water labels and so would
+have blocked nearly everything; it is a pipeline stage, so its verdict stops the signal (the
+original ran beside the risk layer and could not stop one).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``sizers.physics``: the physics size multiplier (SPEC §6.9 [PROPOSED]).
+"""``sizers.physics``: the physics size multiplier (one sizer replacing the original's two; see
+the README, "What was wrong in the original").
 
 One formula on the normalised inputs of the symbol's :data:`~hean_physics.facts.PHYSICS`
 state::

@@ -1,6 +1,7 @@
-"""Funding-rate prediction and the settlement calendar (SPEC §3.2), pure functions.
+"""Funding-rate prediction and the settlement calendar, pure functions.
 
-Prediction from the settled rates of one perpetual, oldest first (``rates[-1]`` is the latest):
+The prediction is the original FundingHarvester's, unchanged, from the settled rates of one
+perpetual, oldest first (``rates[-1]`` is the latest):
 
 * fewer than 3 rates: ``pred = rates[-1]`` (or 0 with none), ``conf = 0.5``;
 * ``ewma`` = Σ w_i·r_i / Σ w_i with ``w = 0.5^age`` (the newest has age 0, weight 1);
@@ -43,7 +44,7 @@ def _mean(xs: Sequence[float]) -> float:
 
 
 def predict(rates: Sequence[float]) -> Prediction:
-    """The SPEC §3.2 forecast of the next funding rate (see the module docstring)."""
+    """The forecast of the next funding rate (the formulas: the module docstring)."""
     n = len(rates)
     if n < 3:
         last = rates[-1] if n else 0.0

@@ -1,6 +1,7 @@
 """FundingHarvester: hold the side of a perpetual that *receives* funding through settlements.
 
-SPEC §3.2 with its [PROPOSED] fixes; the README has the parameter table.
+A re-implementation of the original with its defects fixed (the README's "Differences from the
+original"); the README has the parameter table.
 
 * **Timer, not only funding events.**  Every ``eval_interval_s`` (on a UTC grid of that
   step) the strategy evaluates each of its perpetuals; funding events only feed the history of
@@ -14,8 +15,8 @@ SPEC §3.2 with its [PROPOSED] fixes; the README has the parameter table.
   from :func:`~hean_funding_harvester.predict.predict`), must be at least ``carry_margin`` ×
   the round-trip cost of every leg (the kernel's cost engine, funding excluded -- here funding
   is the income); per-symbol cooldown; signals per UTC day; at most ``max_positions`` carry
-  trades at once, the best ``score`` first (SPEC: ``|rate| × (1 if rate·pred0 > 0 else 0.5)
-  × (1.5 in the optimal window)``).
+  trades at once, the best ``score`` first (the original's ranking:
+  ``|rate| × (1 if rate·pred0 > 0 else 0.5) × (1.5 in the optimal window)``).
 * **Side**: last rate > 0 → sell the perpetual (shorts receive), < 0 → buy it.
 * **Held through the settlement**: the time stop is the time to the ``settlements_to_hold``-th
   settlement plus ``exit_margin_s``, so the position is open at each stamp (the original's
@@ -200,9 +201,9 @@ class FundingHarvester(Strategy):
         self.carry_checks: list[tuple[int, str, float, float, bool]] = []
 
     def on_params_updated(self, params: dict[str, Any]) -> list[str]:
-        """Apply the known keys, numbers clamped into their declared bounds (SPEC §3: range-
-        clamping); a combination the model refuses (``min_hours_before`` above
-        ``max_hours_before`` ...) changes nothing.  History, positions and timers are kept."""
+        """Apply the known keys, numbers clamped into their declared bounds; a combination
+        the model refuses (``min_hours_before`` above ``max_hours_before`` ...) changes nothing.
+        History, positions and timers are kept."""
         accepted = apply_clamped(self, params)
         if accepted:
             hist = self.config.history

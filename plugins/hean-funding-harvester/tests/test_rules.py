@@ -2,17 +2,17 @@
 
 Invariants:
 
-* the forecast follows SPEC §3.2's formulas (checked against a separate computation on the
-  first real ADA settlements);
-* the next settlement is on the UTC grid (00, 08, 16 h) whatever the host's time zone ([BUG]
-  the original converted it as local time);
+* the forecast follows the formulas in the docstring of :mod:`hean_funding_harvester.predict`
+  (checked against a separate computation on the first real ADA settlements);
+* the next settlement is on the UTC grid (00, 08, 16 h) whatever the host's time zone (a
+  defect of the original: it converted it as local time);
 * entries come from the timer, at times that are not funding stamps, only 0.5-4 h before a
-  settlement ([PROPOSED] a: evaluate on a timer);
+  settlement (the fix: evaluate on a timer, not only on funding events);
 * the carry rule: an entry is proposed exactly when the expected funding over the held
   settlements is at least ``carry_margin`` x the round-trip cost; over one settlement the real
   rates (about 1 bp) never pay a round trip;
 * every entry's time stop reaches ``exit_margin_s`` past the ``settlements_to_hold``-th
-  settlement ([BUG] the 900 s global stop closed it before funding);
+  settlement (a defect of the original: its 900 s global stop closed it before funding);
 * parameter updates are clamped into the declared bounds; unknown keys ignored.
 """
 

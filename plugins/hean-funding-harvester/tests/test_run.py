@@ -3,9 +3,9 @@ candles of 2025-01..03 with their real 8-hour funding, 10,000 USDT, journal on).
 
 Invariants:
 
-* [BUG] the strategy keeps trading over many settlements: more than two carry trades open and
-  close (the original's position counter stopped it after two), and it never holds more than
-  ``max_positions`` at once;
+* the original's defect fixed, the strategy keeps trading over many settlements: more than two
+  carry trades open and close (the original's position counter stopped it after two), and it
+  never holds more than ``max_positions`` at once;
 * funding accounting: every closed trade's funding equals an independent sum over the funding
   file's settlements inside its holding time (``−signed qty × mark × rate``), and the journal's
   funding events of its symbol over that time sum to the same; a trade closed by its time stop

@@ -1,7 +1,8 @@
 """CorrelationArbitrage: a pairs trade on the residual of a rolling OLS of two log prices.
 
-SPEC §3.9 [PROPOSED]; the README has the parameter table.  The instance trades exactly two
-symbols, ``symbols: [primary, secondary]`` (e.g. BTC, ETH).
+The original's defects fixed (the README's "Differences from the original"); the README has the
+parameter table.  The instance trades exactly two symbols, ``symbols: [primary, secondary]``
+(e.g. BTC, ETH).
 
 * **Common clock.**  A sample is taken only when *both* symbols have a bar closing at the
   same timestamp (bar close times aligned); a bar whose partner never comes (a gap in one

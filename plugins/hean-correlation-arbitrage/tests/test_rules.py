@@ -7,8 +7,8 @@ Invariants:
   after several windows have passed (no drift);
 * the common clock: a sample only where both symbols have a bar closing at the same time (the
   1m perpetual files differ by gaps and length): samples == common close times;
-* [BUG] fixed logic: the pair enters only while its returns are correlated above
-  ``min_corr``: on the real aligned BTC/ETH every entry has corr > 0.5, while the same BTC
+* the original's reversed logic fixed, the pair enters only while its returns are correlated
+  above ``min_corr``: on the real aligned BTC/ETH every entry has corr > 0.5, while the same BTC
   against ETH shifted by a day (uncorrelated returns) is dislocated as often yet never
   entered (the original's ``correlation < 0.5`` would have entered those);
 * parameter updates are clamped into the declared bounds; unknown keys ignored.

@@ -1,9 +1,9 @@
 """``strategies.enhanced_grid``: the config model (bounds = validation and optimizer space).
 
 Every number carries ``ge``/``le`` bounds: the YAML is refused outside them (with the YAML path
-and the bound) and the optimizer searches exactly these ranges (SPEC §7: ``spacing_pct``
-[0.0008, 0.003], ``levels_per_side`` [5, 15]).  ``min_range_pct`` must stay below
-``max_range_pct``.
+and the bound) and the optimizer searches exactly these ranges (``spacing_pct``
+[0.0008, 0.003] and ``levels_per_side`` [5, 15] are the grid's intended search ranges).
+``min_range_pct`` must stay below ``max_range_pct``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ and how large each one is:
   share is under the exchange's own minimum, ``BELOW_MIN_LEVEL_NOTIONAL`` when only under
   ``min_level_notional``), with the numbers; ``n_placed`` may be 0 (no grid);
 * the grid lives between its stops, one spacing beyond the outermost *placed* level
-  (``c -+ (n_placed + 1) * s``, the SPEC's stop loss); they lie inside the SPEC's rebuild band
+  (``c -+ (n_placed + 1) * s``, the grid's stop loss); they lie inside the rebuild band
   ``[low - s, high + s]`` (equal to it when the levels span the whole range), so a close
   beyond a stop is the breakout: stop and rebuild together.
 
@@ -90,7 +90,7 @@ class GridPlan:
 
     @property
     def band_low(self) -> float:
-        """The lower edge of the range band ``low - spacing`` (SPEC: rebuild below it)."""
+        """The lower edge of the range band ``low - spacing`` (the grid is rebuilt below it)."""
         return self.low - self.spacing
 
     @property
@@ -120,8 +120,8 @@ class GridPlan:
 
     @property
     def stop_low(self) -> float:
-        """One spacing below the lowest placed level (SPEC §3.8 SL).  The placed levels lie
-        inside the range, so this is at or above ``band_low``: a close below it is the
+        """One spacing below the lowest placed level (the grid's stop loss).  The placed levels
+        lie inside the range, so this is at or above ``band_low``: a close below it is the
         breakout (stop and rebuild at once)."""
         return self.raw_price(-self.n_placed - 1)
 

@@ -1,4 +1,7 @@
-"""EnhancedGrid (SPEC §3.8 [PROPOSED]): a ladder of resting quotes in a detected range.
+"""EnhancedGrid: a ladder of resting quotes in a detected range.
+
+The original HEAN EnhancedGrid with its known defects fixed (the README's "Differences from the
+original").
 
 Per symbol, on every closed bar (candles only):
 
@@ -31,8 +34,8 @@ Per symbol, on every closed bar (candles only):
    takes from it; when the position is back to zero the level is **recycled**: its entry rests
    again from the next bar on which it is passive.
 5. **Breakout.** When a bar closes more than one spacing beyond the outermost placed level
-   (the SPEC's stop; it lies inside the SPEC's rebuild band ``[low - spacing, high +
-   spacing]``, so leaving the band always passes it) the grid is removed: the quote is
+   (the grid's stop; it lies inside the rebuild band ``[low - spacing, high + spacing]``,
+   so leaving the band always passes it) the grid is removed: the quote is
    withdrawn (an empty quote, ``OrderGroup.withdraw``; on a kernel without it every open order
    of the strategy on the symbol is cancelled, reason ``grid_breakout``), the inventory is
    **flattened** by a reduce-only market exit (tag ``GRID_BREAKOUT``), and no grid is built for

@@ -8,8 +8,8 @@ Invariants:
   instance, limit prices, sizes), the same replay gives the same legs, the batch form matches;
 * the class declares ``style = "quoting"`` and the kernel reads it at registration;
 * every number of the config model has both bounds (the optimizer's search space), the
-  SPEC §7 ranges for ``spacing_pct`` and ``levels_per_side``; out-of-range YAML is refused
-  with the field named; ``min_range_pct`` must stay below ``max_range_pct``;
+  grid's intended search ranges for ``spacing_pct`` and ``levels_per_side``; out-of-range
+  YAML is refused with the field named; ``min_range_pct`` must stay below ``max_range_pct``;
 * ``on_params_updated`` ignores unknown keys, clamps numbers into the bounds, refuses a
   combination the model refuses without changing anything, and resizes the range windows.
 """

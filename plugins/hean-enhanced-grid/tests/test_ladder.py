@@ -8,7 +8,7 @@ Hand computation: mid 95,383; width 634 / 95,383 = 0.665 %; spacing max(0.12 % x
 * 1,000 USDT budget: 500 a side, 250 a level = 0.00262 BTC -> 0.002 BTC, both levels;
   buys 95,268.5 / 95,154.0 (rounded down), sells 95,497.5 / 95,612.0 (rounded up);
   take-profits one level inward: 95,383.0 for the inner buy and the inner sell; rebuild band
-  [94,951.54, 95,814.46]; the SPEC stop one spacing beyond the outer level, 95,039.62 /
+  [94,951.54, 95,814.46]; the stop one spacing beyond the outer level, 95,039.62 /
   95,726.38, lies inside it (the breakout);
 * 300 USDT: 150 a side, 75 a level = 0.000786 BTC < 0.001: one level a side at 0.001
   (floor(150 / 95.383)), the outer levels ``BELOW_EXCHANGE_MINIMUM`` with the numbers;

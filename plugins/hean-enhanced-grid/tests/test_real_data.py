@@ -7,11 +7,11 @@ Invariants, each checked against a computation made here from the CSV file alone
 * **when**: the grid is built exactly at the bars where, with no grid live, no wait pending
   and a full 100-bar window, ``(high - low) / mid`` is within [0.5 %, 3 %]; it is broken
   exactly at the first later close more than a spacing beyond its outermost placed level
-  (the SPEC's stop, inside ``[low - spacing, high + spacing]``); then 10 bars pass before
+  (the grid's stop, inside ``[low - spacing, high + spacing]``); then 10 bars pass before
   the next build;
 * **what**: each build's centre, spacing, levels in range, levels placed and level size are
-  the SPEC §3.8 formulas on that window and the account (500 USDT a side; BTC's minimum
-  0.001 BTC); the build's quote rests exactly the levels on the passive side of the close;
+  the README's formulas ("Rules", 2) on that window and the account (500 USDT a side; BTC's
+  minimum 0.001 BTC); the build's quote rests exactly the levels on the passive side of the close;
 * **pinned**: the first build is at 2025-05-04 22:04 UTC on the range 95,066 .. 95,700:
   centre 95,383, spacing 114.46 (0.12 %), two levels a side in the range; the close 95,118.6
   is under both buy levels, so the quote is the two sells 95,497.5 and 95,612.0 of 0.002 BTC;
@@ -78,8 +78,8 @@ def oracle(rows: list[Row], end_ms: int, budget: dict[int, float]
 
 
 def expected_plan(hi: float, lo: float, capital: float = CAPITAL_SIDE) -> dict[str, Any]:
-    """Centre, spacing, levels and size by the SPEC formulas (BTC: lot = min = 0.001) for
-    ``capital`` a side."""
+    """Centre, spacing, levels and size by the README's formulas (BTC: lot = min = 0.001)
+    for ``capital`` a side."""
     c = (hi + lo) / 2
     s = max(SPACING * c, (hi - lo) / (2 * LEVELS))
     n_range = min(LEVELS, math.floor((hi - c) / s + 1e-9))

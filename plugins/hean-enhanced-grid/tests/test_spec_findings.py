@@ -1,26 +1,25 @@
-"""SPEC §3.8: each defect of the original EnhancedGrid, shown fixed on real candles.
+"""Each defect of the original EnhancedGrid, shown fixed on real candles (the README's
+"Differences from the original"), one test each:
 
-The section marks no line ``[BUG]``; its findings (and §10's summary, "Grid never re-centres")
-are the defects, one test each:
-
-1. *"Range detection is only the regime detector's RANGE label plus the warm-up; there is no
-   explicit range-bounds test"* -> a grid is built only on a window whose
+1. the original's range detection was only the regime detector's RANGE label plus a warm-up,
+   with no explicit range-bounds test -> a grid is built only on a window whose
    ``(high - low) / mid`` is within [0.5 %, 3 %]: real windows outside it build nothing, with
    the reason counted;
-2. *"no re-centring"* (centre = the price at initialisation, kept until a reset) -> after a
-   breakout the next grid is centred on the new window's mid, and no order of the old grid
-   is left;
-3. *"used levels are never recycled until the grid is reset"* -> within one grid the same
+2. the original never re-centred (centre = the price at initialisation, kept until a reset)
+   -> after a breakout the next grid is centred on the new window's mid, and no order of the
+   old grid is left;
+3. the original never reused a level until the grid was reset -> within one grid the same
    buy level fills again after its take-profit;
-4. *"spacing 0.12 % fixed"* -> ``spacing = max(0.12 %, range / (2 * levels_per_side))``: a
-   wide range spreads its levels wider;
-5. *"R:R then follows the ladder rather than the 2:1 rule -- exempt grid from the R:R rule
-   explicitly"* -> with ``risk_limits.require_take_profit`` the grid's quotes (no per-leg
-   take-profit) are created, because the class declares ``style = "quoting"``; the same
-   class declared ``directional`` is refused ``RISK_BLOCKED``;
-6. *"trigger proximity: within 0.05 % of a level"* (a touch near the level traded) -> the
-   level is a resting limit order that fills, as a maker at its own price, only when a bar
-   trades *through* it.
+4. the original's spacing was a fixed 0.12 % -> ``spacing = max(0.12 %, range / (2 *
+   levels_per_side))``: a wide range spreads its levels wider;
+5. the original's fixed stop and take-profit failed the risk layer's 2:1 reward:risk rule; the
+   fix lets the ladder be the exit and exempts the grid from that rule explicitly -> with
+   ``risk_limits.require_take_profit`` the grid's quotes (no per-leg take-profit) are created,
+   because the class declares ``style = "quoting"``; the same class declared ``directional``
+   is refused ``RISK_BLOCKED``;
+6. the original traded when a tick came within 0.05 % of a level (a touch near the level)
+   -> the level is a resting limit order that fills, as a maker at its own price, only when a
+   bar trades *through* it.
 """
 
 from __future__ import annotations

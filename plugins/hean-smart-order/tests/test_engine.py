@@ -6,7 +6,8 @@ Invariants:
   every entry decision carries the choice with its numbers; each choice follows the rule
   (market: urgent with edge_M > 0 or edge_M the larger positive edge; limit: edge_L the larger
   positive edge; skip: neither positive);
-* the [BUG]: urgent signals with a positive alpha are sent as market orders, never skipped;
+* the original's defect fixed: urgent signals with a positive alpha are sent as market orders,
+  never skipped;
 * estimated vs realised slippage of the same market orders on the complete 2024-08-08 L2
   capture (``../shared/data``): without latency and without history the book walk *is* the
   fill (every error below 1e-6 bps); with 100 ms of latency and the 0.7/0.3 history blend the

@@ -5,7 +5,7 @@ Invariants:
 
 * ``edge_M = alpha - half_spread - taker_fee - slippage`` and ``edge_L = alpha x P(fill) +
   half_spread - maker_fee``, recorded with every input on ``details["smart_order"]``;
-* the [BUG] of the original selector: its market edge ignored the alpha, so an urgent signal
+* the defect of the original selector: its market edge ignored the alpha, so an urgent signal
   was always skipped; here an urgent signal with a positive market edge is a market order;
 * not urgent: the larger positive edge wins (limit -> the maker chase posts at the touch);
 * no positive edge -> SKIP ``SMART_ORDER_NO_EDGE`` with the numbers; no alpha -> ``no_alpha``;
@@ -74,7 +74,7 @@ def test_limit_when_its_edge_is_larger_goes_to_the_maker_chase() -> None:
 
 
 def test_urgent_signals_with_positive_alpha_are_not_skipped() -> None:
-    """The [BUG]: the original market edge (mid - ask)/mid - 5.5 - slippage is negative for
+    """The original's defect: its market edge (mid - ask)/mid - 5.5 - slippage is negative for
     every quote, so with urgency >= 0.7 every signal was skipped."""
     ctx, ex = _setup(default_fill_prob=0.9)
     original_edge_m = (MID - ASK) / MID * 1e4 - 5.5 - 5.0

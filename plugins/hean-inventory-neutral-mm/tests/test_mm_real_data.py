@@ -1,17 +1,17 @@
 """Engine runs of the example YAML on the real 2024-08-08 capture (L2 + BBO + trades).
 
-Invariants, and the original's bugs, each shown fixed:
+Invariants, and the original's defects, each shown fixed:
 
 * the example runs: quotes are decided (all CREATE under the ``risk_limits`` gate: the quoting
   style is exempt from reward:risk, one position per symbol and the daily attempt cap -- the
   original's R:R ~ 0.1 blocked every quote), maker fills happen and the report has the
   ``markouts`` and ``quotes`` sections;
-* [BUG] quote prices lost downstream: every resting order is at a price the strategy quoted,
-  away from the touch (offset >= 3 bps), never re-priced at the best bid/ask;
-* [BUG] one position per symbol allowed one leg: while the strategy holds inventory it still
-  quotes both sides;
-* [BUG] fills never updated the inventory: after fills the quotes are skewed by the
-  portfolio's position (long -> the quote centre below the mid);
+* quote prices lost downstream (a defect of the original): every resting order is at a price
+  the strategy quoted, away from the touch (offset >= 3 bps), never re-priced at the best bid/ask;
+* one position per symbol allowed one leg (a defect of the original): while the strategy holds
+  inventory it still quotes both sides;
+* fills never updated the inventory (a defect of the original): after fills the quotes are
+  skewed by the portfolio's position (long -> the quote centre below the mid);
 * the inventory stop is an exit decision (reduce-only, its tag as reason code) and a taker
   fill.
 """

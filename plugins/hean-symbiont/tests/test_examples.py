@@ -63,3 +63,25 @@ def test_example_optimizes_end_to_end(name: str, strategy: str, modules: list[st
                            else doc["incumbent"])
     page = (out / "optimize.html").read_text()
     assert page.count("data:image/png;base64,") == 4
+
+
+@pytest.mark.slow
+def test_bridge_example_backtest(tmp_path: Path) -> None:
+    """``examples/symbiont_bridge.yaml`` runs as a backtest; its report lists the bridge's
+    decisions, each with a reason, and the journal holds them as events."""
+    if importlib.util.find_spec("hean_momentum_trader") is None:
+        pytest.skip("hean_momentum_trader is not installed")
+    out = tmp_path / "run"
+    r = CliRunner().invoke(make_cli(), ["backtest", str(EXAMPLES / "symbiont_bridge.yaml"),
+                                        "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    report = orjson.loads((out / "report.json").read_bytes())
+    decisions = report["symbiont_bridge"]
+    assert decisions, "no cycle ran"
+    assert all(d["decision"] in ("PROMOTED", "REFUSED", "ROLLBACK", "KEPT", "FAILED")
+               and d["reason"] for d in decisions)
+    assert not any(d["decision"] == "FAILED" for d in decisions)
+    from hean_framework.journal import Journal
+
+    with Journal.open_readonly(out / "journal.sqlite") as jr:
+        assert len(jr.events("symbiont_bridge")) == len(decisions)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from hean_symbiont import Symbiont, SymbiontConfig
+from hean_symbiont.bridge import BridgeConfig
 from hean_symbiont.config import DaskSettings
 from pydantic import BaseModel
 
@@ -61,7 +62,15 @@ def check_rows(rows: list[tuple[str, str, str, str]], model: type[BaseModel]) ->
             assert default == "see below" and rng == f"`{name}` table", name
             continue
         if isinstance(value, dict):
-            assert default == "{}" and "inside the model" in rng
+            if value:
+                assert rng == "Symbiont keys", name
+                for k, v in value.items():
+                    assert f"{k}: {v}" in default, name
+            else:
+                assert default == "{}" and "inside the model" in rng
+            continue
+        if isinstance(value, list):
+            assert default == "[]" and rng == "-", name
             continue
         if value is None:
             assert default == "none" and rng == "-", name
@@ -82,6 +91,7 @@ def check_rows(rows: list[tuple[str, str, str, str]], model: type[BaseModel]) ->
 def test_parameter_table_matches_the_model() -> None:
     check_rows(table(), SymbiontConfig)
     check_rows(table("### `dask`"), DaskSettings)
+    check_rows(table("## Online bridge: `analyzers.symbiont_bridge`"), BridgeConfig)
 
 
 def test_example_config_is_valid() -> None:

@@ -137,6 +137,8 @@ async def reconcile(venue: BybitVenue, symbols: list[str], ledger: Ledger, *,
             left = size - mine
         if abs(left) > 1e-12:
             summary["unowned_positions"].append({"symbol": sym, "qty": left, "entry": entry})
+    # the reduce-only mapping counts them in the account's net position
+    venue.unowned = {u["symbol"]: u["qty"] for u in summary["unowned_positions"]}
     # 4. balance
     try:
         bal = await venue.call("reconcile balance", ex.fetch_balance)

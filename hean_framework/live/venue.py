@@ -24,8 +24,12 @@ The engine calls the venue synchronously; the exchange answers asynchronously.  
   (``/v5/execution/list``); an order the exchange never heard of is rejected
   ``NOT_ON_EXCHANGE`` after three looks (never re-sent: its decision is stale by then).
 
+**Reduce-only** is per strategy in HEAN and per account on the exchange: the mapping (when
+the exchange's flag is sent, when a plain order is, stale exits, 110017 refusals, orders the
+exchange cancels for the account's sake) is in :mod:`hean_framework.live.reduce_only`.
+
 Counters (:meth:`stats`): requests, retries, rate_limited, duplicates_refused, rejected,
-dup_exec, rest_fills, rest_checks, lost.
+dup_exec, rest_fills, rest_checks, lost, reduce_only_* (see that module).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..components import Venue
 from ..models import BLOCK, Fill, Order, OrderDecision
+from . import reduce_only
 from .config import LiveVenueConfig
 from .ledger import Ledger, client_id
 
@@ -103,6 +108,9 @@ class BybitVenue(Venue):
         self._looks: Counter[int] = Counter()
         self._sent: set[int] = set()  # orders whose create request was made
         self._queue: asyncio.Queue[tuple[str, Order, dict[str, Any]]] | None = None
+        #: signed positions reconciliation found that no strategy owns, per symbol
+        self.unowned: dict[str, float] = {}
+        self._cancelling: set[int] = set()  # orders the run asked to cancel
         self._busy = 0
 
     # ------------------------------------------------------------------ wiring
@@ -162,6 +170,7 @@ class BybitVenue(Venue):
         order = self.orders.get(order_id)
         if order is None or order.is_done:
             return None
+        self._cancelling.add(order_id)
         self._send("cancel", order, reason=reason)
         return order
 
@@ -211,6 +220,7 @@ class BybitVenue(Venue):
         self.orders.pop(order.order_id, None)
         self._confirmed.pop(order.order_id, None)
         self._sent.discard(order.order_id)
+        self._cancelling.discard(order.order_id)
         if self.ledger is not None:
             self.ledger.write({"op": "done", "cid": order.client_id, "status": status})
         self.ctx.sink.on_order_update(order)
@@ -241,7 +251,7 @@ class BybitVenue(Venue):
             self._busy = 1
             try:
                 if op == "create":
-                    await self._create(order)
+                    await self._create(order, bool(kw.get("plain")))
                 elif op == "cancel":
                     await self._cancel(order)
                 else:
@@ -296,14 +306,18 @@ class BybitVenue(Venue):
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
-    async def _create(self, order: Order) -> None:
+    async def _create(self, order: Order, plain: bool = False) -> None:
         ccxt = _ccxt()
         assert self.ex is not None
         if order.is_done:
             return
         params: dict[str, Any] = {"clientOrderId": order.client_id, "positionIdx": 0}
-        if order.reduce_only:
-            params["reduceOnly"] = True
+        if order.reduce_only:  # per strategy in HEAN, per account on the exchange
+            flag = reduce_only.plan(self, order, plain)
+            if flag is None:
+                return
+            if flag:
+                params["reduceOnly"] = True
         if order.post_only:
             params["timeInForce"] = "PostOnly"
         otype = "limit" if order.order_type == "limit" else "market"
@@ -314,8 +328,20 @@ class BybitVenue(Venue):
         before = self.counts["retries"]
         self._sent.add(order.order_id)
         try:
-            res = await self.call(f"create {order.client_id}", self.ex.create_order,
-                                  order.symbol, otype, order.side, order.qty, price, params)
+            try:
+                res = await self.call(f"create {order.client_id}", self.ex.create_order,
+                                      order.symbol, otype, order.side, order.qty, price, params)
+            except ccxt.BaseError as exc:
+                if exchange_code(exc)[0] != "110017" or not params.pop("reduceOnly", False):
+                    raise
+                # the account moved between the plan and the exchange: plan again, plain
+                self.counts["reduce_only_refused"] += 1
+                self._sent.discard(order.order_id)
+                if reduce_only.plan(self, order, plain=True) is None:
+                    return
+                self._sent.add(order.order_id)
+                res = await self.call(f"create {order.client_id}", self.ex.create_order,
+                                      order.symbol, otype, order.side, order.qty, price, params)
         except ccxt.BaseError as exc:
             code, msg = exchange_code(exc)
             if code == "110072":  # an earlier attempt did reach the exchange
@@ -414,6 +440,10 @@ class BybitVenue(Venue):
             if status == "rejected" or (reason == "EC_PostOnlyWillTakeLiquidity" and \
                     not self.config.post_only_reject_is_skip):
                 self.reject(order, reason or "Rejected", f"order {row.get('orderStatus')}")
+            elif row.get("cancelType") == "CancelByReduceOnly" and order.reduce_only and \
+                    order.order_id not in self._cancelling and \
+                    reduce_only.replace_plain(self, order):
+                return  # the account, not the owner, lost the position: re-placed plain
             else:
                 self._finish(order, "cancelled", reason if reason != "EC_NoError" else "")
         elif status == "partially_filled" and order.status == "open":
@@ -516,6 +546,7 @@ class BybitVenue(Venue):
         confirmed each; returns how many were asked."""
         live = self.open_orders()
         for o in live:
+            self._cancelling.add(o.order_id)
             self._send("cancel", o)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):

@@ -1,8 +1,10 @@
 """A tick strategy and a ``hean`` entry point for paper/live tests against the fake exchange.
 
 :class:`TickFlip` trades on public trades: every ``every`` prints it sends a market signal,
-alternating buy and sell, with a stop and a target ``band`` away (no timers, so a recorded
-paper session replays to the same decisions).  :func:`main` runs the ``hean`` CLI with the
+alternating buy and sell, with a stop and a target ``band`` away.  :class:`Holder` opens one
+position and later closes all of it (two of them on opposite sides test the reduce-only
+mapping), and can rest and amend a limit order.  :class:`TimerFlip` decides on a timer only,
+from mark prices (the replay test).  :func:`main` runs the ``hean`` CLI with the
 builtin plugins and this strategy only (a separate process -- the crash-recovery test kills
 it -- cannot see a strategy defined in a test module):
 
@@ -16,14 +18,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
 
 from hean_framework import hookimpl
 from hean_framework.components import ComponentConfig, Strategy
-from hean_framework.models import Signal, Trade
+from hean_framework.models import MarkPrice, Order, Signal, Trade
 
 
 class TickFlipConfig(ComponentConfig):
@@ -56,18 +58,118 @@ class TickFlip(Strategy):
                            take_profit=up if self.side == "buy" else down)
 
 
+class HolderConfig(ComponentConfig):
+    """Settings of :class:`Holder`."""
+
+    side: Literal["buy", "sell"] = Field("buy", description="side of the position")
+    qty: float = Field(0.01, gt=0, description="position size (instrument units)")
+    enter_at: int = Field(20, ge=1, le=10_000_000, description="trade count of the entry")
+    exit_at: int = Field(0, ge=0, le=10_000_000, description="trade count of the exit "
+                         "(0: never)")
+    rest_at: int = Field(0, ge=0, le=10_000_000, description="trade count at which a limit "
+                         "order rests 5% away from the market (0: never)")
+    amend_at: int = Field(0, ge=0, le=10_000_000, description="trade count at which the "
+                          "resting order is amended to 4% away and 1.5x its size (0: never)")
+    target: float = Field(0.0, ge=0, lt=0.5, description="take-profit distance of the entry, "
+                          "fraction (0: none)")
+
+
+class Holder(Strategy):
+    """Opens one position with a market order at trade ``enter_at`` and closes the whole of
+    it with a reduce-only exit signal at ``exit_at``; optionally rests a limit order far from
+    the market and amends it (price and size) later."""
+
+    config_model = HolderConfig
+
+    def on_start(self) -> None:
+        self.n = 0
+        self.resting = 0
+        self.amended = False
+
+    def on_order_update(self, order: Order) -> None:
+        if order.tag == "HOLDER_REST" and order.status == "open":
+            self.resting = order.order_id
+
+    def on_trade(self, trade: Trade) -> Signal | None:
+        self.n += 1
+        c = self.config
+        sym = trade.symbol
+        if self.n == c.amend_at and self.resting:
+            order = self.ctx.orders.amend(self.resting, qty=c.qty * 1.5,
+                                          price=trade.price * (0.96 if c.side == "buy"
+                                                               else 1.04))
+            self.amended = order is not None
+        if self.n == c.rest_at:
+            px = trade.price * (0.95 if c.side == "buy" else 1.05)
+            return self.signal(sym, c.side, trade.ts, px, size=c.qty, order_type="limit",
+                               limit_price=px, tag="HOLDER_REST")
+        if self.n == c.enter_at:
+            tp = trade.price * (1 + c.target if c.side == "buy" else 1 - c.target)
+            return self.signal(sym, c.side, trade.ts, trade.price, size=c.qty,
+                               take_profit=tp if c.target else None)
+        if self.n == c.exit_at:
+            pos = self.ctx.portfolio.position_qty(self.name, sym)
+            if pos:
+                return self.signal(sym, "sell" if pos > 0 else "buy", trade.ts, trade.price,
+                                   reduce_only=True, tag="HOLDER_EXIT")
+        return None
+
+
+class TimerFlipConfig(ComponentConfig):
+    """Settings of :class:`TimerFlip`."""
+
+    period_ms: int = Field(300, ge=10, le=3_600_000, description="timer period")
+    qty: float = Field(0.002, gt=0, description="order quantity (instrument units)")
+
+
+class TimerFlip(Strategy):
+    """Decides on a wall-clock timer only: every ``period_ms`` (from its first trade) a market
+    signal whose side depends on the mark price against the last trade and on how many mark
+    updates it has seen -- so a replay that lost the timers' places or the mark events
+    decides differently."""
+
+    config_model = TimerFlipConfig
+
+    def on_start(self) -> None:
+        self.marks = 0
+        self.symbol = ""
+
+    def on_mark(self, ev: MarkPrice) -> None:
+        self.marks += 1
+
+    def on_trade(self, trade: Trade) -> None:
+        if not self.symbol:
+            self.symbol = trade.symbol
+            self.ctx.clock.schedule(trade.ts + self.config.period_ms, self._tick)
+
+    def _tick(self, ts: int) -> None:
+        self.ctx.clock.schedule(max(ts, self.ctx.now) + self.config.period_ms, self._tick)
+        st = self.ctx.market[self.symbol]
+        if not st.last or not st.mark:
+            return
+        up = (st.mark >= st.last) != bool(self.marks % 2)
+        self.ctx.orders.propose(self.signal(self.symbol, "buy" if up else "sell", ts,
+                                            st.last, size=self.config.qty,
+                                            tag=f"TIMER_{self.marks}"))
+
+
 class DemoPlugin:
-    """Registers ``tick_flip``."""
+    """Registers ``tick_flip``, ``holder`` and ``timer_flip``."""
 
     @hookimpl
     def hean_register_strategies(self, register: Any) -> None:
         register("tick_flip", TickFlip, config=TickFlipConfig,
                  description="test strategy: alternating market signals on trades")
+        register("holder", Holder, config=HolderConfig,
+                 description="test strategy: one position opened, then closed whole")
+        register("timer_flip", TimerFlip, config=TimerFlipConfig,
+                 description="test strategy: market signals from a timer, by mark vs last")
 
 
 def config(path: Path, rest: str, ws: str, *, mode: str = "paper", name: str = "live-test",
            every: int = 25, extra: dict[str, Any] | None = None) -> Path:
-    """Write a run config trading BTC/USDT:USDT on the fake at ``rest``/``ws``."""
+    """Write a run config trading BTC/USDT:USDT on the fake at ``rest``/``ws`` (``extra``:
+    sections merged in, one level deep; ``strategies`` replaces the demo's)."""
     raw: dict[str, Any] = {
         "run": {"name": name, "mode": mode},
         "account": {"capital": 10_000},
@@ -81,7 +183,7 @@ def config(path: Path, rest: str, ws: str, *, mode: str = "paper", name: str = "
         "report": {"progress": False, "html": False},
     }
     for key, val in (extra or {}).items():
-        if isinstance(val, dict) and isinstance(raw.get(key), dict):
+        if isinstance(val, dict) and isinstance(raw.get(key), dict) and key != "strategies":
             raw[key] = {**raw[key], **val}
         else:
             raw[key] = val

@@ -296,6 +296,8 @@ class Exchange:
         trigger = float(p.get("triggerPrice") or 0.0)
         if reduce and (pos == 0 or (pos > 0) == (side == "Buy")):
             raise BybitError(110017, "Reduce-only rule not satisfied")
+        if reduce and not trigger and qty > abs(pos) + 1e-12:
+            qty = abs(pos)  # a reduce-only order never exceeds the position
         ref = price or self.last.get(symbol, 0.0)
         if cat in ("linear", "inverse") and not reduce and \
                 qty * ref / 10.0 > self.wallet + 1e-9:  # 10x leverage
@@ -372,8 +374,34 @@ class Exchange:
             self._finish(o, "Cancelled" if float(o["cumExecQty"]) else "Rejected",
                          "EC_CancelForNoFullFill")
 
+    def _room(self, o: dict[str, Any]) -> float:
+        """How much a reduce-only order may still execute (the opposite position)."""
+        pos = self.positions.get(o["symbol"], Position()).size
+        return abs(pos) if pos and (pos > 0) != (o["side"] == "Buy") else 0.0
+
+    def _fit_reduce_only(self, symbol: str) -> None:
+        """Bybit's rule after a position change: live reduce-only orders larger than the
+        position are cut to it, those with no position left cancelled
+        (``cancelType: CancelByReduceOnly``)."""
+        for o in list(self.orders.values()):
+            if o["symbol"] != symbol or not o["reduceOnly"] or \
+                    o["orderStatus"] not in ("New", "PartiallyFilled"):
+                continue
+            room = self._room(o)
+            if room <= 1e-12:
+                self._finish(o, "Cancelled", "EC_NoError", "CancelByReduceOnly")
+            elif float(o["leavesQty"]) > room + 1e-12:
+                o["qty"] = fmt(float(o["cumExecQty"]) + room)
+                o["leavesQty"] = fmt(room)
+                o["updatedTime"] = str(now_ms())
+                self._push_order(o)
+
     def _execute(self, o: dict[str, Any], px: float, q: float, maker: bool) -> None:
         symbol = o["symbol"]
+        if o["reduceOnly"]:
+            q = min(q, self._room(o))
+            if q <= 1e-12:
+                return
         cat = o["category"]
         rate = self.fee_rates[cat][0 if maker else 1]
         value = q * px
@@ -423,6 +451,7 @@ class Exchange:
         self._push_order(o)
         self._emit("position", [self.position_row(symbol)])
         self._emit("wallet", [self.wallet_row()])
+        self._fit_reduce_only(symbol)
 
     def amend(self, p: dict[str, Any]) -> dict[str, Any]:
         """``POST /v5/order/amend``."""
@@ -453,9 +482,10 @@ class Exchange:
         self._finish(o, "Cancelled", "EC_NoError")
         return {"orderId": o["orderId"], "orderLinkId": o["orderLinkId"]}
 
-    def _finish(self, o: dict[str, Any], status: str, reason: str) -> None:
+    def _finish(self, o: dict[str, Any], status: str, reason: str, cancel_type: str = "") -> None:
         o.update(orderStatus=status, rejectReason=reason, updatedTime=str(now_ms()),
-                 cancelType="CancelByUser" if status == "Cancelled" else "UNKNOWN")
+                 cancelType=cancel_type or ("CancelByUser" if status == "Cancelled"
+                                            else "UNKNOWN"))
         self._push_order(o)
 
     def open_orders(self, symbol: str = "", order_id: str = "", link_id: str = ""

@@ -120,6 +120,7 @@ class TimerFlipConfig(ComponentConfig):
 
     period_ms: int = Field(300, ge=10, le=3_600_000, description="timer period")
     qty: float = Field(0.002, gt=0, description="order quantity (instrument units)")
+    symbol: str = Field("", description="symbol traded ('': the first one that trades)")
 
 
 class TimerFlip(Strategy):
@@ -139,7 +140,7 @@ class TimerFlip(Strategy):
 
     def on_trade(self, trade: Trade) -> None:
         if not self.symbol:
-            self.symbol = trade.symbol
+            self.symbol = self.config.symbol or trade.symbol
             self.ctx.clock.schedule(trade.ts + self.config.period_ms, self._tick)
 
     def _tick(self, ts: int) -> None:
@@ -206,9 +207,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     def only_demo(*args: Any, **kw: Any) -> Any:
         return plugins()
 
+    # patched for this call only: a test calling main() in-process must not leave the demo
+    # registry behind for the tests after it
+    saved = session_mod.plugins_for, cli_mod.load_plugins
     setattr(session_mod, "plugins_for", only_demo)  # noqa: B010 (patching a module for a run)
     setattr(cli_mod, "load_plugins", only_demo)  # noqa: B010
-    cli_mod.main(list(argv) if argv is not None else sys.argv[1:])
+    try:
+        cli_mod.main(list(argv) if argv is not None else sys.argv[1:])
+    finally:
+        setattr(session_mod, "plugins_for", saved[0])  # noqa: B010
+        setattr(cli_mod, "load_plugins", saved[1])  # noqa: B010
 
 
 if __name__ == "__main__":

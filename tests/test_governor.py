@@ -193,3 +193,9 @@ def test_recovery_waits_until_the_error_rate_is_back_within_the_limit() -> None:
     assert g.state == "SOFT_BRAKE"
     g.on_equity(T0 + 72 * MIN, 1000.0)
     assert g.state == "NORMAL"
+
+
+def test_reason_texts_show_thresholds_as_configured() -> None:
+    from hean_framework.risk._common import pct
+
+    assert (pct(0.006), pct(0.2), pct(0.125)) == ("0.6%", "20%", "12.5%")

@@ -47,3 +47,9 @@ def journal_event(ctx: RunContext, kind: str, payload: dict[str, Any],
 def clamp(x: float, lo: float, hi: float) -> float:
     """``x`` limited to ``[lo, hi]``."""
     return lo if x < lo else hi if x > hi else x
+
+
+def pct(x: float) -> str:
+    """``0.006`` -> ``0.6%``, ``0.2`` -> ``20%``: a configured fraction as the user wrote it
+    (``:.0%`` would print 0.6 % as 1 %)."""
+    return f"{x * 100:.4g}%"

@@ -52,7 +52,7 @@ from pydantic import Field, model_validator
 from ..components import ComponentConfig, Gate, Verdict, skip
 from ..facts import declare
 from ..models import ClosedTrade, OrderDecision, Signal
-from ._common import DAY_MS, HOUR_MS, MINUTE_MS, clamp, journal_event
+from ._common import DAY_MS, HOUR_MS, MINUTE_MS, clamp, journal_event, pct
 
 RISK_STATE = declare("risk_state", str, owner="builtin.risk:governor", default="",
                      doc="governor state: NORMAL, SOFT_BRAKE, QUARANTINE, HARD_STOP, "
@@ -195,7 +195,7 @@ class RiskGovernor(Gate):
             self.killswitch_count += 1
             self._change(HARD_STOP, ts, f"killswitch: equity {equity:.2f} <= "
                          f"{self.initial * (1.0 - cfg.killswitch_pct):.2f} "
-                         f"({cfg.killswitch_pct:.0%} below initial)",
+                         f"({pct(cfg.killswitch_pct)} below initial)",
                          threshold=cfg.killswitch_pct, trigger_type="KILLSWITCH")
         # escalation (monotonic, may jump several levels)
         target = NORMAL
@@ -205,7 +205,7 @@ class RiskGovernor(Gate):
                 break
         if target > self.level:
             self._change(target, ts, f"drawdown {self.drawdown:.2%} >= "
-                         f"{self._thresholds[target]:.0%}", threshold=self._thresholds[target])
+                         f"{pct(self._thresholds[target])}", threshold=self._thresholds[target])
         elif self.level > NORMAL:
             self._deescalate(ts)
         self._publish()
@@ -219,7 +219,7 @@ class RiskGovernor(Gate):
                 self._recover_since = ts
             if ts - self._recover_since >= hold and since_esc_ok:
                 self._change(NORMAL, ts, f"drawdown {self.drawdown:.2%} < "
-                             f"{cfg.recover_pct:.0%} for {cfg.recover_minutes:g} min",
+                             f"{pct(cfg.recover_pct)} for {cfg.recover_minutes:g} min",
                              threshold=cfg.recover_pct)
                 return
         else:
@@ -233,7 +233,7 @@ class RiskGovernor(Gate):
             if self._step_since is None:
                 self._step_since = ts
             if ts - self._step_since >= hold and since_esc_ok:
-                self._change(lower, ts, f"drawdown {self.drawdown:.2%} < {limit:.0%} for "
+                self._change(lower, ts, f"drawdown {self.drawdown:.2%} < {pct(limit)} for "
                              f"{cfg.recover_minutes:g} min", threshold=limit)
         else:
             self._step_since = None
@@ -314,7 +314,7 @@ class RiskGovernor(Gate):
         eq = self.ctx.portfolio.equity()
         if eq > 0.0 and net < 0.0 and -net > cfg.symbol_loss_pct * eq:
             self.quarantine(trade.symbol, ts + int(cfg.symbol_quarantine_hours * HOUR_MS),
-                            f"lost {-net:.2f} in 24 h > {cfg.symbol_loss_pct:.0%} of equity")
+                            f"lost {-net:.2f} in 24 h > {pct(cfg.symbol_loss_pct)} of equity")
             q.clear()
 
     # ------------------------------------------------------------------ vote
@@ -328,11 +328,11 @@ class RiskGovernor(Gate):
             self.votes["TRADING_DISABLED"] += 1
             why = "killswitch" if self.killswitch else "HARD_STOP"
             rule = ("manual reset or next UTC day" if self.killswitch else
-                    f"dd < {self._thresholds[QUARANTINE] - cfg.step_down_margin_pct:.0%} "
+                    f"dd < {pct(self._thresholds[QUARANTINE] - cfg.step_down_margin_pct)} "
                     f"for {cfg.recover_minutes:g} min")
             return skip("TRADING_DISABLED", f"risk governor {why}: drawdown "
-                        f"{self.drawdown:.2%} (hard stop {cfg.hard_stop_pct:.0%}, killswitch "
-                        f"{cfg.killswitch_pct:.0%}); resumes after {rule}",
+                        f"{self.drawdown:.2%} (hard stop {pct(cfg.hard_stop_pct)}, killswitch "
+                        f"{pct(cfg.killswitch_pct)}); resumes after {rule}",
                         risk_state=self.state, killswitch=self.killswitch,
                         drawdown=round(self.drawdown, 6),
                         thresholds={"soft_brake": cfg.soft_brake_pct,

@@ -7,12 +7,17 @@ Invariants (real Binance BTC/ETH 5m candles bundled under examples/data):
 * ``evaluate(params)`` equals a fresh journal-less run of the same config with those params
   (data loaded once and replayed), and is the same every time it is asked;
 * a value outside the model's bounds is a ConfigError with the YAML path, not a silent clamp;
+* the problem is a ``BacktestProblem``: ``run(params, events)`` returns the whole run
+  (``fitness(run(p), metric) == evaluate(p)``) on the loaded ``events`` or a slice of them;
 * the builtin ``random_search`` passes the optimizer contract; ``hean optimize`` runs end to
-  end; ``optimizers:`` instances are built by the engine.
+  end and writes ``optimize.json`` (every evaluation) into ``--out``; ``optimizers:``
+  instances are built by the engine;
+* ``make_cli`` builds a fresh group per call: a command added to one never shows in another.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,13 +27,14 @@ from click.testing import CliRunner
 from pydantic import Field
 
 from hean_framework import hookimpl
+from hean_framework.blocks import BarBlock
 from hean_framework.cli import make_cli
 from hean_framework.components import ComponentConfig, Param, Strategy
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
 from hean_framework.errors import ConfigError, HeanError
 from hean_framework.models import Bar, Signal
-from hean_framework.optimize import fitness, make_problem, space_of
+from hean_framework.optimize import BacktestProblem, fitness, make_problem, space_of
 from hean_framework.plugins import HeanPluginManager
 from hean_framework.testing import OptimizerContract, isolated_plugins
 
@@ -122,6 +128,35 @@ def test_evaluate_equals_a_fresh_run_and_is_repeatable() -> None:
         problem.evaluate({"lookback": 500})
 
 
+def test_backtest_problem_exposes_its_runs_and_events() -> None:
+    pm = _pm()
+    setup = load_setup(None, pm.registry, raw=RAW, environ={})
+    problem = make_problem(setup, pm, "channel", "net_pnl", params=["lookback", "stop_pct"])
+    assert isinstance(problem, BacktestProblem) and problem.events
+    assert problem.setup is setup and problem.plugins is pm and problem.metric == "net_pnl"
+    cand = {"lookback": 40, "stop_pct": 0.02}
+    whole = problem.run(cand)
+    assert fitness(whole, "net_pnl") == problem.evaluate(cand) and whole.fills > 0
+    first = problem.events[0]
+    assert isinstance(first, BarBlock)
+    half = problem.run(cand, [dataclasses.replace(first, stop=(first.start + first.stop) // 2)])
+    assert 0 < half.events < whole.events
+    with pytest.raises(ConfigError, match=r"strategies\.channel\.lookback"):
+        problem.run({"lookback": 500})
+
+
+def test_make_cli_builds_a_fresh_group_per_call() -> None:
+    import click
+
+    from hean_framework.cli import cli
+
+    a, b = make_cli(), make_cli()
+    assert a is not b and "optimize" in a.commands and "optimize" in b.commands
+    a.add_command(click.Command("only_in_a"))
+    assert "only_in_a" not in b.commands and "only_in_a" not in cli.commands
+    assert "optimize" not in cli.commands     # plugin commands never land on the base group
+
+
 def test_bad_problem_requests_are_clear_errors() -> None:
     pm = _pm()
     setup = load_setup(None, pm.registry, raw=RAW, environ={})
@@ -147,11 +182,15 @@ def test_hean_optimize_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     cfg.write_text(orjson.dumps(RAW).decode())  # JSON is YAML
     r = CliRunner().invoke(make_cli(), ["optimize", str(cfg), "--strategy", "channel",
                                         "--metric", "net_pnl", "--params",
-                                        "lookback,stop_pct", "--json"])
+                                        "lookback,stop_pct", "--json", "--out",
+                                        str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     out = orjson.loads(r.output)
     assert out["optimizer"] == "random_search" and out["evaluations"] == 5
     assert out["best_fitness"] >= out["incumbent_fitness"]
+    doc = orjson.loads((tmp_path / "out" / "optimize.json").read_bytes())
+    assert doc["best"] == out["best"] and len(doc["history"]) == 5 and doc["seed"] == 11
+    assert doc["history"][0]["params"] == out["incumbent"]
 
 
 class TestRandomSearchContract(OptimizerContract):

@@ -101,6 +101,11 @@ class Exchange:
         self.wallet = balance
         self.last: dict[str, float] = {}
         self.funding_rate = 0.0001
+        #: funding period (Bybit: 8 h); tests shorten it to see settlements
+        self.funding_interval_ms = 28_800_000
+        self.next_funding: dict[str, int] = {}
+        #: every funding settlement: ts, symbol, rate, mark, position size, payment (paid > 0)
+        self.fundings: list[dict[str, Any]] = []
         #: private messages waiting for the private WebSocket: (topic, data rows)
         self.outbox: list[tuple[str, list[dict[str, Any]]]] = []
         #: public messages waiting for the public WebSockets: (category, message)
@@ -130,18 +135,52 @@ class Exchange:
         return (float(info.get("priceFilter", {}).get("tickSize", 1e-8)), step,
                 float(lot.get("minOrderQty") or step))
 
+    def mark(self, symbol: str) -> float:
+        """The mark price: the book's mid (the last trade while a side is empty)."""
+        bid, ask = self.book(symbol).best()
+        return (bid + ask) / 2.0 if bid and ask else self.last.get(symbol, 0.0)
+
+    def funding_time(self, symbol: str) -> int:
+        """The symbol's next funding settlement, ms (on the ``funding_interval_ms`` grid)."""
+        nxt = self.next_funding.get(symbol)
+        if nxt is None:
+            step = self.funding_interval_ms
+            nxt = self.next_funding[symbol] = (now_ms() // step + 1) * step
+        return nxt
+
+    def settle_funding(self, symbol: str) -> bool:
+        """Settle the symbol's funding when its time has come: the position pays
+        ``size x mark x rate`` (longs pay a positive rate) from the wallet; the next
+        settlement moves one period on.  Returns whether it settled."""
+        due = self.funding_time(symbol)
+        ts = now_ms()
+        if ts < due:
+            return False
+        step = self.funding_interval_ms
+        self.next_funding[symbol] = (ts // step + 1) * step
+        pos = self.positions.get(symbol)
+        mark = float(fmt(self.mark(symbol)))  # the mark as the ticker publishes it
+        size = pos.size if pos is not None else 0.0
+        pay = size * mark * self.funding_rate
+        self.wallet -= pay
+        self.fundings.append({"ts": ts, "due": due, "symbol": symbol, "rate": self.funding_rate,
+                              "mark": mark, "size": size, "payment": pay})
+        if size:
+            self._emit("wallet", [self.wallet_row()])
+        return True
+
     def ticker(self, symbol: str) -> dict[str, Any]:
         """A v5 ``tickers`` record (REST and WebSocket share it)."""
         bid, ask = self.book(symbol).best()
         last = self.last.get(symbol) or (bid + ask) / 2.0
         b = self.book(symbol)
         return {"symbol": symbol, "lastPrice": fmt(last), "indexPrice": fmt(last),
-                "markPrice": fmt((bid + ask) / 2.0 if bid and ask else last),
+                "markPrice": fmt(self.mark(symbol)),
                 "prevPrice24h": fmt(last), "price24hPcnt": "0", "highPrice24h": fmt(last),
                 "lowPrice24h": fmt(last), "prevPrice1h": fmt(last), "openInterest": "0",
                 "openInterestValue": "0", "turnover24h": "0", "volume24h": "0",
                 "fundingRate": fmt(self.funding_rate),
-                "nextFundingTime": str((now_ms() // 28_800_000 + 1) * 28_800_000),
+                "nextFundingTime": str(self.funding_time(symbol)),
                 "predictedDeliveryPrice": "", "basisRate": "", "deliveryFeeRate": "",
                 "deliveryTime": "0", "bid1Price": fmt(bid), "bid1Size": fmt(b.bids.get(bid, 0)),
                 "ask1Price": fmt(ask), "ask1Size": fmt(b.asks.get(ask, 0)), "basis": ""}
@@ -260,7 +299,8 @@ class Exchange:
             self._execute(o, px, q, maker=True)
 
     def publish_ticker(self, symbol: str) -> None:
-        """A tickers snapshot on the public stream."""
+        """A tickers snapshot on the public stream (funding settles first when due)."""
+        self.settle_funding(symbol)
         self.public.append((self.category(symbol), {
             "topic": f"tickers.{symbol}", "type": "snapshot", "ts": now_ms(), "cs": 1,
             "data": self.ticker(symbol)}))

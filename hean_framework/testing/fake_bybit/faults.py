@@ -28,8 +28,8 @@ Private-stream faults (applied to the next private messages):
                    reversed)
 =================  ===============================================================
 
-Stream drops and book gaps are actions, not faults: :meth:`FakeBybit.drop_streams`,
-:meth:`FakeBybit.gap_next_book`.
+Stream drops, book gaps and silent symbols are actions, not faults:
+:meth:`FakeBybit.drop_streams`, :meth:`FakeBybit.gap_next_book`, :meth:`FakeBybit.silence`.
 """
 
 from __future__ import annotations

@@ -60,8 +60,13 @@ class FakeBybit:
 
     def __init__(self, *, balance: float = 10_000.0, api_key: str = API_KEY,
                  api_secret: str = API_SECRET, script: Iterator[ScriptEvent] | None = None,
-                 ticker_every: int = 20, port: int = 0) -> None:
+                 ticker_every: int = 20, port: int = 0,
+                 funding_interval_ms: int | None = None) -> None:
         self.exchange = Exchange(balance)
+        if funding_interval_ms:
+            self.exchange.funding_interval_ms = funding_interval_ms
+        #: Bybit symbol ids whose public streams are silent (:meth:`silence`)
+        self.silent: set[str] = set()
         self.faults = Faults()
         self.api_key = api_key
         self.api_secret = api_secret
@@ -236,6 +241,11 @@ class FakeBybit:
         """Whether :meth:`play` is still publishing."""
         return self._player is not None and not self._player.done()
 
+    def silence(self, symbol: str, silent: bool = True) -> None:
+        """Stop (or resume) publishing ``symbol``'s public messages -- trades, book, tickers --
+        while the connection stays up (a stream that falls silent)."""
+        (self.silent.add if silent else self.silent.discard)(symbol)
+
     def gap_next_book(self, symbol: str) -> None:
         """The next book delta of ``symbol`` skips one update id (a sequence gap)."""
         self._gap.add(symbol)
@@ -287,6 +297,8 @@ class FakeBybit:
         for cat, msg in pub:
             raw = None
             topic = msg["topic"]
+            if self.silent and topic.rsplit(".", 1)[-1] in self.silent:
+                continue
             for ws, topics in list(self._public.get(cat, ())):
                 if topic in topics and not ws.closed:
                     raw = raw or json.dumps(msg)

@@ -149,6 +149,11 @@ def run(c: Shown, ws: Path) -> subprocess.CompletedProcess[str]:
                PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
     env.pop("FORCE_COLOR", None)
     env["NO_COLOR"] = "1"
+    if c.argv[:2] == ["plugins", "list"]:
+        # its column widths follow the installed plugins' names, which differ between a
+        # kernel-only environment (the docs' case) and one with every plugin: wide enough
+        # that no builtin row wraps in either
+        env["COLUMNS"] = "200"
     env.update(c.env)
     res = subprocess.run([sys.executable, "-m", "hean_framework.cli", *c.argv], cwd=ws,
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

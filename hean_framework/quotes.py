@@ -230,6 +230,8 @@ class QuoteBook:
                 c.out += 1
             pipeline._finish(d, v, "executor:quote")
         self.live[qkey] = LiveQuote(sid, symbol, group.key, group.group_id, levels)
+        if ctx.journal is None:  # nothing to journal: skip building the events
+            return decisions
         if old is not None:
             self._end(old, "replaced", cancelled)
         self._event("order_group", group.group_id, {

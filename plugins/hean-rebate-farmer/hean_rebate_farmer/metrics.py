@@ -1,8 +1,9 @@
 """The farmer's own metrics: rebates earned, reversion captured after fills, fills per side.
 
-The expected value of a deep passive quote is *rebate + mean reversion* (SPEC §3.10): a quote
-far from the touch fills only after the price has run into it, and earns when the price comes
-back.  :class:`FarmMetrics` measures both, per symbol, from the strategy's own fills:
+The expected value of a deep passive quote is *rebate + mean reversion* (the original's
+claim): a quote far from the touch fills only after the price has run into it, and earns when
+the price comes back.  :class:`FarmMetrics` measures both, per symbol, from the strategy's
+own fills:
 
 * **fills per side** -- maker fills of the bid (``buy``) and of the ask (``sell``); taker fills
   (the inventory stop's exits) are counted apart with their fees;

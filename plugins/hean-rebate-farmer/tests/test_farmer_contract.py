@@ -7,7 +7,7 @@ Invariants:
   the close, well formed, owned by the instance, deterministic);
 * ``rebate_farmer`` is registered through the installed entry point, style ``quoting``;
 * every numeric field has both bounds and a description (the optimizer's space), and the
-  SPEC's search ranges (offset 0.2-1 %, refresh 60-900 s) lie inside them;
+  original's optimizer ranges (offset 0.2-1 %, refresh 60-900 s) lie inside them;
 * ``on_params_updated`` is the kernel's clamped update: unknown keys ignored, out-of-range
   values clamped into the declared bounds, the reversion horizon follows the config;
 * the README's parameter table lists exactly the config fields with their defaults and ranges.
@@ -47,7 +47,7 @@ def test_parameter_space_is_declared() -> None:
     assert set(space) == set(fields) - {"regime_families"}
     for name, f in fields.items():
         assert f.description, name
-    # the SPEC's GA ranges (offset_pct [0.002, 0.01], refresh_s [60, 900]) are inside
+    # the original's optimizer ranges (offset_pct 0.002-0.01, refresh_s 60-900) are inside
     off, ref = space["offset_bps"], space["refresh_s"]
     assert off.clip(20.0) == 20.0 and off.clip(100.0) == 100.0
     assert ref.clip(60.0) == 60.0 and ref.clip(900.0) == 900.0

@@ -1,6 +1,6 @@
 """Engine runs of the example YAML on the real 2024-08-08 capture (L2 + BBO + trades).
 
-Invariants, and the original's bugs (SPEC §3.10), each shown fixed:
+Invariants, and the original's bugs, each shown fixed:
 
 * after every market event (checked before the strategy answers it, trades included): every
   open order of the farmer at the venue belongs to the kernel's current quote of it, except

@@ -443,7 +443,13 @@ def test_builtin_plugin_registers_both_feeds() -> None:
         got[name] = (cls, config)  # type: ignore[assignment]
 
     builtin_feeds.hean_register_feeds(register)
-    assert got == {"csv": (CsvFeed, CsvFeedConfig), "memory": (MemoryFeed, MemoryFeedConfig)}
+    from hean_framework.live.config import LiveFeedConfig
+    from hean_framework.live.feed import BybitFeed
+    from hean_framework.live.replay import RecordedFeed, RecordedFeedConfig
+
+    assert got == {"csv": (CsvFeed, CsvFeedConfig), "memory": (MemoryFeed, MemoryFeedConfig),
+                   "bybit": (BybitFeed, LiveFeedConfig),  # paper/live (docs/live.md)
+                   "recorded": (RecordedFeed, RecordedFeedConfig)}
 
 
 def test_anchor_benchmark_layouts(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ Registers, exactly like an external plugin would, the top-level section ``exchan
 (:class:`~hean_framework.live.config.ExchangeSection`) and the ``hean run`` command.  The
 feed ``bybit`` (:class:`~hean_framework.live.feed.BybitFeed`: live market data) and the venue
 ``bybit`` (:class:`~hean_framework.live.venue.BybitVenue`: real orders) are registered with
-the other builtin feeds and venues (``builtin.feeds``, ``builtin.venues``).
+the other builtin feeds and venues (``builtin.feeds``, ``builtin.venues``), and so is the
+feed ``recorded`` (:class:`~hean_framework.live.replay.RecordedFeed`: a session's recorded
+events replayed exactly, clock ticks included).
 
 ``hean run CONFIG --mode paper|live`` drives them (:mod:`hean_framework.live.session`).
 ccxt is imported only when a paper or live run starts, never when the plugin is registered.

@@ -1,18 +1,21 @@
 """Recording a paper or live session's market events so ``hean backtest`` can replay them.
 
-Every event the engine was given is appended, as the engine saw it (timestamps included), to
-``<run folder>/recorded/<kind>_<symbol>.csv`` in the CSV feed's formats: trades
-(``timestamp,trade_id,price,size,side``), L2 (``timestamp,action,side,price,size,
-first_update_id,last_update_id,prev_last_update_id``), BBO (``timestamp,update_id,bid_price,
-bid_size,ask_price,ask_size``) and funding (``timestamp,symbol,funding_rate,mark_price``).
-Mark/index updates have no CSV kind and are not recorded (a strategy that trades on
-``on_mark`` replays without them).
+Two records of the same events, as the engine saw them (timestamps included):
+
+* ``<run folder>/recorded/events.csv``: **the stream** -- every event in the order it was
+  pushed (all kinds interleaved, mark/index updates included) and every wall-clock tick that
+  moved the engine's clock (format: :mod:`hean_framework.live.replay`).  ``replay.yaml``
+  replays it with the ``recorded`` feed, which gives the session's decisions exactly;
+* ``<run folder>/recorded/<kind>_<symbol>.csv`` in the CSV feed's formats, for other tools:
+  trades (``timestamp,trade_id,price,size,side``), L2 (``timestamp,action,side,price,size,
+  first_update_id,last_update_id,prev_last_update_id``), BBO (``timestamp,update_id,
+  bid_price,bid_size,ask_price,ask_size``) and funding (``timestamp,symbol,funding_rate,
+  mark_price``).  These lose what the CSV format cannot say: mark/index updates (no CSV
+  kind), the order of different kinds within one millisecond (the CSV feed orders them
+  funding, l2, bbo, trades) and the clock ticks between events.
 
 :meth:`Recorder.write_replay` writes ``replay.yaml``: the session's config with
-``run.mode: backtest``, the simulated venue and ``data.files`` = the recorded files, so the
-replay runs the same decision code on the same events (the CSV feed orders events of equal
-time by kind: funding, l2, bbo, trades -- a session whose different kinds share a
-millisecond may replay them in that order).
+``run.mode: backtest``, the simulated venue and ``data: {feed: recorded, path: events.csv}``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import IO, Any
 import yaml
 
 from ..models import BookUpdate, Funding, Quote, Trade
+from .replay import EVENTS_FILE, HEADER, format_event
 
 HEADERS = {
     "trades": "timestamp,trade_id,price,size,side",
@@ -46,6 +50,15 @@ class Recorder:
         self.files: dict[tuple[str, str], IO[str]] = {}
         self.count = 0
         self._trade_id = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.stream: IO[str] = open(self.folder / EVENTS_FILE, "w",  # noqa: SIM115
+                                    encoding="utf-8")
+        self.stream.write(HEADER + "\n")
+        self.symbols: list[str] = []
+
+    def clock(self, ts: int) -> None:
+        """The engine's clock was advanced to ``ts`` (a tick between events)."""
+        self.stream.write(f"clock,{ts}\n")
 
     def _fh(self, kind: str, symbol: str) -> IO[str]:
         fh = self.files.get((kind, symbol))
@@ -58,6 +71,9 @@ class Recorder:
 
     def write(self, ev: Any) -> None:
         """Record one event the engine processed."""
+        line = format_event(ev)
+        if line is not None:
+            self.stream.write(line)
         t = type(ev)
         if t is Trade:
             self._trade_id += 1
@@ -76,12 +92,13 @@ class Recorder:
         elif t is Funding:
             self._fh("funding", ev.symbol).write(f"{ev.ts},{ev.symbol},{ev.rate!r},"
                                                  f"{ev.mark_price!r}\n")
-        else:
+        elif line is None:
             return
         self.count += 1
 
     def close(self) -> None:
         """Close every file."""
+        self.stream.close()
         for fh in self.files.values():
             fh.close()
 
@@ -97,9 +114,7 @@ class Recorder:
                  if k in ("exchange", "markets_file", "instruments")}
         venue["name"] = "sim"
         cfg["venue"] = venue
-        cfg["data"] = {"feed": "csv", "files": [
-            {"kind": kind, "symbol": sym, "path": Path(fh.name).name}
-            for (kind, sym), fh in sorted(self.files.items())]}
+        cfg["data"] = {"feed": "recorded", "path": EVENTS_FILE, "symbols": list(self.symbols)}
         path = self.folder / "replay.yaml"
         self.folder.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")

@@ -12,7 +12,8 @@ engine call happens between awaits, so nothing interleaves inside it):
    event.
 3. **Run** (tasks): the feed's subscriptions; the consumer that pushes each event into the
    engine (a timestamp older than the engine's clock is raised to it, counted as
-   ``ts_clamped``) and records it; the clock ticker (``exchange.tick_ms``: fires timers,
+   ``ts_clamped``) and records it; the clock ticker (``exchange.tick_ms``: fires timers and
+   records each move of the clock, so the replay advances it between the same events,
    flushes the journal -- a killed session loses at most one tick of journal records, the
    ledger nothing -- reports stale symbols, watches the governor's killswitch); live: the
    venue's request worker, its REST poller and the private streams (orders, executions),
@@ -107,6 +108,8 @@ class LiveSession:
             raise HeanError("the run names no symbol to trade",
                             "list them in data.symbols (or a strategy's symbols)")
         self.recorder = Recorder(engine.out_dir / "recorded") if feed.cfg.record else None
+        if self.recorder is not None:
+            self.recorder.symbols = self.symbols
         self.ledger: Ledger | None = None
         self.ex: Any = None
         self.reason = ""
@@ -161,7 +164,7 @@ class LiveSession:
                               session)
             eng.parts.faults.watch([self.venue])
         eng.start()
-        eng.advance(wall_ms())
+        self._advance(wall_ms())
         if ctx.journal is not None:
             ctx.journal.event(ctx.now, "session_start", {
                 "mode": self.mode, "symbols": self.symbols, "instrument_diffs": diffs,
@@ -206,6 +209,13 @@ class LiveSession:
                 self.ledger.close()
             if self.recorder is not None:
                 self.recorder.close()
+
+    def _advance(self, now: int) -> None:
+        """Move the engine's clock to ``now`` (timers fire), recorded for the replay."""
+        if now > self.engine.ctx.now:
+            if self.recorder is not None:
+                self.recorder.clock(now)
+            self.engine.advance(now)
 
     async def _reconcile(self, on_start: bool) -> dict[str, Any]:
         from .reconcile import reconcile
@@ -275,7 +285,7 @@ class LiveSession:
             await asyncio.sleep(period)
             now = wall_ms()
             if self.section.tick_ms:
-                eng.advance(now)
+                self._advance(now)
             if ctx.journal is not None:
                 ctx.journal.flush()  # a killed session loses at most one tick of records
             stale = set(self.feed.stale(now, self.section.stale_after_ms))

@@ -82,8 +82,9 @@ def cli() -> None:
     """HEAN: plugin-based crypto trading for small accounts.
 
     One YAML file describes a run; the same file and decision code drive a backtest on
-    recorded data. Paper and live runs (run.mode) need a live exchange plugin (a live feed
-    and venue), which does not exist yet: they are refused until one is installed.
+    recorded data (hean backtest), a paper session (live Bybit data, simulated fills) and a
+    live session (real orders on Bybit): hean run CONFIG --mode paper|live (see
+    docs/live.md).
     """
 
 

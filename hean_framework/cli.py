@@ -123,9 +123,9 @@ def plugins_table(rows: list[dict[str, Any]], width: int = 80) -> Any:
     """The ``hean plugins list`` table for a console ``width`` columns wide.
 
     Names are never cut: the plugin and component columns are as wide as their longest name
-    (one component per line, ``kind:name``); the status column is at least as wide as its
-    longest word (it wraps at spaces); the distribution gets what is left (its version wraps
-    under the name; a name wider than the column folds).
+    (one component per line, ``kind:name``), the distribution column at least as wide as the
+    longest distribution name (its version wraps under it); the status gets what is left,
+    wrapping at spaces and folding only a word wider than that.
     """
     from rich import box
     from rich.table import Table
@@ -137,11 +137,11 @@ def plugins_table(rows: list[dict[str, Any]], width: int = 80) -> Any:
     name_w = longest([r["name"] for r in rows], 4)
     comp_w = longest([c for r in rows for c in r["components"]], 10)
     left = width - 2 * 3 - name_w - comp_w  # collapsed padding between 4 columns, no edges
-    # the status keeps its longest word whole; the distribution takes what is left (its
-    # version wraps under the name, a name longer than the column folds)
-    word_w = longest([w for r in rows for w in r["status"].split()], 6)
-    dist_w = max(8, min(longest(dists, 12), left - word_w))
-    status_w = max(word_w, min(longest([r["status"] for r in rows]), left - dist_w))
+    status_w = longest([w for r in rows for w in r["status"].split()], 6)
+    dist_w = max(8, min(longest(dists, 12),
+                        max(longest([r["distribution"] for r in rows]), left - status_w)))
+    status_w = max(4, min(longest([r["status"] for r in rows]), left - dist_w))
+    dist_w = max(8, min(dist_w, left - status_w))
     table = Table(title="HEAN plugins", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True, show_edge=False)
     table.add_column("name", width=name_w, overflow="fold")

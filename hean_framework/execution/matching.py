@@ -17,8 +17,9 @@ maker fee, always at the limit price:
   price-time priority.
 * **Queue position.**  ``queue_ahead`` is set on arrival (and again when an amend moves the
   price or raises the quantity, which loses the place) from the book's size at the limit price
-  (or the best bid/ask size when the price equals the best quote, else 0: a new price level)
-  and only ever shrinks:
+  (or the best bid/ask size when the price equals the best quote and the book has no level
+  there or lags the quote -- its top is another price --, else 0: a new price level) and only
+  ever shrinks:
 
   - trades *at* the price consume it first (one trade's volume is shared by our orders in
     price-time priority);
@@ -310,11 +311,19 @@ class Matcher:
 
 
 def level_size(st: SymbolState | None, buy: bool, price: float) -> float:
-    """Size resting at ``price`` on our side: from the book, else the best quote, else 0."""
+    """Size resting at ``price`` on our side: from the book, else the best quote, else 0.
+
+    At the best quote's price the quote's size is used when the book's top on that side is
+    another price (the L2 book lags the best bid/offer stream: the level it lacks or shows
+    stale is the quote's)."""
     if st is None:
         return 0.0
     book = st.book
     if book is not None:
+        if buy and price == st.bid and book.bid != price:
+            return st.bid_size
+        if not buy and price == st.ask and book.ask != price:
+            return st.ask_size
         return book.size_at("bid" if buy else "ask", price)
     if buy and price == st.bid:
         return st.bid_size

@@ -48,7 +48,11 @@ cannot open a position for the strategy).
 plain limit → taker fill at the touch up to the limit price (book levels within the limit; with
 a quote only, the whole quantity at the best price; with only a last price, last ± slippage
 capped at the limit), the rest rests at the limit.  "Crossing" means ``buy price >= best ask``
-(``>`` the last price when no quote is known), mirrored for sells.
+(``>`` the last price when no quote is known), mirrored for sells.  The best bid/ask is the
+freshest one the market state has (best bid/offer rows and L2 updates both set it, in time
+order): a recorded L2 book updated every ~100 ms often lags the BBO stream, and its stale top
+must neither reject a post-only order nor fill a limit; when the book's top differs from
+that touch, a crossing limit fills at the touch as with a quote only.
 
 **Resting orders** (limits and stops) are matched against every market event by
 :mod:`hean_framework.execution.matching` (its docstring has the rules: trades, bars, quotes and
@@ -478,11 +482,13 @@ class SimulatedVenue(Venue):
         book = st.book if st is not None else None
         touch = 0.0
         quoted = True
-        if book is not None and (book.ask if buy else book.bid) > 0:
-            touch = book.ask if buy else book.bid
-        elif st is not None and (st.ask if buy else st.bid) > 0:
+        if st is not None and (st.ask if buy else st.bid) > 0:
+            # the freshest touch: quotes and L2 updates both set it, in time order
             touch = st.ask if buy else st.bid
-            book = None
+            if book is not None and (book.ask if buy else book.bid) != touch:
+                book = None  # the book lags the quote: no walk through its stale levels
+        elif book is not None and (book.ask if buy else book.bid) > 0:
+            touch = book.ask if buy else book.bid
         elif st is not None and st.last > 0:
             touch, quoted, book = st.last, False, None
         if touch > 0.0:

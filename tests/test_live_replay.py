@@ -63,7 +63,7 @@ def journal(out: Path, sql: str) -> list[tuple[Any, ...]]:
 def test_timer_and_mark_driven_paper_session_replays_exactly(fake: FakeBybit, tmp_path: Path,
                                                              capsys: Any) -> None:
     extra = {"strategies": {"timer": {"plugin": "timer_flip", "period_ms": 90}},
-             "exchange": {"tick_ms": 40}}
+             "exchange": {"tick_ms": 40}, "data": {"record_csv": True}}
     out = tmp_path / "paper"
     # the market goes quiet for the last ~0.8 s: the timer decides on clock ticks alone
     run_session(fake, out, mode="paper", seconds=2.6, rate=500, count=700, extra=extra)
@@ -85,6 +85,11 @@ def test_timer_and_mark_driven_paper_session_replays_exactly(fake: FakeBybit, tm
     # (it puts l2 before trades): kept as they arrived
     assert any(a.ts == b.ts and a.kind == "trade" and b.kind in ("book", "mark")
                for a, b in itertools.pairwise(evs))
+
+    # the per-kind files of the csv feed's formats hold the same trades (no marks: no kind)
+    trades = (out / "recorded" / "trades_BTCUSDT_USDT.csv").read_text().splitlines()
+    assert len(trades) - 1 == kinds.count("trade")
+    assert not list((out / "recorded").glob("mark*"))
 
     replay = out / "recorded" / "replay.yaml"
     cfg = yaml.safe_load(replay.read_text())

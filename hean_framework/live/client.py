@@ -59,7 +59,18 @@ def point_at(ex: Any, rest: str, ws: str) -> None:
 
 
 class HeanBybit(ccxtpro.bybit):
-    """ccxt.pro's bybit with raw-message hooks (see the module docstring)."""
+    """ccxt.pro's bybit with raw-message hooks (see the module docstring).
+
+    A public message (book, trades, ticker) that has a hook goes **only** to the hook unless
+    :attr:`public_cache` is set: the feed keeps its own book and state, and ccxt.pro's merge
+    of every message into its caches (the book sorted level by level, trades and tickers
+    parsed into unified dicts) cost more than the rest of the message path
+    (``bench/bench_live.py``).  The subscriptions live on; the ``watch_*`` call that made one
+    then waits until the connection drops (it raises, the feed subscribes again).
+    """
+
+    #: also merge hooked public messages into ccxt.pro's caches (``watch_*`` return values)
+    public_cache = False
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config or {})
@@ -72,16 +83,22 @@ class HeanBybit(ccxtpro.bybit):
     def handle_order_book(self, client: Any, message: dict[str, Any]) -> None:
         if self.on_book is not None:
             self.on_book(message)
+            if not self.public_cache:
+                return
         super().handle_order_book(client, message)
 
     def handle_trades(self, client: Any, message: dict[str, Any]) -> None:
         if self.on_trades is not None:
             self.on_trades(message)
+            if not self.public_cache:
+                return
         super().handle_trades(client, message)
 
     def handle_ticker(self, client: Any, message: dict[str, Any]) -> None:
         if self.on_ticker is not None:
             self.on_ticker(message)
+            if not self.public_cache:
+                return
         super().handle_ticker(client, message)
 
     def handle_order(self, client: Any, message: dict[str, Any]) -> None:

@@ -76,8 +76,11 @@ class LiveFeedConfig(ComponentConfig):
     book: bool = Field(True, description="L2 order book (snapshot + deltas)")
     book_depth: Literal[1, 50, 200, 1000] = Field(50, description="levels of the book stream")
     tickers: bool = Field(True, description="tickers: mark, index, funding rate")
-    record: bool = Field(True, description="write every event the engine got to "
-                         "<run folder>/recorded/ (replayable with hean backtest)")
+    record: bool = Field(True, description="write every event the engine got, in order, "
+                         "with the clock ticks, to <run folder>/recorded/events.csv "
+                         "(replayable with hean backtest recorded/replay.yaml)")
+    record_csv: bool = Field(False, description="also write the events per kind and symbol "
+                             "in the csv feed's formats (without mark/index updates)")
 
 
 class LiveVenueConfig(ComponentConfig):

@@ -1,12 +1,13 @@
 """Recording a paper or live session's market events so ``hean backtest`` can replay them.
 
-Two records of the same events, as the engine saw them (timestamps included):
+The events as the engine saw them (timestamps included), in one or two forms:
 
 * ``<run folder>/recorded/events.csv``: **the stream** -- every event in the order it was
   pushed (all kinds interleaved, mark/index updates included) and every wall-clock tick that
   moved the engine's clock (format: :mod:`hean_framework.live.replay`).  ``replay.yaml``
   replays it with the ``recorded`` feed, which gives the session's decisions exactly;
-* ``<run folder>/recorded/<kind>_<symbol>.csv`` in the CSV feed's formats, for other tools:
+* with ``data.record_csv``, ``<run folder>/recorded/<kind>_<symbol>.csv`` in the CSV feed's
+  formats, for other tools:
   trades (``timestamp,trade_id,price,size,side``), L2 (``timestamp,action,side,price,size,
   first_update_id,last_update_id,prev_last_update_id``), BBO (``timestamp,update_id,
   bid_price,bid_size,ask_price,ask_size``) and funding (``timestamp,symbol,funding_rate,
@@ -45,8 +46,9 @@ def _safe(symbol: str) -> str:
 class Recorder:
     """Appends engine events to CSV files under ``folder`` (see the module docstring)."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, csv: bool = False) -> None:
         self.folder = Path(folder)
+        self.csv = csv
         self.files: dict[tuple[str, str], IO[str]] = {}
         self.count = 0
         self._trade_id = 0
@@ -74,6 +76,9 @@ class Recorder:
         line = format_event(ev)
         if line is not None:
             self.stream.write(line)
+        if not self.csv:
+            self.count += line is not None
+            return
         t = type(ev)
         if t is Trade:
             self._trade_id += 1

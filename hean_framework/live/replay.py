@@ -62,7 +62,7 @@ def _levels(text: str) -> list[tuple[float, float]]:
 
 def levels_text(rows: list[tuple[float, float]]) -> str:
     """``price:size`` pairs separated by spaces (``repr`` numbers)."""
-    return " ".join(f"{p!r}:{q!r}" for p, q in rows)
+    return " ".join([f"{p!r}:{q!r}" for p, q in rows])
 
 
 def parse(line: str) -> MarketEvent | int:

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..engine import GC_GEN0_THRESHOLD
 from ..errors import HeanError
 from ..models import OrderDecision, Signal, opposite
 from .config import ExchangeSection
@@ -107,7 +109,8 @@ class LiveSession:
         if not self.symbols:
             raise HeanError("the run names no symbol to trade",
                             "list them in data.symbols (or a strategy's symbols)")
-        self.recorder = Recorder(engine.out_dir / "recorded") if feed.cfg.record else None
+        self.recorder = (Recorder(engine.out_dir / "recorded", csv=feed.cfg.record_csv)
+                         if feed.cfg.record else None)
         if self.recorder is not None:
             self.recorder.symbols = self.symbols
         self.ledger: Ledger | None = None
@@ -174,6 +177,12 @@ class LiveSession:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop, signal.Signals(sig).name)
+        # as Engine.run: what exists now (markets, instruments, components) leaves the
+        # collector's generations, and the young generation is collected less often
+        gc.collect()
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], GC_GEN0_THRESHOLD), *thresholds[1:])
         try:
             if live:
                 assert self.venue is not None
@@ -197,6 +206,8 @@ class LiveSession:
             waiter.cancel()
             return await self._shutdown(tasks)
         finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)

@@ -90,8 +90,9 @@ class FakeBybit:
         #: paths nobody serves (a client calling an endpoint the fake lacks)
         self.unknown: list[str] = []
         self.published = 0
-        #: wall-clock ns when each public message left (for the latency bench)
-        self.sent_ns: dict[str, int] = {}
+        #: stamp each public message with ``"hs"``: ``time.perf_counter_ns()`` just before it
+        #: is sent (CLOCK_MONOTONIC: comparable across processes; the latency bench)
+        self.stamp = False
         self.exchange.on_private = self._filter_private
 
     # ------------------------------------------------------------------ life cycle
@@ -299,6 +300,8 @@ class FakeBybit:
             topic = msg["topic"]
             if self.silent and topic.rsplit(".", 1)[-1] in self.silent:
                 continue
+            if self.stamp:
+                msg["hs"] = time.perf_counter_ns()
             for ws, topics in list(self._public.get(cat, ())):
                 if topic in topics and not ws.closed:
                     raw = raw or json.dumps(msg)

@@ -113,8 +113,10 @@ def _make(rc: ResolvedComponent, ctx: RunContext, **extra: Any) -> Any:
 
 def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
              out_dir: Path, use_journal: bool,
-             sample_equity: Callable[[int], None]) -> Assembly:
-    """Build every part of the run described by ``setup`` (see the module docstring)."""
+             sample_equity: Callable[[int], None], report: bool = True) -> Assembly:
+    """Build every part of the run described by ``setup`` (see the module docstring);
+    ``report=False`` (an optimizer's candidate run, metrics only) leaves out the observers
+    that only feed report sections: markouts and the transaction-cost analysis."""
     from .instruments import IDEAL, Instruments
     from .portfolio import Portfolio
 
@@ -190,7 +192,7 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
     total = sum(weights.values()) or 1.0
     ctx.budgets = Budgets(ctx, {k: v / total for k, v in weights.items()})
     router = OrderRouter(ctx, venue, faults, strategies, list(executors.values()),
-                         sample_equity)
+                         sample_equity, tca=report)
     faults.signals = router.route
     ctx.orders = ctx.sink = router
     pipeline = Pipeline(
@@ -211,8 +213,9 @@ def assemble(setup: RunSetup, plugins: HeanPluginManager, ctx: RunContext, *,
         "executor": list(executors.values()), "optimizer": list(optimizers.values()),
         "venue": [venue],
     }
+    # Markouts: maker fills' markouts, report section "markouts" (not in a metrics-only run)
     faults.watch([*filters, *sizers, *gates, *executors.values(), *analyzers,
-                  Markouts(ctx)])  # maker fills' markouts, report section "markouts"
+                  *([Markouts(ctx)] if report else [])])
     dispatch, batch = build_dispatch(analyzers, strategies)
     return Assembly(venue, feed, strategies, analyzers, optimizers, components, pipeline,
                     router, exits, faults, info, dispatch, batch)

@@ -70,7 +70,7 @@ class Engine:
 
     def __init__(self, setup: RunSetup, plugins: HeanPluginManager, *,
                  out_dir: str | Path | None = None, journal: bool | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, metrics_only: bool = False) -> None:
         self.setup = setup
         self.config = cfg = setup.config
         self.plugins = plugins
@@ -78,6 +78,11 @@ class Engine:
             Path(cfg.run.out) if cfg.run.out else Path("runs") / cfg.run.name)
         self.use_journal = cfg.journal.enabled if journal is None else journal
         self.show_progress = cfg.report.progress if progress is None else progress
+        #: an optimizer's candidate run (:func:`hean_framework.optimize.run_with`): the result
+        #: feeds metrics only, so the observers that only feed report sections (markouts,
+        #: transaction-cost analysis) are not built -- every decision, order, fill and equity
+        #: sample is the same, ``result.sections`` lacks ``markouts`` and ``tca``
+        self.metrics_only = metrics_only
         self.ctx = RunContext(cfg, seed=cfg.run.seed)
         self.parts: Assembly = None  # type: ignore[assignment]  # set by build()
         self.events = 0
@@ -101,7 +106,8 @@ class Engine:
         if self.parts is None:
             self.parts = assemble(self.setup, self.plugins, self.ctx, out_dir=self.out_dir,
                                   use_journal=self.use_journal,
-                                  sample_equity=self.sample_equity)
+                                  sample_equity=self.sample_equity,
+                                  report=not self.metrics_only)
             self.parts.faults.on_disable = self._unhook
             self._venue_sees = overrides(self.parts.venue, Venue, "on_market")
         return self

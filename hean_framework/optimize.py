@@ -152,7 +152,7 @@ def run_with(setup: RunSetup, plugins: HeanPluginManager, strategy: str,
     swapped: ResolvedComponent = dataclasses.replace(target, config=cfg)
     comps = {**setup.components, "strategy": [swapped if rc is target else rc for rc in rcs]}
     eng = Engine(dataclasses.replace(setup, components=comps), plugins, journal=False,
-                 progress=False)
+                 progress=False, metrics_only=True)
     return eng.run(events=events)
 
 

@@ -163,7 +163,9 @@ class Portfolio:
             flat or flips, else None.
         """
         symbol = fill.symbol
-        cs = self._contract_size(symbol)
+        cs = self._cs.get(symbol)
+        if cs is None:
+            cs = self._contract_size(symbol)
         qty = fill.qty
         price = fill.price
         fee = fill.fee
@@ -179,15 +181,19 @@ class Portfolio:
         self.fees += fee
         self.turnover += notional
         self.fill_count += 1
-        net = self._net.get(symbol, 0.0) + signed
-        if abs(net) <= _DUST * qty:
+        nets = self._net
+        net = nets.get(symbol, 0.0) + signed
+        dust = _DUST * qty
+        if abs(net) <= dust:
             net = 0.0
-        self._net[symbol] = net
+        nets[symbol] = net
         self._last_fill_price[symbol] = price
 
         # ---- strategy book
         sid = fill.strategy_id
-        st = self._stat(sid)
+        st = self._stats.get(sid)
+        if st is None:
+            st = self._stat(sid)
         st.fees += fee
         st.fills += 1
         st.turnover += notional
@@ -221,13 +227,13 @@ class Portfolio:
         trip.exit_qty += closing
         trip.exit_notional += closing * cs * price
         remainder = qty - closing
-        left = old + signed if remainder <= _DUST * qty else 0.0
-        if abs(left) > _DUST * qty:  # partial reduction
+        left = old + signed if remainder <= dust else 0.0
+        if abs(left) > dust:  # partial reduction
             pos.qty = left
             return None
 
         # flat (and maybe flipped): close the round trip
-        flipped = remainder > _DUST * qty
+        flipped = remainder > dust
         trade = ClosedTrade(
             sid, symbol, "long" if old > 0.0 else "short", trip.exit_qty,
             trip.entry_notional / (trip.entry_qty * cs), trip.exit_notional / (trip.exit_qty * cs),

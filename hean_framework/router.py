@@ -49,7 +49,7 @@ class OrderRouter:
 
     def __init__(self, ctx: RunContext, venue: Venue, faults: Faults,
                  strategies: dict[str, Strategy], executors: list[Executor],
-                 sample_equity: Callable[[int], None]) -> None:
+                 sample_equity: Callable[[int], None], *, tca: bool = True) -> None:
         self.ctx = ctx
         self.venue = venue
         self.faults = faults
@@ -58,9 +58,12 @@ class OrderRouter:
         self.pipeline: Pipeline = None  # type: ignore[assignment]  # set by the assembly
         self.exits: Exits = None  # type: ignore[assignment]
         self.groups = GroupBook(ctx)
-        #: transaction-cost analysis of every parent order (:mod:`hean_framework.tca`)
-        self.tca = TransactionCosts(ctx)
-        ctx.add_section("tca", self.tca.report)
+        #: transaction-cost analysis of every parent order (:mod:`hean_framework.tca`); None
+        #: in a metrics-only run (``tca=False``: an optimizer's candidate, no report)
+        self.tca: TransactionCosts | None = None
+        if tca:
+            self.tca = TransactionCosts(ctx)
+            ctx.add_section("tca", self.tca.report)
         self._orders: dict[int, Order] = {}
         self._owner: dict[int, Executor] = {}
         self._entry: dict[int, Signal] = {}  # entry orders whose signal carries exits
@@ -104,7 +107,8 @@ class OrderRouter:
         self.pipeline.orders += 1
         if self.groups.active:
             self.groups.on_submit(order)
-        self.tca.on_submit(order, decision, executor.name if executor is not None else "")
+        if self.tca is not None:
+            self.tca.on_submit(order, decision, executor.name if executor is not None else "")
         return self.venue.submit(order)
 
     @property
@@ -227,7 +231,8 @@ class OrderRouter:
         closed = ctx.portfolio.apply_fill(fill)
         if ctx.journal is not None:
             ctx.journal.fill(fill)
-        self.tca.on_fill(fill, order)
+        if self.tca is not None:
+            self.tca.on_fill(fill, order)
         self.sample_equity(fill.ts)
         oid = order.order_id
         if self.exits.plans or oid in self._entry:
@@ -276,13 +281,15 @@ class OrderRouter:
         journal = self.ctx.journal
         if journal is not None:
             journal.decision(d)
-        self.tca.on_decision(d)
+        if self.tca is not None:
+            self.tca.on_decision(d)
         faults = self.faults
         if faults.observers["on_decision"]:
             faults.notify("on_decision", d)
-        strat = self.live_strategy(d.strategy_id, "on_decision")
-        if strat is not None:
-            faults.guard(strat, strat.on_decision, d)
+        if "on_decision" in self.any_callback:
+            strat = self.live_strategy(d.strategy_id, "on_decision")
+            if strat is not None:
+                faults.guard(strat, strat.on_decision, d)
 
     def _on_closed(self, closed: ClosedTrade) -> None:
         if self.ctx.journal is not None:

@@ -213,38 +213,41 @@ class TransactionCosts:
         groups: dict[str, list[ParentCost]] = {}
         for p in self.parents.values():
             groups.setdefault(p.executor, []).append(p)
+        keys = (*COMPONENTS, "is_bps")
         out: dict[str, dict[str, Any]] = {}
         for name in sorted(groups):
             ps = groups[name]
             filled = [p for p in ps if p.filled > 0.0]
             weight = 0.0
-            sums = dict.fromkeys((*COMPONENTS, "is_bps"), 0.0)
+            sums = dict.fromkeys(keys, 0.0)
             iss: list[float] = []
-            for p in filled:
+            costs: list[float] = []
+            for p in filled:  # each parent's components once (they are summed in this order)
                 w = p.filled * p.unit
                 comps = p.components()
                 weight += w
-                for k in sums:
+                for k in keys:
                     sums[k] += comps[k] * w
-                iss.append(comps["is_bps"])
+                is_bps = comps["is_bps"]
+                iss.append(is_bps)
+                costs.append(is_bps * p.filled * p.unit / 1e4)
+            fills = sum(p.fills for p in ps)
+            ordered = sum(p.ordered for p in ps)
             row: dict[str, Any] = {
                 "parents": len(ps), "filled_parents": len(filled),
                 "unfilled_parents": len(ps) - len(filled),
-                "fills": sum(p.fills for p in ps),
-                "maker_fill_share": (round(sum(p.maker_fills for p in ps)
-                                           / max(1, sum(p.fills for p in ps)), 6)),
+                "fills": fills,
+                "maker_fill_share": round(sum(p.maker_fills for p in ps) / max(1, fills), 6),
                 "filled_notional": round(sum(p.filled * p.unit for p in filled), 6),
-                "fill_ratio": (round(sum(p.filled for p in ps)
-                                     / sum(p.ordered for p in ps), 6)
-                               if sum(p.ordered for p in ps) > 0.0 else None),
+                "fill_ratio": (round(sum(p.filled for p in ps) / ordered, 6)
+                               if ordered > 0.0 else None),
             }
             for k, v in sums.items():
                 row[k] = round(v / weight, 6) if weight > 0.0 else None
             med, p90 = percentile(iss, 0.5), percentile(iss, 0.9)
             row["median_is_bps"] = None if med is None else round(med, 6)
             row["p90_is_bps"] = None if p90 is None else round(p90, 6)
-            row["cost_quote"] = round(sum(v for v in (
-                p.components()["is_bps"] * p.filled * p.unit / 1e4 for p in filled)), 8)
+            row["cost_quote"] = round(sum(costs), 8)
             out[name] = row
         return out
 

@@ -127,7 +127,10 @@ class MarginDesk:
     def check_order(self, order: Order, inst: Instrument) -> bool:
         """Size limits and the initial-margin check at submit; reject and return False when
         the order breaks one (reduce-only orders are not checked)."""
-        rules = self.rules(order.symbol)
+        sym = order.symbol
+        rules = self._rules.get(sym)
+        if rules is None:
+            rules = self.rules(sym)
         qty = order.qty
         unit = inst.base if inst.contract_size == 1.0 else "contracts"
         if rules.max_qty and qty > rules.max_qty * (1.0 + EPS):
@@ -143,9 +146,9 @@ class MarginDesk:
                          f"{rules.max_market_qty:.10g}")
             return False
         pf = self.ctx.portfolio
-        mark = pf.price(order.symbol) if pf is not None else 0.0
+        mark = pf.price(sym) if pf is not None else 0.0
         if not mark > 0.0:
-            st = self.ctx.market.get(order.symbol)
+            st = self.ctx.market.get(sym)
             mark = st.price if st is not None else 0.0
         price = order.price if order.order_type != "market" and order.price else mark
         if not price > 0.0:
@@ -160,7 +163,6 @@ class MarginDesk:
         if not self.on or pf is None:
             return True
         lev = rules.leverage
-        sym = order.symbol
         if self._orders:
             pos_n, buys, sells = self._exposure(sym)
         else:  # nothing live: the position alone

@@ -10,7 +10,10 @@ The market state (``ctx.market``) has the latest of both; the venue must judge a
   join in three was rejected), and the same for asks;
 * its queue starts behind the size the BBO shows at that price, not at 0 (the bug: a price
   the stale book did not have yet counted as an empty level, the front of the queue);
-* where the book is current, the queue is the book's level (unchanged).
+* where the book is current, the queue is the book's level (unchanged);
+* with ``amend: true``, a resting quote amended to the BBO's best bid/ask keeps its order --
+  the amend is not refused ``post_only_would_cross`` by the stale book (the bug: the quote
+  executor then cancelled and re-placed it, losing the order and its queue place).
 """
 
 from __future__ import annotations
@@ -62,20 +65,45 @@ class Joiner(Strategy):
         return None
 
 
-def test_joining_the_bbo_is_judged_by_the_freshest_touch(shared_data: Path,
-                                                         tmp_path: Path) -> None:
+class Mover(Strategy):
+    """On each BBO row quotes 3 ticks beyond the touch, then amends the quote to the touch;
+    records the orders before and after and the book's top."""
+
+    style = "quoting"
+    rows: ClassVar[list[dict[str, Any]]] = []
+
+    def on_quote(self, quote: Quote) -> Any:
+        st = self.ctx.market[BTC]
+        book = st.book
+        if book is None or book.bid <= 0.0 or len(type(self).rows) >= 3000:
+            return None
+        router: Any = self.ctx.orders
+        ids = []
+        for k in (3, 0):
+            legs = [self.signal(BTC, side, 0, px, size=0.002, order_type="limit",
+                                limit_price=px, prefer_maker=True)
+                    for side, px in (("buy", round(st.bid - k * 0.1, 1)),
+                                     ("sell", round(st.ask + k * 0.1, 1)))]
+            router.pipeline.process_group(OrderGroup(legs, kind="quote"))
+            ids.append({o.side: (o.order_id, o.price) for o in router.open_orders(BTC)})
+        type(self).rows.append({"bid": st.bid, "ask": st.ask, "book_bid": book.bid,
+                                "book_ask": book.ask, "before": ids[0], "after": ids[1]})
+        return None
+
+
+def run(shared_data: Path, tmp_path: Path, cls: type[Strategy], venue: dict[str, Any]
+        ) -> None:
     class Plugin:
         @hookimpl
         def hean_register_strategies(self, register: Any) -> None:
-            register("joiner", Joiner, config=ComponentConfig)
+            register("joiner", cls, config=ComponentConfig)
 
-    Joiner.rows = []
     files = [{"kind": "l2", "symbol": BTC, "path": str(
                  shared_data / "orderbook/binance_usdm_perp_BTCUSDT_l2_20240808.csv.gz")},
              {"kind": "bbo", "symbol": BTC, "path": str(
                  shared_data / "orderbook/binance_usdm_perp_BTCUSDT_bbo_20240808.csv.gz")}]
     raw = {"run": {"name": "fresh_touch"}, "account": {"capital": 50_000},
-           "venue": {"name": "sim", "exchange": "binance"},
+           "venue": {"name": "sim", "exchange": "binance", **venue},
            "small_capital": {"enabled": False}, "pipeline": {"require_stop_loss": False},
            "data": {"files": files, "end": "2024-08-08T23:55:30Z"},
            "strategies": {"joiner": {"symbols": [BTC]}}, "report": {"progress": False}}
@@ -84,6 +112,12 @@ def test_joining_the_bbo_is_judged_by_the_freshest_touch(shared_data: Path,
                  journal=False, progress=False)
     eng.run()
     eng.close()
+
+
+def test_joining_the_bbo_is_judged_by_the_freshest_touch(shared_data: Path,
+                                                         tmp_path: Path) -> None:
+    Joiner.rows = []
+    run(shared_data, tmp_path, Joiner, {})
     rows = Joiner.rows
     assert len(rows) == 3000
     stale_bid = [r for r in rows if r["book_ask"] <= r["bid"]]
@@ -99,3 +133,14 @@ def test_joining_the_bbo_is_judged_by_the_freshest_touch(shared_data: Path,
                 assert queue == pytest.approx(r[in_book]), r
             else:  # the book lags: behind the size the BBO shows
                 assert queue == pytest.approx(r[size]), r
+
+
+def test_amending_to_the_bbo_keeps_the_order(shared_data: Path, tmp_path: Path) -> None:
+    Mover.rows = []
+    run(shared_data, tmp_path, Mover, {"amend": True})
+    rows = Mover.rows
+    assert len(rows) == 3000
+    assert sum(r["book_ask"] <= r["bid"] or r["book_bid"] >= r["ask"] for r in rows) > 200
+    for r in rows:
+        assert r["after"] == {"buy": (r["before"]["buy"][0], r["bid"]),
+                              "sell": (r["before"]["sell"][0], r["ask"])}, r

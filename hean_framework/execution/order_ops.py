@@ -101,12 +101,15 @@ class OrderOps:
             self._matcher.queue_at(order, self.ctx.market.get(order.symbol))
 
     def _touch(self, order: Order) -> float:
-        """The opposite best price now (book, else quote; 0 when unknown)."""
+        """The opposite best price now: the market state's (best bid/offer rows and L2
+        updates set it in time order; a recorded L2 book lags the BBO stream), else the
+        book's; 0 when unknown."""
         st = self.ctx.market.get(order.symbol)
         if st is None:
             return 0.0
         buy = order.side == "buy"
+        touch = st.ask if buy else st.bid
+        if touch > 0.0:
+            return float(touch)
         book = st.book
-        if book is not None and (book.ask if buy else book.bid) > 0.0:
-            return float(book.ask if buy else book.bid)
-        return float(st.ask if buy else st.bid)
+        return float(book.ask if buy else book.bid) if book is not None else 0.0

@@ -43,6 +43,7 @@ from .components import OptimizationProblem, OptimizationResult, Param
 from .config import ResolvedComponent, RunSetup
 from .config_errors import format_errors
 from .errors import ConfigError, HeanError
+from .params import field_bounds
 from .plugins import HeanPluginManager
 
 if TYPE_CHECKING:
@@ -53,20 +54,6 @@ METRICS: tuple[str, ...] = ("sharpe", "sortino", "net_pnl", "total_return", "pro
                             "win_rate", "max_drawdown")
 
 
-def _bounds(field: Any, integer: bool) -> tuple[float | None, float | None]:
-    low = high = None
-    for m in field.metadata:
-        if getattr(m, "ge", None) is not None:
-            low = float(m.ge)
-        if getattr(m, "gt", None) is not None:
-            low = float(m.gt) + 1 if integer else math.nextafter(float(m.gt), math.inf)
-        if getattr(m, "le", None) is not None:
-            high = float(m.le)
-        if getattr(m, "lt", None) is not None:
-            high = float(m.lt) - 1 if integer else math.nextafter(float(m.lt), -math.inf)
-    return low, high
-
-
 def _param(name: str, field: Any) -> Param | str:
     """The field as a :class:`Param`, or why it cannot be searched."""
     ann = field.annotation
@@ -75,7 +62,7 @@ def _param(name: str, field: Any) -> Param | str:
     if get_origin(ann) is Literal:
         return Param(name, "choice", choices=tuple(get_args(ann)))
     if ann in (int, float):
-        low, high = _bounds(field, ann is int)
+        low, high = field_bounds(field, ann is int)
         if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
             return "needs both bounds (Field(ge=..., le=...)) to be searched"
         if low > high:

@@ -10,7 +10,8 @@ Invariants:
   original's optimizer ranges (offset 0.2-1 %, refresh 60-900 s) lie inside them;
 * ``on_params_updated`` is the kernel's clamped update: unknown keys ignored, out-of-range
   values clamped into the declared bounds, the reversion horizon follows the config;
-* the README's parameter table lists exactly the config fields with their defaults and ranges.
+* the README's parameter table lists exactly the config fields with their defaults and ranges;
+* a bad value in the YAML is a configuration error naming its path and the allowed values.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hean_rebate_farmer import RebateFarmer, RebateFarmerConfig
 
 from hean_framework.optimize import space_of
@@ -81,3 +83,20 @@ def test_readme_lists_every_parameter() -> None:
             assert shown == str(value).replace("'", ""), name
         else:
             assert float(shown) == float(value), name
+
+
+def test_bad_parameters_name_the_yaml_path_and_the_allowed_values() -> None:
+    import yaml
+
+    from hean_framework.config import load_setup
+    from hean_framework.errors import HeanError
+
+    raw = yaml.safe_load((README.parent / "examples" / "rebate_farmer.yaml").read_text())
+    raw["strategies"]["rebate_farmer"].update(offset_bps=-3, regime_families=["RANGE"])
+    pm = isolated_plugins("hean_rebate_farmer.plugin", "hean_market_analyzers.plugin")
+    with pytest.raises(HeanError) as err:
+        load_setup(None, pm.registry, raw=raw, environ={})
+    msg = str(err.value)
+    assert "strategies.rebate_farmer.offset_bps" in msg and "greater than or equal to 0" in msg
+    assert "strategies.rebate_farmer.regime_families[0]" in msg
+    assert "'RANGE_LIKE', 'NEUTRAL', 'TREND' or 'VOLATILE'" in msg

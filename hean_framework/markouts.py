@@ -20,7 +20,8 @@ What a market maker looks at first: after each *maker* fill, where did the mid g
   the trading PnL of the fills marked at the last mid (what holding the inventory made or
   lost); ``fees`` (rebates negative); ``net = gross − fees`` (funding not included).
 * **Inventory over time**: the strategy's position in the symbol (quantity and notional at the
-  fill price) after each fill, at most :data:`MAX_POINTS` points (evenly thinned).
+  fill price) after each fill, at most :data:`MAX_POINTS` points evenly spaced over the fills
+  (every ``k``-th fill, ``k`` doubling as the run grows) and the last fill's.
 
 The engine builds one :class:`Markouts` per run and makes it an ``on_fill`` /
 ``on_order_update`` observer; the section appears once the run has a fill.
@@ -65,6 +66,10 @@ class _Book:
     mid_move: dict[str, float] = field(default_factory=dict)
     counted: dict[str, int] = field(default_factory=dict)
     inventory: list[tuple[int, float, float]] = field(default_factory=list)
+    #: the inventory keeps the point of every ``stride``-th fill (doubled when it overflows)
+    stride: int = 1
+    fills: int = 0
+    last: tuple[int, float, float] = (0, 0.0, 0.0)
 
 
 class Markouts:
@@ -105,9 +110,13 @@ class Markouts:
         b.position += sign * fill.qty
         if mid > 0.0:
             b.spread_capture += sign * (mid - fill.price) * units
-        b.inventory.append((fill.ts, b.position, b.position * b.contract_size * fill.price))
-        if len(b.inventory) > 2 * MAX_POINTS:
-            b.inventory = b.inventory[::2]
+        b.last = (fill.ts, b.position, b.position * b.contract_size * fill.price)
+        b.fills += 1
+        if b.fills % b.stride == 0:  # fills number stride, 2 stride, ...: evenly spaced
+            b.inventory.append(b.last)
+            if len(b.inventory) > 2 * MAX_POINTS:
+                b.inventory = b.inventory[1::2]  # the multiples of 2 stride
+                b.stride *= 2
         if not fill.is_maker:
             b.taker_fills += 1
             return
@@ -163,7 +172,8 @@ class Markouts:
                         "fees": round(b.fees, 8), "gross": round(gross, 8),
                         "net": round(gross - b.fees, 8)},
                 "final_position": round(b.position, 12),
-                "inventory": _thin(b.inventory),
+                "inventory": _thin(b.inventory if b.inventory and b.inventory[-1] is b.last
+                                   else [*b.inventory, b.last]),
             }
         for sid, s in out.items():
             posted = self._posted.get(sid, 0)

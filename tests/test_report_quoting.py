@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from hean_framework import hookimpl, report_html
+from hean_framework import hookimpl, report_html, report_sections
 from hean_framework.components import ComponentConfig, Strategy
 from hean_framework.config import load_setup
 from hean_framework.engine import Engine
@@ -92,7 +92,7 @@ def test_markouts_table_and_inventory_chart(shared_data: Path, tmp_path: Path,
         drawn.append(fig)
         return png(fig)
 
-    monkeypatch.setattr(report_html, "_png", keep)
+    monkeypatch.setattr(report_sections, "_png", keep)
     page = report_html.render_html(report, res)
     assert page.count("<h2>Markouts</h2>") == 1
     assert "<th>pending</th>" not in page  # the generic rendering of the block is skipped
@@ -133,5 +133,6 @@ def test_no_fills_no_markouts(shared_data: Path, tmp_path: Path) -> None:
     del report["markouts"]  # as in a run without fills
     page = report_html.render_html(report, res)
     assert "<h2>Markouts</h2>" not in page and "Inventory over time" not in page
-    assert report_html.markouts_section(None) == "" and report_html.markouts_section({}) == ""
-    assert report_html.inventory_chart({"strategies": {}}) is None
+    assert report_sections.markouts_section(None) == ""
+    assert report_sections.markouts_section({}) == ""
+    assert report_sections.inventory_chart({"strategies": {}}) is None

@@ -31,7 +31,7 @@ from hean_framework.engine import Engine
 from hean_framework.journal import Journal
 from hean_framework.models import Fill, Order, OrderDecision, Trade
 from hean_framework.report import build_report
-from hean_framework.report_html import tca_section
+from hean_framework.report_sections import tca_section
 from hean_framework.tca import TransactionCosts, percentile
 from hean_framework.testing import isolated_plugins, make_context
 

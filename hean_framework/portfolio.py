@@ -392,9 +392,20 @@ class Portfolio:
         return self.equity() - self.initial_cash
 
     def sample(self, ts: int) -> None:
-        """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve`."""
-        equity, gross = self.equity_and_exposure()
-        self.equity_curve.append((ts, equity, gross))
+        """Append ``(ts, equity, gross_exposure)`` to :attr:`equity_curve` (the numbers of
+        :meth:`equity_and_exposure`, computed in line: this runs after every fill)."""
+        value = gross = 0.0
+        market = self.market
+        for symbol, q in self._net.items():
+            if q:
+                st = market.get(symbol)
+                p = st.price if st is not None else 0.0
+                if not p > 0.0:
+                    p = self._last_fill_price.get(symbol, 0.0)
+                v = q * self._cs[symbol] * p
+                value += v
+                gross += abs(v)
+        self.equity_curve.append((ts, self.cash + value, gross))
 
     def strategy_summary(self) -> dict[str, dict[str, Any]]:
         """Per strategy: realized, unrealized, fees, funding, net_pnl, trades, wins, fills,

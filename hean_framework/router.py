@@ -274,7 +274,8 @@ class OrderRouter:
             owner = self._owner.get(oid)
         if owner is not None and owner.name not in self._quiet_update:
             faults.guard(owner, owner.on_order_update, order)
-        self.tell("on_order_update", order)
+        if faults.observers["on_order_update"] or "on_order_update" in self.any_callback:
+            self.tell("on_order_update", order)
 
     def decided(self, d: OrderDecision) -> None:
         """The pipeline decided: journal it, tell observers and the signal's strategy."""
@@ -294,7 +295,9 @@ class OrderRouter:
     def _on_closed(self, closed: ClosedTrade) -> None:
         if self.ctx.journal is not None:
             self.ctx.journal.closed_trade(closed)
-        self.tell("on_position_closed", closed)
+        if self.faults.observers["on_position_closed"] or \
+                "on_position_closed" in self.any_callback:
+            self.tell("on_position_closed", closed)
 
     def tell(self, callback: str, record: Order | ClosedTrade) -> None:
         """Tell the observers of ``callback``, then the record's strategy when it overrides

@@ -233,7 +233,15 @@ class MarginDesk:
             return
         pf = self.ctx.portfolio
         positions = pf.account_positions()
-        watch = bool(positions) and (pf.cash <= 0.0 or any(q < 0.0 for _, q in positions))
+        watch = False
+        if positions:  # a short, or levered longs (cash <= 0)
+            if pf.cash <= 0.0:
+                watch = True
+            else:
+                for _, q in positions:
+                    if q < 0.0:
+                        watch = True
+                        break
         if not watch and not self.watch:
             return
         self.watch = watch

@@ -607,14 +607,20 @@ class SimulatedVenue(Venue):
         self._counts[status] += 1
         oid = order.order_id
         self._orders.pop(oid, None)
-        self._matcher.forget(oid)
-        book = self._open.get(order.symbol)
-        if book is not None and book.pop(oid, None) is not None and not book:
-            del self._open[order.symbol]
-        stops = self._stops.get(order.symbol)
-        if stops is not None and stops.pop(oid, None) is not None and not stops:
-            del self._stops[order.symbol]
-        self._notify(order)
+        matcher = self._matcher
+        if matcher.touch or matcher.level:  # queue state exists (resting limits only)
+            matcher.forget(oid)
+        if self._open:
+            book = self._open.get(order.symbol)
+            if book is not None and book.pop(oid, None) is not None and not book:
+                del self._open[order.symbol]
+        if self._stops:
+            stops = self._stops.get(order.symbol)
+            if stops is not None and stops.pop(oid, None) is not None and not stops:
+                del self._stops[order.symbol]
+        sink = self.ctx.sink
+        if sink is not None:
+            sink.on_order_update(order)
 
     def _reject(self, order: Order, code: str, message: str) -> Order:
         """Reject ``order`` with ``reason = "code: message"``."""

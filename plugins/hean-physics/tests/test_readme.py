@@ -13,7 +13,7 @@ from hean_physics.filter import PhysicsFilterConfig
 from hean_physics.sizer import PhysicsSizerConfig
 
 from hean_framework.config import load_setup, read_yaml
-from hean_framework.optimize import _bounds
+from hean_framework.params import field_bounds as _bounds
 from hean_framework.testing import isolated_plugins
 
 HERE = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ event, is expected there.
 Usage::
 
     python bench/bench_live.py [--rates 1000,10000] [--seconds 8] [--every 25]
-                               [--soak-minutes 0.5] [--soak-rate 1000]
+                               [--soak-minutes 0.5] [--soak-rate 1000] [--no-tracemalloc]
 
 Not a test: run it by hand (it needs ../shared/data for the ticks).
 """
@@ -200,9 +200,10 @@ def run_for(fake: Fake, sess: Any, seconds: float, rate: float,
             time.sleep(0.05)
         time.sleep(0.5)
         fake.ask("play", rate, int(rate * seconds))
+        end = time.monotonic() + seconds + 0.5
         if during is not None:
             during()
-        time.sleep(seconds + 0.5)
+        time.sleep(max(0.0, end - time.monotonic()))
         loop.call_soon_threadsafe(sess.stop, "bench")
 
     async def main() -> None:
@@ -241,7 +242,7 @@ def latency(rate: float, seconds: float, every: int, tmp: Path) -> dict[str, Any
             "engine (decisions)": eng_dec, "engine (no decision)": eng_nodec, "total": total}
 
 
-def soak(minutes: float, rate: float, every: int, tmp: Path) -> None:
+def soak(minutes: float, rate: float, every: int, tmp: Path, trace: bool = True) -> None:
     fake = Fake()
     samples: list[tuple[float, float]] = []
     snaps: dict[str, Any] = {}
@@ -251,7 +252,8 @@ def soak(minutes: float, rate: float, every: int, tmp: Path) -> None:
         time.sleep(min(10.0, minutes * 60 / 4))
         import gc
         gc.collect()
-        snaps["start"] = tracemalloc.take_snapshot()
+        if trace:
+            snaps["start"] = tracemalloc.take_snapshot()
         samples.append((time.monotonic() - t0, rss_mb()))  # the snapshot held to the end
         end = t0 + minutes * 60
         while time.monotonic() < end - 1:
@@ -259,18 +261,22 @@ def soak(minutes: float, rate: float, every: int, tmp: Path) -> None:
             samples.append((time.monotonic() - t0, rss_mb()))
         gc.collect()
         samples.append((time.monotonic() - t0, rss_mb()))  # before the second snapshot
-        snaps["end"] = tracemalloc.take_snapshot()
+        if trace:
+            snaps["end"] = tracemalloc.take_snapshot()
 
     try:
         eng, sess = build(fake, tmp / "soak", every)
-        tracemalloc.start()
+        if trace:
+            tracemalloc.start()
         run_for(fake, sess, minutes * 60, rate, during=during)
         events = sess.events
+        trades = len(eng.ctx.portfolio.closed_trades)
         tracemalloc.stop()
     finally:
         eng.close()
         fake.close()
-    print(f"\nsoak: {minutes:g} min at {rate:g} events/s, {events} events, tracemalloc on")
+    print(f"\nsoak: {minutes:g} min at {rate:g} events/s, {events} events, {trades} closed "
+          f"trades, tracemalloc {'on' if trace else 'off'}")
     print("  RSS MB over time: " + ", ".join(f"{t:.0f}s {m:.1f}" for t, m in samples))
     if len(samples) >= 2:
         print(f"  RSS start (after warm-up) {samples[0][1]:.1f} MB, end {samples[-1][1]:.1f} MB"
@@ -290,6 +296,8 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=25, help="tick_flip: trades per signal")
     ap.add_argument("--soak-minutes", type=float, default=0.5)
     ap.add_argument("--soak-rate", type=float, default=1000.0)
+    ap.add_argument("--no-tracemalloc", action="store_true",
+                    help="soak without tracemalloc (RSS alone, without its bookkeeping)")
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
           f"{loadavg()}")
@@ -309,7 +317,8 @@ def main() -> None:
             if r["engine"]:
                 print(f"  engine mean {statistics.fmean(r['engine']) / 1000:.1f} µs")
         if args.soak_minutes > 0:
-            soak(args.soak_minutes, args.soak_rate, args.every, tmp)
+            soak(args.soak_minutes, args.soak_rate, args.every, tmp,
+                 trace=not args.no_tracemalloc)
     print(f"load average after: {loadavg()}")
 
 

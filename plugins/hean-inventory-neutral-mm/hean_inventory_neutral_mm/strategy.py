@@ -13,12 +13,14 @@ Rules, per symbol, on every best bid/offer or L2 change (candles: every bar, aro
    assumed without a quote).
 2. **Inventory in notional.**  ``inventory = position × contract size × mid`` (the strategy's
    own position, from the portfolio: every fill counts).  ``limit = max_inventory_pct ×
-   budget`` (``ctx.budgets``, quote currency).
-3. **Inventory stop** (checked first): when ``|inventory| > limit`` for longer than
-   ``stop_after_s``, or the position's average entry price is ``adverse_move_pct`` or more
-   against the mid, the quote is withdrawn and the position closed by a reduce-only market
-   order (tag ``INVENTORY_STOP_TIME`` / ``INVENTORY_STOP_ADVERSE``: the pipeline decides it as
-   an exit, so it is a journaled decision); no quote for ``stop_cooldown_s`` after.
+   budget`` (``ctx.budgets``, quote currency).  The kernel's rules
+   (:mod:`hean_framework.inventory`), as for every quoting strategy.
+3. **Inventory stop** (checked first, :class:`~hean_framework.inventory.InventoryStop`): when
+   ``|inventory| > limit`` for longer than ``stop_after_s``, or the position's average entry
+   price is ``adverse_move_pct`` or more against the mid, the quote is withdrawn and the
+   position closed by a reduce-only market order (tag ``INVENTORY_STOP_TIME`` /
+   ``INVENTORY_STOP_ADVERSE``: the pipeline decides it as an exit, so it is a journaled
+   decision); no quote for ``stop_cooldown_s`` after.
 4. **Neutral flow only.**  The ``OFI`` fact of ``hean-market-analyzers`` (``ofi_monitor``) must
    be within ``±max_ofi``; OFI unknown (``OFI_SOURCE == ""``, no analyzer) counts as neutral.
    The symbol's regime (``REGIME``) must be in ``regime_families`` (no regime published: any).
@@ -39,7 +41,7 @@ Rules, per symbol, on every best bid/offer or L2 change (candles: every bar, aro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hean_market_analyzers.facts import FAMILIES, OFI, OFI_SOURCE
@@ -49,6 +51,15 @@ from hean_framework import ComponentConfig, Strategy
 from hean_framework.components import SignalOut
 from hean_framework.facts import REGIME
 from hean_framework.groups import OrderGroup
+from hean_framework.inventory import (
+    STOP_TIME,
+    InventoryStop,
+    flatten,
+    inventory_limit,
+    inventory_notional,
+    sides_within_limit,
+    touch_mid,
+)
 from hean_framework.models import Bar, BookUpdate, Fill, Quote
 from hean_framework.optimize import space_of
 
@@ -118,8 +129,7 @@ class _Sym:
     last_quote_ts: int = 0
     quoting: bool = False
     dirty: bool = False
-    over_since: int = 0
-    cooldown_until: int = 0
+    stop: InventoryStop = field(default_factory=InventoryStop)
 
 
 class InventoryNeutralMM(Strategy):
@@ -177,22 +187,21 @@ class InventoryNeutralMM(Strategy):
         cfg = self.config
         ctx = self.ctx
         st = ctx.market[symbol]
-        if st.bid > 0.0 and st.ask > st.bid:
-            mid = (st.bid + st.ask) * 0.5
-            spread_bps = (st.ask - st.bid) / mid * 1e4
-        else:
-            mid, spread_bps = st.last, 10.0
+        mid = touch_mid(st)
         if mid <= 0.0:
             return None
-        inst = ctx.instruments.get(symbol)
-        pos = ctx.portfolio.position_qty(self.name, symbol)
-        inventory = pos * inst.contract_size * mid
+        spread_bps = (st.ask - st.bid) / mid * 1e4 if st.bid > 0.0 and st.ask > st.bid \
+            else 10.0
+        inventory = inventory_notional(ctx, self.name, symbol, mid)
         budget = ctx.budgets.budget(self.name)
-        limit = cfg.max_inventory_pct * budget
-        stop = self._inventory_stop(symbol, s, pos, inventory, limit, mid, ts)
-        if stop is not None:
-            return stop
-        if ts < s.cooldown_until:
+        limit = inventory_limit(budget, cfg.max_inventory_pct)
+        entry = ctx.portfolio.position(self.name, symbol).avg_price if inventory else 0.0
+        tag = s.stop.check(ts, inventory, limit, mid, entry, cfg)
+        if tag:
+            self.counts["stops_time" if tag == STOP_TIME else "stops_adverse"] += 1
+            s.quoting = False
+            return flatten(self, symbol, inventory, ts, mid, tag)
+        if s.stop.cooling(ts):
             return None
         why = self._not_neutral(symbol)
         if why:
@@ -218,34 +227,6 @@ class InventoryNeutralMM(Strategy):
             return "withdrawn_flow"
         return ""
 
-    def _inventory_stop(self, symbol: str, s: _Sym, pos: float, inventory: float,
-                        limit: float, mid: float, ts: int) -> SignalOut:
-        cfg = self.config
-        if abs(inventory) > limit > 0.0:
-            if not s.over_since:
-                s.over_since = ts
-        else:
-            s.over_since = 0
-        if not pos or ts < s.cooldown_until:
-            return None
-        tag = ""
-        if s.over_since and ts - s.over_since > cfg.stop_after_s * 1000:
-            tag = "INVENTORY_STOP_TIME"
-        else:
-            entry = self.ctx.portfolio.position(self.name, symbol).avg_price
-            if entry > 0.0 and (mid - entry) / entry * (1.0 if pos > 0 else -1.0) \
-                    <= -cfg.adverse_move_pct:
-                tag = "INVENTORY_STOP_ADVERSE"
-        if not tag:
-            return None
-        self.counts["stops_time" if tag.endswith("TIME") else "stops_adverse"] += 1
-        s.quoting = False
-        s.over_since = 0
-        s.cooldown_until = ts + int(cfg.stop_cooldown_s * 1000)
-        return [OrderGroup.withdraw(self.name, symbol),
-                self.signal(symbol, "sell" if pos > 0 else "buy", ts, mid, reduce_only=True,
-                            tag=tag)]
-
     def _quote(self, symbol: str, s: _Sym, st: Any, mid: float, off: float,
                inventory: float, limit: float, budget: float, ts: int) -> SignalOut:
         cfg = self.config
@@ -260,10 +241,11 @@ class InventoryNeutralMM(Strategy):
         notional = cfg.quote_notional_pct * budget * self._vol_multiplier(st)
         qty = notional / (mid * inst.contract_size)
         legs = []
-        if inventory + notional <= limit and bid > 0.0:
+        bid_ok, ask_ok = sides_within_limit(inventory, notional, limit)
+        if bid_ok and bid > 0.0:
             legs.append(self.signal(symbol, "buy", ts, bid, size=qty, order_type="limit",
                                     limit_price=bid, prefer_maker=True, tag="MM_BID"))
-        if inventory - notional >= -limit:
+        if ask_ok:
             legs.append(self.signal(symbol, "sell", ts, ask, size=qty, order_type="limit",
                                     limit_price=ask, prefer_maker=True, tag="MM_ASK"))
         s.last_mid, s.last_quote_ts, s.dirty = mid, ts, False

@@ -19,12 +19,13 @@ both touches):
 2. **Inventory in notional.**  ``inventory = position × contract size × mid`` (the strategy's
    own position, from the portfolio); ``limit = max_inventory_pct × budget`` (``ctx.budgets``).
    A side whose fill would take ``|inventory|`` past the limit is left out of the quote; no
-   side left = the quote is withdrawn.
-3. **Inventory stop** (checked first): ``|inventory| > limit`` for longer than
-   ``stop_after_s``, or the mid ``adverse_move_pct`` or more against the position's average
-   entry -> the quote is withdrawn and the position closed by a reduce-only market order
-   (tag ``INVENTORY_STOP_TIME`` / ``INVENTORY_STOP_ADVERSE``, an exit decision of the
-   pipeline); no quote for ``stop_cooldown_s``.
+   side left = the quote is withdrawn.  The kernel's rules (:mod:`hean_framework.inventory`),
+   as for every quoting strategy.
+3. **Inventory stop** (checked first, :class:`~hean_framework.inventory.InventoryStop`):
+   ``|inventory| > limit`` for longer than ``stop_after_s``, or the mid ``adverse_move_pct`` or
+   more against the position's average entry -> the quote is withdrawn and the position closed
+   by a reduce-only market order (tag ``INVENTORY_STOP_TIME`` / ``INVENTORY_STOP_ADVERSE``, an
+   exit decision of the pipeline); no quote for ``stop_cooldown_s``.
 4. **Regime.**  The symbol's ``REGIME`` fact must be in ``regime_families`` (no regime
    published: any); otherwise the live quote is withdrawn.
 5. **Refresh** (cancel/replace): a new quote when there is none, every ``refresh_s``, when the
@@ -41,7 +42,7 @@ report section ``rebate_farmer``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hean_market_analyzers.facts import FAMILIES
@@ -51,6 +52,15 @@ from hean_framework import ComponentConfig, Strategy
 from hean_framework.components import SignalOut
 from hean_framework.facts import REGIME
 from hean_framework.groups import OrderGroup
+from hean_framework.inventory import (
+    STOP_TIME,
+    InventoryStop,
+    flatten,
+    inventory_limit,
+    inventory_notional,
+    sides_within_limit,
+    touch_mid,
+)
 from hean_framework.market import SymbolState
 from hean_framework.models import Bar, BookUpdate, Fill, Quote
 from hean_framework.params import apply_clamped
@@ -120,8 +130,7 @@ class _Sym:
     last_quote_ts: int = 0
     quoting: bool = False
     dirty: bool = False
-    over_since: int = 0
-    cooldown_until: int = 0
+    stop: InventoryStop = field(default_factory=InventoryStop)
     bid: float = 0.0  #: prices of the live quote (0: that side not quoted)
     ask: float = 0.0
 
@@ -197,22 +206,21 @@ class RebateFarmer(Strategy):
             return None
         ctx = self.ctx
         st = ctx.market[symbol]
-        if st.bid > 0.0 and st.ask > st.bid:
-            mid = (st.bid + st.ask) * 0.5
-        else:
-            mid = st.last
+        mid = touch_mid(st)
         if mid <= 0.0:
             return None
         cfg = self.config
-        inst = ctx.instruments.get(symbol)
-        pos = ctx.portfolio.position_qty(self.name, symbol)
-        inventory = pos * inst.contract_size * mid
+        inventory = inventory_notional(ctx, self.name, symbol, mid)
         budget = ctx.budgets.budget(self.name)
-        limit = cfg.max_inventory_pct * budget
-        stop = self._inventory_stop(symbol, s, pos, inventory, limit, mid, ts)
-        if stop is not None:
-            return stop
-        if ts < s.cooldown_until:
+        limit = inventory_limit(budget, cfg.max_inventory_pct)
+        entry = ctx.portfolio.position(self.name, symbol).avg_price if inventory else 0.0
+        tag = s.stop.check(ts, inventory, limit, mid, entry, cfg)
+        if tag:
+            self.counts["stops_time" if tag == STOP_TIME else "stops_adverse"] += 1
+            s.quoting = False
+            s.bid = s.ask = 0.0
+            return flatten(self, symbol, inventory, ts, mid, tag)
+        if s.stop.cooling(ts):
             return None
         regime = ctx.facts.get(REGIME, symbol)
         if regime and regime not in self._families:
@@ -232,35 +240,6 @@ class RebateFarmer(Strategy):
         self.counts[why] += 1
         return OrderGroup.withdraw(self.name, symbol)
 
-    def _inventory_stop(self, symbol: str, s: _Sym, pos: float, inventory: float,
-                        limit: float, mid: float, ts: int) -> SignalOut:
-        cfg = self.config
-        if abs(inventory) > limit > 0.0:
-            if not s.over_since:
-                s.over_since = ts
-        else:
-            s.over_since = 0
-        if not pos or ts < s.cooldown_until:
-            return None
-        tag = ""
-        if s.over_since and ts - s.over_since > cfg.stop_after_s * 1000:
-            tag = "INVENTORY_STOP_TIME"
-        else:
-            entry = self.ctx.portfolio.position(self.name, symbol).avg_price
-            if entry > 0.0 and (mid - entry) / entry * (1.0 if pos > 0 else -1.0) \
-                    <= -cfg.adverse_move_pct:
-                tag = "INVENTORY_STOP_ADVERSE"
-        if not tag:
-            return None
-        self.counts["stops_time" if tag.endswith("TIME") else "stops_adverse"] += 1
-        s.quoting = False
-        s.bid = s.ask = 0.0
-        s.over_since = 0
-        s.cooldown_until = ts + int(cfg.stop_cooldown_s * 1000)
-        return [OrderGroup.withdraw(self.name, symbol),
-                self.signal(symbol, "sell" if pos > 0 else "buy", ts, mid, reduce_only=True,
-                            tag=tag)]
-
     def _quote(self, symbol: str, s: _Sym, st: SymbolState, mid: float, inventory: float,
                limit: float, budget: float, ts: int) -> SignalOut:
         cfg = self.config
@@ -272,11 +251,12 @@ class RebateFarmer(Strategy):
         legs = []
         s.last_mid, s.last_quote_ts, s.dirty = mid, ts, False
         s.bid = s.ask = 0.0
-        if inventory + notional <= limit and bid > 0.0:
+        bid_ok, ask_ok = sides_within_limit(inventory, notional, limit)
+        if bid_ok and bid > 0.0:
             s.bid = bid
             legs.append(self.signal(symbol, "buy", ts, bid, size=qty, order_type="limit",
                                     limit_price=bid, prefer_maker=True, tag="FARM_BID"))
-        if inventory - notional >= -limit:
+        if ask_ok:
             s.ask = ask
             legs.append(self.signal(symbol, "sell", ts, ask, size=qty, order_type="limit",
                                     limit_price=ask, prefer_maker=True, tag="FARM_ASK"))

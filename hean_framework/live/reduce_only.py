@@ -8,12 +8,12 @@ is long 0.5, and the exchange refuses (110017) a reduce-only buy of the short's 
 cut the long's reduce-only sell of 1 to 0.5.  So, when the create request is sent
 (:func:`plan`):
 
-1. **The owner's position** is the strategy's booked quantity plus its market orders the
-   exchange has accepted but whose executions have not arrived yet (the *projected* position,
-   so an exit queued behind a reversal sees the reversal).  No opposite position left: the
-   exit is stale, it is **not sent** and ends ``rejected`` with ``reduce_only_no_position``
-   (as in the simulator).  A smaller one: the order is **clipped** to it (lot-rounded,
-   ``reduce_only_clipped``).
+1. **The owner's position** is the smaller of the strategy's booked quantity and its
+   *projected* one: booked plus its market orders the exchange has accepted but whose
+   executions have not arrived yet (so an exit queued behind a reversal sees the reversal).
+   No opposite position left: the exit is stale, it is **not sent** and ends ``rejected``
+   with ``reduce_only_no_position`` (as in the simulator).  A smaller one: the order is
+   **clipped** to it (lot-rounded, ``reduce_only_clipped``).
 2. **The flag** is sent only where the account's net position -- every strategy's booked
    quantity, the positions reconciliation found unowned, and the same in-flight market
    orders -- covers the order on its side, both as booked and as projected.  Otherwise a

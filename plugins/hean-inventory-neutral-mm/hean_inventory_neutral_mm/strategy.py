@@ -41,6 +41,7 @@ Rules, per symbol, on every best bid/offer or L2 change (candles: every bar, aro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,7 @@ from pydantic import Field
 
 from hean_framework import ComponentConfig, Strategy
 from hean_framework.components import SignalOut
+from hean_framework.context import RunContext
 from hean_framework.facts import REGIME
 from hean_framework.groups import OrderGroup
 from hean_framework.inventory import (
@@ -60,6 +62,7 @@ from hean_framework.inventory import (
     sides_within_limit,
     touch_mid,
 )
+from hean_framework.market import SymbolState
 from hean_framework.models import Bar, BookUpdate, Fill, Quote
 from hean_framework.optimize import space_of
 
@@ -138,8 +141,8 @@ class InventoryNeutralMM(Strategy):
     style = "quoting"
     config: InventoryNeutralMMConfig
 
-    def __init__(self, config: Any, ctx: Any, name: str = "",
-                 symbols: Any = ()) -> None:
+    def __init__(self, config: Any, ctx: RunContext, name: str = "",
+                 symbols: Sequence[str] = ()) -> None:
         super().__init__(config, ctx, name, symbols)
         self._state: dict[str, _Sym] = {s: _Sym() for s in self.symbols}
         self._families = self._allowed()
@@ -227,7 +230,7 @@ class InventoryNeutralMM(Strategy):
             return "withdrawn_flow"
         return ""
 
-    def _quote(self, symbol: str, s: _Sym, st: Any, mid: float, off: float,
+    def _quote(self, symbol: str, s: _Sym, st: SymbolState, mid: float, off: float,
                inventory: float, limit: float, budget: float, ts: int) -> SignalOut:
         cfg = self.config
         inst = self.ctx.instruments.get(symbol)
@@ -258,7 +261,7 @@ class InventoryNeutralMM(Strategy):
         s.quoting = True
         return OrderGroup(legs, kind="quote")
 
-    def _vol_multiplier(self, st: Any) -> float:
+    def _vol_multiplier(self, st: SymbolState) -> float:
         if not self.config.vol_scaling:
             return 1.0
         sigma = st.log_return_std(self.config.vol_window)

@@ -42,6 +42,7 @@ report section ``rebate_farmer``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -50,6 +51,7 @@ from pydantic import Field
 
 from hean_framework import ComponentConfig, Strategy
 from hean_framework.components import SignalOut
+from hean_framework.context import RunContext
 from hean_framework.facts import REGIME
 from hean_framework.groups import OrderGroup
 from hean_framework.inventory import (
@@ -141,8 +143,8 @@ class RebateFarmer(Strategy):
     style = "quoting"
     config: RebateFarmerConfig
 
-    def __init__(self, config: Any, ctx: Any, name: str = "",
-                 symbols: Any = ()) -> None:
+    def __init__(self, config: Any, ctx: RunContext, name: str = "",
+                 symbols: Sequence[str] = ()) -> None:
         super().__init__(config, ctx, name, symbols)
         self._state: dict[str, _Sym] = {s: _Sym() for s in self.symbols}
         self._families = self._allowed()

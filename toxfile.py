@@ -2,7 +2,8 @@
 
 Every folder under ``plugins/`` (and ``examples/plugins/``) with a ``pyproject.toml`` becomes a
 tox environment named after the folder.  It installs only the kernel (the project package) and
-that plugin, and runs that plugin's own tests.  The ``all`` environment installs every plugin.
+that plugin, and runs that plugin's own tests except those marked ``slow``.  The ``all``
+environment installs every plugin and runs the kernel's tests and the plugins' slow ones.
 New plugin folders join the matrix with no list to edit.
 
 Interpreters: the matrix needs python3.11, 3.12 and 3.13.  Besides ``PATH``, tox searches the
@@ -111,8 +112,9 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
         env_conf.loaders.insert(0, MemoryLoader(
             deps=["pytest>=8.0", "hypothesis>=6.100", str(ROOT), str(path),
                   *map(str, in_repo_dependencies(path, folders))],
-            commands=[f"pytest -q -p no:cacheprovider {path / 'tests'}"],
-            description=f"the {name} plugin alone, with only the kernel beside it",
+            commands=[f"pytest -q -p no:cacheprovider -m 'not slow' {path / 'tests'}"],
+            description=f"the {name} plugin alone, with only the kernel beside it (its slow "
+                        "tests run in the all environment)",
         ))
     elif name == "all":
         env_conf.loaders.insert(0, MemoryLoader(

@@ -95,6 +95,7 @@ def test_dask_local_cluster_gives_the_local_result(pm: HeanPluginManager,
     assert scatters == [1] and len(maps) >= 4 and sum(maps) >= in_sample
 
 
+@pytest.mark.slow
 def test_a_dying_local_worker_loses_only_its_evaluation(
         pm: HeanPluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     restarts: list[int] = []
@@ -134,6 +135,7 @@ def test_a_dying_dask_worker_loses_only_its_evaluation(pm: HeanPluginManager,
     assert same(res, undisturbed)
 
 
+@pytest.mark.slow
 def test_interrupted_then_resumed_writes_the_same_optimize_json(
         pm: HeanPluginManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     whole, cut = tmp_path / "whole", tmp_path / "cut"

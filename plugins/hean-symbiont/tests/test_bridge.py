@@ -37,6 +37,9 @@ from hean_framework.journal import Journal
 from hean_framework.plugins import HeanPluginManager
 from hean_framework.testing import isolated_plugins
 
+#: four real backtests with background searches (~30 s each): the all environment runs them
+pytestmark = pytest.mark.slow
+
 HOUR = 3_600_000
 BRIDGE = {"strategies": ["channel"], "params": ["lookback", "stop_pct", "mode"],
           "check_minutes": 60, "interval_hours": 24, "min_closed_trades": 3,

@@ -42,11 +42,13 @@ class ScriptEvent:
 
 
 def shared_data() -> Path | None:
-    """``../shared/data`` beside the checkout (or ``$HEAN_SHARED_DATA``), None if absent."""
+    """``$HEAN_SHARED_DATA``, else ``../shared/data`` beside the checkout this module or the
+    working directory is in; None if absent."""
     env = os.environ.get("HEAN_SHARED_DATA")
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" for p in here.parents[3:6]]
+    cwd = Path.cwd().resolve()
+    candidates += [p / "shared" / "data" for p in (*here.parents[3:6], cwd, *cwd.parents[:2])]
     return next((c for c in candidates if (c / "trades").is_dir()), None)
 
 

@@ -101,7 +101,7 @@ class _Deques:
 
 
 def _sorted_windows(events: Sequence[Any], kind: str) -> Callable[[], None]:
-    from hean_physics._windows import SortedWindow
+    from hean_framework.rolling import SortedWindow
 
     def run() -> None:
         wins: dict[str, list[SortedWindow]] = {}

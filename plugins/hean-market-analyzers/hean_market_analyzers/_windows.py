@@ -14,18 +14,16 @@ Invariants:
   true sum is 0 -- e.g. a run of trades at one price, whose returns are all 0, would get a
   tiny spurious volatility).  Sums of squares are never negative, and with ``nonneg`` (values
   known to be >= 0: volumes, absolute changes) neither are the sums.
-* :class:`SortedWindow` keeps the last ``size`` values both in arrival order and sorted.
-  ``push`` is one binary search to drop the oldest value and one to insert the new one, plus
-  the list's C ``memmove`` of at most ``size`` pointers; percentiles (linear interpolation
-  between closest ranks, as ``numpy.percentile``'s default) and ranks are O(1) / O(log size).
+* :class:`SortedWindow` (percentiles and ranks over a bounded window) is the kernel's
+  :class:`hean_framework.rolling.SortedWindow`, re-exported here.
 * No method accepts NaN: callers only push finite values.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right, insort
-from collections import deque
+
+from hean_framework.rolling import SortedWindow, percentile_sorted
 
 __all__ = ["RESYNC", "MultiSum", "SortedWindow", "percentile_sorted"]
 
@@ -139,54 +137,3 @@ class MultiSum:
             if self.squares:
                 self.sqs[j] = math.fsum(v * v for v in vals)
 
-
-def percentile_sorted(srt: list[float], p: float) -> float:
-    """Percentile ``p`` (0..100) of an ascending list, linear between closest ranks."""
-    n = len(srt)
-    if n == 0:
-        raise ValueError("percentile of an empty window")
-    pos = p / 100.0 * (n - 1)
-    lo = int(pos)
-    if lo >= n - 1:
-        return srt[-1]
-    frac = pos - lo
-    return srt[lo] + (srt[lo + 1] - srt[lo]) * frac
-
-
-class SortedWindow:
-    """The last ``size`` values, kept sorted for percentiles and ranks."""
-
-    __slots__ = ("_order", "size", "sorted")
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
-        self.size = size
-        self._order: deque[float] = deque()
-        self.sorted: list[float] = []  #: the kept values, ascending
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    def push(self, x: float) -> None:
-        """Append ``x``, dropping the oldest value once ``size`` values are kept."""
-        order = self._order
-        srt = self.sorted
-        if len(order) == self.size:
-            old = order.popleft()
-            del srt[bisect_left(srt, old)]
-        insort(srt, x)
-        order.append(x)
-
-    def percentile(self, p: float) -> float:
-        """Percentile ``p`` (0..100) of the kept values (linear interpolation)."""
-        return percentile_sorted(self.sorted, p)
-
-    def rank_pct(self, x: float) -> float:
-        """Share of kept values ``<= x``, in percent (0 when empty)."""
-        n = len(self.sorted)
-        return 100.0 * bisect_right(self.sorted, x) / n if n else 0.0
-
-    def values(self) -> list[float]:
-        """The kept values in arrival order (a copy)."""
-        return list(self._order)

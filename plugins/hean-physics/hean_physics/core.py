@@ -49,7 +49,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Final
 
-from ._windows import SortedWindow
+from hean_framework.rolling import SortedWindow
+
 from .facts import ICE, VAPOR, WATER, WATER_BEAR, WATER_BULL, PhysicsState
 from .phase import PhaseBounds, confidence, next_phase, water_side
 

@@ -1,11 +1,12 @@
-"""A bounded sorted window: the last ``size`` values in arrival order and sorted.
+"""Rolling order statistics for analyzers: a bounded window kept sorted.
 
-Used for the rolling median of the volume and the percentile ranks of the temperature and the
-entropy.  ``push`` is one ``bisect`` to find the oldest value and one to insert the new one;
-both are O(log size) comparisons plus the list's C ``memmove`` of at most ``size`` pointers
-(about 8 kB for 1,000 values: a few hundred ns, measured in ``bench/bench_physics.py``).  When
-the new value belongs in the slot the oldest one leaves, it replaces it in place (no memmove).
-``midrank`` and ``median`` are O(log size) / O(1).  Values must be finite (no NaN).
+:class:`SortedWindow` keeps the last ``size`` values both in arrival order and sorted.
+``push`` is one binary search to find the oldest value and one to insert the new one, plus the
+list's C ``memmove`` of at most ``size`` pointers (about 8 kB for 1,000 values: a few hundred
+ns); when the new value belongs in the slot the oldest one leaves it replaces it in place (no
+memmove).  Percentiles (linear interpolation between closest ranks, as ``numpy.percentile``'s
+default), ranks, the mid-rank and the median are O(1) / O(log size).  Values must be finite
+(no NaN).  Used by the market analyzers (regime, confirmation) and the physics analyzer.
 """
 
 from __future__ import annotations
@@ -13,11 +14,24 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 
-__all__ = ["SortedWindow"]
+__all__ = ["SortedWindow", "percentile_sorted"]
+
+
+def percentile_sorted(srt: list[float], p: float) -> float:
+    """Percentile ``p`` (0..100) of an ascending list, linear between closest ranks."""
+    n = len(srt)
+    if n == 0:
+        raise ValueError("percentile of an empty window")
+    pos = p / 100.0 * (n - 1)
+    lo = int(pos)
+    if lo >= n - 1:
+        return srt[-1]
+    frac = pos - lo
+    return srt[lo] + (srt[lo + 1] - srt[lo]) * frac
 
 
 class SortedWindow:
-    """The last ``size`` values, kept sorted."""
+    """The last ``size`` values, in arrival order and sorted."""
 
     __slots__ = ("_order", "size", "sorted")
 
@@ -73,3 +87,12 @@ class SortedWindow:
     def values(self) -> list[float]:
         """The kept values in arrival order (a copy)."""
         return list(self._order)
+
+    def percentile(self, p: float) -> float:
+        """Percentile ``p`` (0..100) of the kept values (linear interpolation)."""
+        return percentile_sorted(self.sorted, p)
+
+    def rank_pct(self, x: float) -> float:
+        """Share of kept values ``<= x``, in percent (0 when empty)."""
+        n = len(self.sorted)
+        return 100.0 * bisect_right(self.sorted, x) / n if n else 0.0
